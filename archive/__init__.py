@@ -1,0 +1,6 @@
+"""Versioned snapshots of cleaned articles in one SQLite file, and their export."""
+
+from archive.export import FORMATS, write_records
+from archive.store import Archive, SaveResult
+
+__all__ = ["FORMATS", "Archive", "SaveResult", "write_records"]

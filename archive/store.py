@@ -1,0 +1,243 @@
+"""Archive: versioned snapshots of pages in one SQLite file.
+
+A page gets a new version only when its cleaned content (title or text) changes; an
+unchanged fetch only moves its last-checked time. Each save is one short transaction,
+so an interrupted run leaves every completed page saved and the file valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import zstandard
+from sqlite_utils import Database
+
+from archive.schema import upgrade
+from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError
+from scraper.models import Article, Page, iso_utc, utc_now
+from scraper.urls import canonical_url
+
+_ZSTD_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    url: str
+    version: int
+    changed: bool
+    """True when this save made a new version."""
+    title: str | None
+    word_count: int
+    final_url: str
+
+
+class Archive:
+    """A SQLite file of pages, their versions and the runs that fetched them."""
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        try:
+            # isolation_level=None: transactions are opened explicitly, see _write().
+            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+            self.db = Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            upgrade(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"{self.path}: not a usable archive ({exc})") from exc
+        self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+    def _write(self) -> Any:
+        """A write transaction taken up front, so concurrent writers queue, never deadlock."""
+        return _Immediate(self.db.conn)
+
+    # ---- writing -------------------------------------------------------------------
+
+    def save(self, page: Page, article: Article, *, run_id: int | None = None) -> SaveResult:
+        """Store a snapshot of page; a new version only if the article changed."""
+        url = canonical_url(page.url)
+        now = iso_utc(page.fetched_at)
+        with self._write():
+            row = self.db.execute(
+                "SELECT id, latest_version FROM pages WHERE url = ?", [url]
+            ).fetchone()
+            if row is None:
+                page_id = self.db.table("pages").insert(
+                    {"url": url, "final_url": page.final_url, "first_seen": now,
+                     "last_checked": now, "latest_version": 0}
+                ).last_pk
+                latest = 0
+            else:
+                page_id, latest = row
+            previous = self.db.execute(
+                "SELECT content_hash FROM versions WHERE page_id = ? AND version = ?",
+                [page_id, latest],
+            ).fetchone()
+            changed = previous is None or previous[0] != article.content_hash
+            version = latest + 1 if changed else latest
+            if changed:
+                html_sha256 = self._store_blob(page.content)
+                self.db.table("versions").insert({
+                    "page_id": page_id, "version": version, "fetched_at": now,
+                    "final_url": page.final_url, "status": page.status,
+                    "headers": json.dumps(page.headers), "encoding": page.encoding,
+                    "html_sha256": html_sha256, "content_hash": article.content_hash,
+                    "title": article.title, "author": article.author,
+                    "published": article.published, "language": article.language,
+                    "site_name": article.site_name, "description": article.description,
+                    "canonical_url": article.canonical_url, "image": article.image,
+                    "word_count": article.word_count, "text": article.text,
+                })
+                self.db.execute(
+                    "UPDATE pages SET latest_version = ?, last_changed = ?, last_checked = ?,"
+                    " final_url = ? WHERE id = ?",
+                    [version, now, now, page.final_url, page_id],
+                )
+            else:
+                self.db.execute(
+                    "UPDATE pages SET last_checked = ?, final_url = ? WHERE id = ?",
+                    [now, page.final_url, page_id],
+                )
+            self._log(run_id, url, "new" if changed else "unchanged", version=version, status=page.status)
+        return SaveResult(url, version, changed, article.title, article.word_count, page.final_url)
+
+    def record_failure(self, url: str, error: ScraperError, *, run_id: int | None = None) -> None:
+        """Note that url could not be archived, and why."""
+        status = getattr(error, "status", None)
+        message = error.message if isinstance(error, FetchError) else str(error)
+        with self._write():
+            self._log(run_id, canonical_url(url), "failed", status=status, reason=error.reason, error=message)
+
+    def start_run(self, command: str) -> int:
+        with self._write():
+            cursor = self.db.execute(
+                "INSERT INTO runs (command, started_at, status) VALUES (?, ?, 'running')",
+                [command, iso_utc(utc_now())],
+            )
+        return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, *, status: str, urls: int) -> None:
+        with self._write():
+            counts = dict(self.db.execute(
+                "SELECT outcome, count(*) FROM fetches WHERE run_id = ? GROUP BY outcome", [run_id]
+            ).fetchall())
+            self.db.table("runs").update(run_id, {
+                "finished_at": iso_utc(utc_now()), "status": status, "urls": urls,
+                "new_versions": counts.get("new", 0), "unchanged": counts.get("unchanged", 0),
+                "failed": counts.get("failed", 0),
+            })
+
+    def _store_blob(self, content: bytes) -> str:
+        sha256 = hashlib.sha256(content).hexdigest()
+        self.db.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, size, compression, content) VALUES (?, ?, 'zstd', ?)",
+            [sha256, len(content), self._compressor.compress(content)],
+        )
+        return sha256
+
+    def _log(self, run_id: int | None, url: str, outcome: str, **fields: Any) -> None:
+        self.db.table("fetches").insert(
+            {"run_id": run_id, "url": url, "at": iso_utc(utc_now()), "outcome": outcome, **fields}
+        )
+
+    # ---- reading -------------------------------------------------------------------
+
+    def page(self, url: str) -> dict[str, Any]:
+        rows = list(self.db.query("SELECT * FROM pages WHERE url = ?", [canonical_url(url)]))
+        if not rows:
+            raise NotArchived(f"{url} is not in the archive")
+        return rows[0]
+
+    def history(self, url: str) -> list[dict[str, Any]]:
+        """Every version of a page, oldest first, without the text."""
+        page = self.page(url)
+        return list(self.db.query(
+            "SELECT version, fetched_at, final_url, status, content_hash, html_sha256, title,"
+            " word_count FROM versions WHERE page_id = ? ORDER BY version",
+            [page["id"]],
+        ))
+
+    def version(self, url: str, version: int | None = None) -> dict[str, Any]:
+        """One version of a page with its text; the latest by default."""
+        page = self.page(url)
+        number = page["latest_version"] if version is None else version
+        rows = list(self.db.query(
+            "SELECT * FROM versions WHERE page_id = ? AND version = ?", [page["id"], number]
+        ))
+        if not rows:
+            raise NotArchived(f"{url} has no version {number} (latest is {page['latest_version']})")
+        return rows[0]
+
+    def raw_html(self, sha256: str) -> bytes:
+        row = self.db.execute("SELECT content FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        if row is None:
+            raise NotArchived(f"no stored HTML with hash {sha256}")
+        return zstandard.ZstdDecompressor().decompress(row[0])
+
+    def records(
+        self,
+        *,
+        all_versions: bool = False,
+        url_prefix: str | None = None,
+        since: datetime | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Archived versions for export, streamed from the database in URL order."""
+        where = ["1 = 1" if all_versions else "v.version = p.latest_version"]
+        params: list[Any] = []
+        if url_prefix:
+            where.append("substr(p.url, 1, ?) = ?")
+            params += [len(url_prefix), url_prefix]
+        if since:
+            where.append("v.fetched_at >= ?")
+            params.append(iso_utc(since))
+        cursor = self.db.execute(
+            "SELECT p.url, v.final_url, v.version, v.fetched_at, v.title, v.author, v.published,"
+            " v.language, v.site_name, v.description, v.canonical_url, v.image, v.word_count,"
+            " v.content_hash, v.text FROM versions v JOIN pages p ON p.id = v.page_id"
+            f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
+            params,
+        )
+        columns = [column[0] for column in cursor.description]
+        for row in cursor:  # a cursor yields rows as read: constant memory
+            yield dict(zip(columns, row, strict=True))
+
+    def failures(self, *, runs: int = 1) -> list[dict[str, Any]]:
+        """Failed fetches of the last `runs` runs, newest run first."""
+        return list(self.db.query(
+            "SELECT f.run_id, f.at, f.url, f.reason, f.status, f.error FROM fetches f"
+            " WHERE f.outcome = 'failed' AND f.run_id IN"
+            " (SELECT id FROM runs ORDER BY id DESC LIMIT ?) ORDER BY f.run_id DESC, f.id",
+            [runs],
+        ))
+
+    def last_runs(self, limit: int = 1) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+
+
+class _Immediate:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,47 @@
+"""Fetch web articles, strip the site chrome, keep clean versioned copies."""
+
+__version__ = "0.1.0"
+
+from scraper.cleaner import clean
+from scraper.errors import (
+    ArchiveError,
+    ConnectionFailed,
+    ExtractionError,
+    FetchError,
+    FetchTimeout,
+    HTTPStatusError,
+    InternalError,
+    NoContent,
+    NotArchived,
+    NotHTML,
+    ScraperError,
+    SourceError,
+    TooLarge,
+    TooManyRedirects,
+)
+from scraper.fetcher import FetchSettings, fetch, make_client
+from scraper.models import Article, Page
+
+__all__ = [
+    "ArchiveError",
+    "Article",
+    "ConnectionFailed",
+    "ExtractionError",
+    "FetchError",
+    "FetchSettings",
+    "FetchTimeout",
+    "HTTPStatusError",
+    "InternalError",
+    "NoContent",
+    "NotArchived",
+    "NotHTML",
+    "Page",
+    "ScraperError",
+    "SourceError",
+    "TooLarge",
+    "TooManyRedirects",
+    "__version__",
+    "clean",
+    "fetch",
+    "make_client",
+]

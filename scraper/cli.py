@@ -1,0 +1,373 @@
+"""The `scraper` command: a thin layer over the library. The only module that prints
+and chooses exit codes: 0 all went well, 1 something failed, 2 usage error, 130 interrupted.
+Data goes to stdout; progress, summaries and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from archive import FORMATS, Archive, SaveResult, write_records
+from scraper import __version__
+from scraper.cleaner import clean
+from scraper.encoding import decode_html
+from scraper.errors import ScraperError
+from scraper.fetcher import FetchSettings
+from scraper.models import Page
+from scraper.pipeline import Outcome, run, save_page
+from scraper.sources import read_url_list, unique
+from scraper.urls import canonical_url, is_web_url
+
+F = TypeVar("F", bound=Callable[..., Any])
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+FAILURES_LISTED = 20
+
+
+class Interrupted(Exception):
+    """SIGTERM, turned into an exception so a killed run closes its books like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise Interrupted()
+
+
+class ScraperGroup(click.Group):
+    """Turns library errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ScraperError as error:
+            raise click.ClickException(str(error)) from error
+        except (KeyboardInterrupt, Interrupted):
+            click.echo("Interrupted: everything archived so far is saved.", err=True)
+            ctx.exit(130)
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db", "db_path", envvar="SCRAPER_DB", default="scraper.db", show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="The archive file (also the SCRAPER_DB environment variable).",
+    )(func)
+
+
+def fetch_options(func: F) -> F:
+    options = [
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+                     help="Seconds to wait for a connection or for data."),
+        click.option("--deadline", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                     help="Seconds one URL may take in all, retries included."),
+        click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+                     help="Further tries after timeouts, connection errors, 429 and 5xx."),
+        click.option("--max-bytes", type=click.IntRange(min=1), default=10 * 1024 * 1024,
+                     show_default=True, help="Largest page body accepted."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(timeout: float, deadline: float, retries: int, max_bytes: int) -> FetchSettings:
+    return FetchSettings(connect_timeout=min(timeout, 10.0), read_timeout=timeout,
+                         deadline=deadline, retries=retries, max_bytes=max_bytes)
+
+
+def _since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31 or 2026-01-31T12:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
+    if must_exist and not path.exists():
+        raise click.ClickException(f"no archive at {path} (set --db or SCRAPER_DB)")
+    archive = Archive(path)
+    try:
+        yield archive
+    finally:
+        archive.close()
+
+
+@click.group(cls=ScraperGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="scraper")
+def cli() -> None:
+    """Fetch web articles, strip the site chrome, keep clean versioned copies in SQLite."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+# ---- archive ---------------------------------------------------------------------------
+
+
+def _outcome_line(result: SaveResult) -> str:
+    state = "unchanged" if not result.changed else ("new" if result.version == 1 else "changed")
+    return f"v{result.version}\t{state}\t{result.word_count} words\t{result.title or ''}\t{result.url}"
+
+
+def _outcome_json(outcome: Outcome) -> str:
+    if outcome.result is not None:
+        result = outcome.result
+        record: dict[str, Any] = {
+            "url": result.url, "ok": True, "version": result.version, "changed": result.changed,
+            "title": result.title, "word_count": result.word_count, "final_url": result.final_url,
+        }
+    else:
+        assert outcome.error is not None
+        error = outcome.error
+        record = {"url": outcome.url, "ok": False, "reason": error.reason, "error": str(error)}
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _local_page(target: str, url: str | None) -> Page:
+    if target == "-":
+        content = sys.stdin.buffer.read()
+        address = url or "stdin:"
+    else:
+        path = Path(target)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            message = f"{target} is neither a URL nor a readable file ({exc.strerror})"
+            raise click.BadParameter(message) from None
+        address = url or path.resolve().as_uri()
+    html, encoding = decode_html(content)
+    return Page(url=address, final_url=address, content=content, html=html, encoding=encoding)
+
+
+@cli.command("archive")
+@click.argument("targets", nargs=-1, required=True, metavar="URL|FILE|- ...")
+@click.option("--url", help="The address of a page given as a file or on stdin.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per page on stdout.")
+@fetch_options
+@db_option
+def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db_path: Path,
+                    **fetch: Any) -> None:
+    """Fetch, clean and store a snapshot of each page.
+
+    Each target is a URL, a saved HTML file, or - for HTML on stdin (give --url for its address).
+    Prints one line per page: version, new/changed/unchanged, words, title, URL.
+    """
+    if url is not None and not is_web_url(url):
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
+    urls = [target for target in targets if is_web_url(target)]
+    files = [target for target in targets if not is_web_url(target)]
+    if url is not None and len(files) != 1:
+        raise click.UsageError("--url names the address of exactly one file or - target")
+    failed = 0
+    with _open_archive(db_path) as archive:
+        run_id = archive.start_run("archive")
+        pages = [_local_page(target, url) for target in files]  # read them all before saving any
+        try:
+            saved = (save_page(archive, page, run_id=run_id) for page in pages)
+            fetched = run(urls, archive, settings=_settings(**fetch), run_id=run_id)
+            for outcome in itertools.chain(saved, fetched):
+                if outcome.ok:
+                    assert outcome.result is not None
+                    click.echo(_outcome_json(outcome) if as_json else _outcome_line(outcome.result))
+                else:
+                    failed += 1
+                    if as_json:
+                        click.echo(_outcome_json(outcome))
+                    click.echo(f"Error: {outcome.error}", err=True)
+        finally:
+            archive.finish_run(run_id, status="finished", urls=len(targets))
+    sys.exit(1 if failed else 0)
+
+
+# ---- run -------------------------------------------------------------------------------
+
+
+@cli.command("run")
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE ...")
+@click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="URLs fetched at once.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@fetch_options
+@db_option
+def run_command(sources: tuple[str, ...], concurrency: int, as_json: bool, quiet: bool,
+                db_path: Path, **fetch: Any) -> None:
+    """Archive every URL of the SOURCE lists: the job to run from cron.
+
+    A SOURCE is a file of URLs, one a line (blank lines and # comments skipped), or - for
+    stdin. Exits 0 when every URL was archived, 1 when some failed.
+    """
+    for source in sources:
+        if source != "-" and not Path(source).is_file():
+            raise click.BadParameter(f"{source}: no such file", param_hint="SOURCE")
+    urls = list(unique((url for source in sources for url in read_url_list(source)), key=canonical_url))
+    with _open_archive(db_path) as archive:
+        run_id = archive.start_run("run")
+        counts: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        failures: list[Outcome] = []
+        status = "interrupted"
+        try:
+            with _progress(len(urls), enabled=not quiet and sys.stderr.isatty()) as advance:
+                for outcome in run(urls, archive, settings=_settings(**fetch),
+                                   concurrency=concurrency, run_id=run_id):
+                    advance()
+                    if outcome.result is not None:
+                        counts["new" if outcome.result.changed else "unchanged"] += 1
+                    else:
+                        assert outcome.error is not None
+                        counts["failed"] += 1
+                        reasons[outcome.error.reason] += 1
+                        if len(failures) < FAILURES_LISTED:
+                            failures.append(outcome)
+            status = "finished"
+        finally:
+            archive.finish_run(run_id, status=status, urls=len(urls))
+    for outcome in failures:
+        click.echo(f"failed: {outcome.error}", err=True)
+    if counts["failed"] > len(failures):
+        click.echo(f"... and {counts['failed'] - len(failures)} more: see `scraper failures`", err=True)
+    fetched = counts["new"] + counts["unchanged"]
+    by_reason = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common())
+    if not quiet:
+        click.echo(
+            f"{len(urls)} URLs: {fetched} fetched, {counts['new']} new versions, "
+            f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+            + (f" ({by_reason})" if by_reason else ""),
+            err=True,
+        )
+    if as_json:
+        click.echo(json.dumps({
+            "run_id": run_id, "urls": len(urls), "fetched": fetched, "new_versions": counts["new"],
+            "unchanged": counts["unchanged"], "failed": counts["failed"], "failed_by_reason": dict(reasons),
+        }))
+    sys.exit(1 if counts["failed"] else 0)
+
+
+@contextmanager
+def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
+    if not enabled:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("archiving"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("archiving", total=total)
+        yield lambda: progress.advance(task)
+
+
+# ---- reading the archive ---------------------------------------------------------------
+
+
+@cli.command("export")
+@click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("--all-versions", is_flag=True, help="Every version, not only the latest of each page.")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("--since", help="Only versions fetched at or after this date (ISO 8601, UTC if no zone).")
+@db_option
+def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: str | None,
+                   db_path: Path) -> None:
+    """Write the cleaned text of archived pages to stdout.
+
+    txt: title, URL, blank line, text; records separated by a form feed line.
+    jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
+    """
+    moment = _since(since)
+    with _open_archive(db_path, must_exist=True) as archive:
+        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=moment)
+        write_records(records, sys.stdout, fmt)
+
+
+@cli.command("history")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per version.")
+@db_option
+def history_command(url: str, as_json: bool, db_path: Path) -> None:
+    """List every version of a page: number, time, content hash, words, title."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        for row in archive.history(url):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(f"v{row['version']}\t{row['fetched_at']}\t{row['content_hash'][:16]}\t"
+                           f"{row['word_count']} words\t{row['title'] or ''}")
+
+
+@cli.command("show")
+@click.argument("url")
+@click.option("-v", "--version", "number", type=click.IntRange(min=1),
+              help="Version number (default: latest).")
+@click.option("--html", is_flag=True, help="Print the raw HTML as fetched instead of the text.")
+@click.option("--json", "as_json", is_flag=True, help="The version with its metadata, as JSON.")
+@db_option
+def show_command(url: str, number: int | None, html: bool, as_json: bool, db_path: Path) -> None:
+    """Print the cleaned text of one version of a page."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        row = archive.version(url, number)
+        if html:
+            sys.stdout.buffer.write(archive.raw_html(row["html_sha256"]))
+        elif as_json:
+            row.pop("headers", None)
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(row["text"])
+
+
+@cli.command("failures")
+@click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many recent runs to look at.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per failure.")
+@db_option
+def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
+    """What failed in the most recent runs, and why."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        for row in archive.failures(runs=runs):
+            if as_json:
+                click.echo(json.dumps(row, ensure_ascii=False))
+            else:
+                click.echo(f"run {row['run_id']}\t{row['at']}\t{row['reason']}\t{row['url']}\t{row['error']}")
+
+
+# ---- clean -----------------------------------------------------------------------------
+
+
+@cli.command("clean")
+@click.argument("source", metavar="FILE|-")
+@click.option("--url", help="The page's address, which helps resolve links and metadata.")
+@click.option("--json", "as_json", is_flag=True, help="Text and metadata as one JSON object.")
+def clean_command(source: str, url: str | None, as_json: bool) -> None:
+    """Clean a local HTML page and print its article text. Stores nothing."""
+    page = _local_page(source, url)
+    article = clean(page.html, url=url)
+    if as_json:
+        click.echo(json.dumps({"url": url, **article.to_dict()}, ensure_ascii=False))
+    else:
+        click.echo(article.text)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="scraper")
+    except BrokenPipeError:
+        # The reader of stdout went away (`scraper export | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

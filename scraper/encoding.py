@@ -1,0 +1,54 @@
+"""Bytes of a web page -> text, choosing the encoding the way browsers do."""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
+# Labels that pages declare but that browsers read as a superset.
+_SUPERSETS = {"iso-8859-1": "windows-1252", "latin-1": "windows-1252", "ascii": "windows-1252",
+              "us-ascii": "windows-1252", "gb2312": "gb18030", "gbk": "gb18030",
+              "shift_jis": "cp932", "x-sjis": "cp932"}
+
+
+def _known(label: str | None) -> str | None:
+    if not label:
+        return None
+    label = _SUPERSETS.get(label.lower(), label.lower())
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
+    """Return (text, encoding): BOM, then HTTP header, then <meta>, then detection."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return content[len(bom):].decode(name, errors="replace"), name
+    header = _HEADER_CHARSET.search(content_type)
+    meta = _META_CHARSET.search(content[:4096])
+    declared = [_known(header.group(1) if header else None),
+                _known(meta.group(1).decode("ascii", "replace") if meta else None)]
+    for name in filter(None, declared):
+        try:
+            return content.decode(name), name
+        except UnicodeDecodeError:
+            continue  # a wrong declaration is common; try the next clue
+    try:
+        return content.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(content).best()
+    if best is not None:
+        return str(best), best.encoding
+    return content.decode("utf-8", errors="replace"), "utf-8"

@@ -1,0 +1,73 @@
+"""The two values that flow through the pipeline. No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, the one time format of the archive."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched (or locally read) web page, before cleaning."""
+
+    url: str
+    """The address as requested."""
+    final_url: str
+    """The address after redirects."""
+    content: bytes
+    """The body exactly as received (after transfer decompression)."""
+    html: str
+    """The body decoded to text."""
+    status: int | None = None
+    """HTTP status; None for a page read from a file or stdin."""
+    headers: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    fetched_at: datetime = field(default_factory=utc_now)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+
+@dataclass(frozen=True)
+class Article:
+    """The cleaned article: its text and what is known about it."""
+
+    text: str
+    """Paragraphs separated by blank lines."""
+    title: str | None = None
+    author: str | None = None
+    published: str | None = None
+    """Publication date, ISO 8601 (YYYY-MM-DD or a full timestamp)."""
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    canonical_url: str | None = None
+    image: str | None = None
+
+    @property
+    def word_count(self) -> int:
+        return len(self.text.split())
+
+    @property
+    def content_hash(self) -> str:
+        """Identifies the cleaned content: a new version only when this changes."""
+        digest = hashlib.sha256()
+        digest.update((self.title or "").encode())
+        digest.update(b"\0")
+        digest.update(self.text.encode())
+        return digest.hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "word_count": self.word_count}
