@@ -48,7 +48,13 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
         return content.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(content).best()
+    matches = charset_normalizer.from_bytes(content)
+    best = matches.best()
     if best is not None:
+        # Short texts often tie; windows-1252 is then the likelier, as browsers assume.
+        for match in matches:
+            if (match.encoding == "cp1252" and match.chaos == best.chaos
+                    and match.coherence == best.coherence):
+                best = match
         return str(best), best.encoding
     return content.decode("utf-8", errors="replace"), "utf-8"

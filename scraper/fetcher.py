@@ -77,7 +77,9 @@ def fetch(url: str, *, client: httpx.Client | None = None, settings: FetchSettin
         # Never sleep past the deadline: the last attempt must still have time to run.
         return max(0.0, min(backoff(retry_state), remaining() - settings.connect_timeout))  # type: ignore[arg-type]
 
-    backoff = wait_exponential_jitter(initial=settings.backoff, max=settings.max_backoff)
+    backoff = wait_exponential_jitter(
+        multiplier=settings.backoff, max=settings.max_backoff, jitter=settings.backoff
+    )
     retrying = Retrying(
         stop=stop_after_attempt(settings.retries + 1) | stop_after_delay(settings.deadline),
         wait=wait,

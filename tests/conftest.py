@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive import Archive
+from scraper.fetcher import FetchSettings
+from tests.server import FIXTURES, LocalServer
+
+SEEDS = FIXTURES / "seeds"
+CORPUS = FIXTURES / "corpus"
+
+# Fast settings for tests: short waits, so timeouts and retries take fractions of a second.
+FAST = FetchSettings(connect_timeout=2.0, read_timeout=1.0, deadline=5.0, retries=2, backoff=0.01,
+                     max_backoff=0.05)
+FAST_FLAGS = ["--timeout", "1", "--deadline", "5", "--retries", "1"]
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with LocalServer() as running:
+        yield running
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "archive.db"
+    monkeypatch.setenv("SCRAPER_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def archive(db_path: Path) -> Iterator[Archive]:
+    with Archive(db_path) as opened:
+        yield opened
+
+
+def seed_expectations() -> dict[str, dict[str, list[str]]]:
+    return json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def scraper_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    """Run the real command line in a subprocess, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "scraper", *args],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

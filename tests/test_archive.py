@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from archive import Archive
+from scraper import Article, ArchiveError, HTTPStatusError, NotArchived, Page
+
+
+def page(url: str = "https://example.com/story", html: str = "<p>v1</p>", **kwargs: object) -> Page:
+    return Page(url=url, final_url=url, content=html.encode(), html=html, status=200, **kwargs)  # type: ignore[arg-type]
+
+
+def article(text: str = "First version of the story.", title: str = "Story") -> Article:
+    return Article(text=text, title=title, author="A. Writer", language="en")
+
+
+def test_first_save_makes_version_one(archive: Archive) -> None:
+    result = archive.save(page(), article())
+    assert (result.version, result.changed) == (1, True)
+    row = archive.version("https://example.com/story")
+    assert row["text"] == "First version of the story."
+    assert row["title"] == "Story"
+
+
+def test_unchanged_content_makes_no_new_version(archive: Archive) -> None:
+    archive.save(page(), article())
+    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    result = archive.save(page(html="<p>v1 with a new ad</p>", fetched_at=later), article())
+    assert (result.version, result.changed) == (1, False)
+    assert len(archive.history("https://example.com/story")) == 1
+    assert archive.page("https://example.com/story")["last_checked"] > archive.history(
+        "https://example.com/story")[0]["fetched_at"]
+    # The unchanged fetch's HTML is not stored.
+    assert archive.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+
+
+def test_changed_text_or_title_makes_a_new_version(archive: Archive) -> None:
+    archive.save(page(), article())
+    assert archive.save(page(html="<p>v2</p>"), article(text="Second version.")).version == 2
+    assert archive.save(page(html="<p>v3</p>"), article(text="Second version.", title="New")).version == 3
+    history = archive.history("https://example.com/story")
+    assert [row["version"] for row in history] == [1, 2, 3]
+    assert len({row["content_hash"] for row in history}) == 3
+    assert archive.version("https://example.com/story", 1)["text"] == "First version of the story."
+
+
+def test_raw_html_is_kept_compressed_and_deduplicated(archive: Archive) -> None:
+    html = "<html><body>" + "<p>same words again and again</p>" * 200 + "</body></html>"
+    archive.save(page("https://example.com/a", html), article())
+    archive.save(page("https://example.com/b", html), article())
+    sha = archive.version("https://example.com/a")["html_sha256"]
+    assert archive.raw_html(sha).decode() == html
+    size, stored = archive.db.execute("SELECT size, length(content) FROM blobs").fetchone()
+    assert archive.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+    assert stored < size / 10
+
+
+def test_urls_differing_only_in_tracking_and_fragment_are_one_page(archive: Archive) -> None:
+    archive.save(page("https://Example.com:443/story?utm_source=x#top"), article())
+    assert archive.save(page("https://example.com/story"), article()).changed is False
+
+
+def test_records_filter_by_prefix_since_and_versions(archive: Archive) -> None:
+    old = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    archive.save(page("https://a.example/1", fetched_at=old), article())
+    archive.save(page("https://a.example/1"), article(text="Updated."))
+    archive.save(page("https://b.example/2"), article())
+    latest = list(archive.records())
+    assert [(r["url"], r["version"]) for r in latest] == [("https://a.example/1", 2), ("https://b.example/2", 1)]
+    every = list(archive.records(all_versions=True, url_prefix="https://a.example/"))
+    assert [r["version"] for r in every] == [1, 2]
+    recent = list(archive.records(all_versions=True, since=datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    assert {(r["url"], r["version"]) for r in recent} == {("https://a.example/1", 2), ("https://b.example/2", 1)}
+
+
+def test_failures_are_recorded_per_run(archive: Archive) -> None:
+    first = archive.start_run("run")
+    archive.record_failure("https://example.com/gone", HTTPStatusError("https://example.com/gone", 404),
+                           run_id=first)
+    archive.finish_run(first, status="finished", urls=1)
+    second = archive.start_run("run")
+    archive.save(page(), article(), run_id=second)
+    archive.finish_run(second, status="finished", urls=1)
+    assert archive.failures(runs=1) == []
+    [failure] = archive.failures(runs=2)
+    assert (failure["reason"], failure["status"], failure["url"]) == ("http 404", 404, "https://example.com/gone")
+    assert archive.last_runs(2)[1]["failed"] == 1
+
+
+def test_missing_page_or_version_raises_not_archived(archive: Archive) -> None:
+    with pytest.raises(NotArchived):
+        archive.history("https://nowhere.example/")
+    archive.save(page(), article())
+    with pytest.raises(NotArchived):
+        archive.version("https://example.com/story", 7)
+
+
+def test_reopening_keeps_everything_and_uses_wal(db_path: Path) -> None:
+    with Archive(db_path) as first:
+        first.save(page(), article())
+    with Archive(db_path) as again:
+        assert again.version("https://example.com/story")["version"] == 1
+    connection = sqlite3.connect(db_path)
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("these are not the tables you are looking for\n" * 100)
+    with pytest.raises(ArchiveError, match="not a usable archive"):
+        Archive(path)

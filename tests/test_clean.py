@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scraper import Article, NoContent, clean
+from tests.conftest import CORPUS, SEEDS, seed_expectations
+
+EXPECTED = seed_expectations()
+CORPUS_EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
+
+
+def norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("seed", sorted(EXPECTED))
+def test_seed_keeps_every_body_paragraph_in_order(seed: str) -> None:
+    html = (SEEDS / seed.replace(".txt", ".html")).read_bytes()
+    text = norm(clean(html).text)
+    position = 0
+    for paragraph in EXPECTED[seed]["body"]:
+        found = text.find(norm(paragraph), position)
+        assert found >= 0, f"missing or out of order: {paragraph[:60]!r}"
+        position = found + len(norm(paragraph))
+
+
+@pytest.mark.parametrize("seed", sorted(EXPECTED))
+def test_seed_output_has_no_chrome_line(seed: str) -> None:
+    html = (SEEDS / seed.replace(".txt", ".html")).read_bytes()
+    lines = {norm(line) for line in clean(html).text.splitlines()}
+    leaked = [line for line in EXPECTED[seed]["without"] if norm(line) in lines]
+    assert leaked == []
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_EXPECTED))
+def test_real_pages_keep_body_and_drop_boilerplate(name: str) -> None:
+    case = CORPUS_EXPECTED[name]
+    text = norm(clean((CORPUS / name).read_bytes(), url=case["url"]).text)
+    assert [s for s in case["with"] if norm(s) not in text] == []
+    assert [s for s in case["without"] if norm(s) in text] == []
+
+
+def test_metadata_of_a_wordpress_news_page() -> None:
+    article = clean((SEEDS / "000_d467d9e684ffadb1.html").read_bytes())
+    assert article.title == "Japan ‘gravely concerned’ by China and Russia’s military co-operation"
+    assert article.author == "News Room"
+    assert article.published == "2023-07-27"
+    assert article.language == "en"
+    assert article.site_name == "Indebta"
+    assert article.canonical_url is not None and article.canonical_url.startswith("https://indebta.com/news/")
+    assert article.word_count > 400
+
+
+def test_text_is_paragraphs_separated_by_blank_lines() -> None:
+    article = clean((SEEDS / "003_968b57e5d640ddbd.html").read_bytes())
+    paragraphs = article.text.split("\n\n")
+    assert len(paragraphs) >= len(EXPECTED["003_968b57e5d640ddbd.txt"]["body"])
+    assert all(p.strip() == p and "\n" not in p for p in paragraphs)
+
+
+def test_clean_is_a_pure_function_of_its_input() -> None:
+    html = (SEEDS / "001_7b6a4f0f43ad198b.html").read_text(encoding="utf-8")
+    assert clean(html) == clean(html.encode("utf-8")) == clean(html)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "",
+        "<html><body></body></html>",
+        "<html><body><nav><a href='/'>Home</a> <a href='/news'>News</a></nav></body></html>",
+        "<html><body><p>Too short to be an article.</p></body></html>",
+        "\x00\x01binary\xff",
+    ],
+)
+def test_a_page_without_an_article_raises_no_content(html: str) -> None:
+    with pytest.raises(NoContent):
+        clean(html)
+
+
+def test_legacy_encoding_declared_in_meta_is_decoded() -> None:
+    body = "<p>" + " ".join(["Die Straße führt über den Fluß, schön und grün."] * 8) + "</p>"
+    html = f'<html><head><meta charset="windows-1252"><title>Straße</title></head><body><article>{body}</article></body></html>'
+    article = clean(html.encode("windows-1252"))
+    assert isinstance(article, Article)
+    assert "Die Straße führt über den Fluß" in article.text

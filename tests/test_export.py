@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from archive import Archive, write_records
+from archive.export import FIELDS, RECORD_SEPARATOR
+from scraper import Article, Page
+
+
+@pytest.fixture
+def filled(archive: Archive) -> Archive:
+    for n in range(3):
+        url = f"https://example.com/{n}"
+        text = f"Paragraph one of story {n}, with a comma.\n\nParagraph two says \"quoted\" things."
+        archive.save(Page(url=url, final_url=url + "?final", content=b"<p>x</p>", html="<p>x</p>"),
+                     Article(text=text, title=f"Story {n}", author="Ann", published="2024-05-01"))
+    return archive
+
+
+def export(archive: Archive, fmt: str) -> str:
+    out = io.StringIO()
+    write_records(archive.records(), out, fmt)
+    return out.getvalue()
+
+
+def test_jsonl_parses_back_with_every_field(filled: Archive) -> None:
+    records = [json.loads(line) for line in export(filled, "jsonl").splitlines()]
+    assert [r["url"] for r in records] == [f"https://example.com/{n}" for n in range(3)]
+    assert set(records[0]) == set(FIELDS)
+    assert records[1]["final_url"] == "https://example.com/1?final"
+    assert records[1]["version"] == 1
+    assert records[1]["fetched_at"].endswith("Z")
+    assert records[1]["text"].startswith("Paragraph one of story 1")
+
+
+def test_csv_parses_back(filled: Archive) -> None:
+    rows = list(csv.DictReader(io.StringIO(export(filled, "csv"))))
+    assert len(rows) == 3
+    assert rows[2]["title"] == "Story 2"
+    assert 'says "quoted" things' in rows[2]["text"]
+
+
+def test_txt_records_split_on_form_feed(filled: Archive) -> None:
+    records = export(filled, "txt").split(RECORD_SEPARATOR)
+    assert len(records) == 3
+    title, url, blank, *body = records[0].splitlines()
+    assert (title, url, blank) == ("Story 0", "https://example.com/0", "")
+    assert body[0].startswith("Paragraph one of story 0")
+
+
+def test_markdown_has_a_heading_per_article(filled: Archive) -> None:
+    text = export(filled, "md")
+    assert [line for line in text.splitlines() if line.startswith("# ")] == [f"# Story {n}" for n in range(3)]
+    assert "*Ann · 2024-05-01*" in text
+
+
+def test_unknown_format_is_rejected(filled: Archive) -> None:
+    with pytest.raises(ValueError, match="unknown format"):
+        write_records(filled.records(), io.StringIO(), "xml")

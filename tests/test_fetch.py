@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+import pytest
+
+from scraper import (
+    ConnectionFailed,
+    FetchTimeout,
+    HTTPStatusError,
+    NotHTML,
+    TooLarge,
+    TooManyRedirects,
+    fetch,
+)
+from tests.conftest import FAST
+from tests.server import Response, LocalServer, fixture_response
+
+SEED = "seeds/004_c93559280a8c89ed.html"
+
+
+def test_fetch_returns_the_page(server: LocalServer) -> None:
+    page = fetch(server.url(f"/fixtures/{SEED}"), settings=FAST)
+    assert page.status == 200
+    assert page.final_url == page.url
+    assert page.content.startswith(b"<!DOCTYPE html>") or b"<html" in page.content[:200]
+    assert "Japan and the United States" in page.html
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.encoding == "utf-8"
+
+
+def test_redirects_are_followed_and_final_url_recorded(server: LocalServer) -> None:
+    target = server.url(f"/fixtures/{SEED}")
+    url = server.set("/old", Response(status=301, headers={"Location": target}))
+    page = fetch(url, settings=FAST)
+    assert page.url == url
+    assert page.final_url == target
+
+
+def test_redirect_loop_is_a_clear_error(server: LocalServer) -> None:
+    server.set("/a", Response(status=302, headers={"Location": "/b"}))
+    server.set("/b", Response(status=302, headers={"Location": "/a"}))
+    with pytest.raises(TooManyRedirects):
+        fetch(server.url("/a"), settings=FAST)
+
+
+def test_404_fails_at_once_without_retry(server: LocalServer) -> None:
+    with pytest.raises(HTTPStatusError) as caught:
+        fetch(server.url("/status/404"), settings=FAST)
+    assert caught.value.status == 404
+    assert caught.value.reason == "http 404"
+    assert server.hits("/status/404") == 1
+
+
+def test_500_is_retried_then_reported(server: LocalServer) -> None:
+    with pytest.raises(HTTPStatusError) as caught:
+        fetch(server.url("/status/500"), settings=FAST)
+    assert caught.value.status == 500
+    assert server.hits("/status/500") == FAST.retries + 1
+
+
+def test_a_passing_503_is_retried_until_it_succeeds(server: LocalServer) -> None:
+    url = server.sequence("/flaky", [Response(status=503), Response(status=429), fixture_response(SEED)])
+    page = fetch(url, settings=FAST)
+    assert page.status == 200
+    assert server.hits("/flaky") == 3
+
+
+def test_slow_server_times_out(server: LocalServer) -> None:
+    url = server.set("/slow", fixture_response(SEED, delay=3.0))
+    settings = dataclasses.replace(FAST, read_timeout=0.3, retries=1)
+    with pytest.raises(FetchTimeout):
+        fetch(url, settings=settings)
+    assert server.hits("/slow") == 2
+
+
+def test_deadline_bounds_retries(server: LocalServer) -> None:
+    url = server.set("/slow", fixture_response(SEED, delay=0.5))
+    settings = dataclasses.replace(FAST, read_timeout=0.3, retries=50, deadline=1.0)
+    with pytest.raises(FetchTimeout):
+        fetch(url, settings=settings)
+    assert server.hits("/slow") < 6
+
+
+def test_body_over_the_cap_is_refused(server: LocalServer) -> None:
+    with pytest.raises(TooLarge):
+        fetch(server.url(f"/fixtures/{SEED}"), settings=dataclasses.replace(FAST, max_bytes=1000))
+
+
+def test_non_html_content_is_refused(server: LocalServer) -> None:
+    url = server.set("/file.pdf", Response(body=b"%PDF-1.7", headers={"Content-Type": "application/pdf"}))
+    with pytest.raises(NotHTML) as caught:
+        fetch(url, settings=FAST)
+    assert "application/pdf" in str(caught.value)
+
+
+def test_connection_refused_is_a_connection_error() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectionFailed):
+        fetch(f"http://127.0.0.1:{port}/", settings=dataclasses.replace(FAST, retries=0))
+
+
+def test_wrong_charset_header_falls_back_to_the_real_encoding(server: LocalServer) -> None:
+    text = ("Les élèves étudient à l'école près de la forêt. Ça coûte cher, déjà, mais le maître "
+            "dit que c'est nécessaire pour réussir l'année. Après le déjeuner, ils écrivent des "
+            "poèmes et préparent la fête de Noël avec leurs frères et sœurs.")
+    url = server.set("/latin", Response(
+        body=f"<html><body><p>{text}</p></body></html>".encode("cp1252"),
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    ))
+    assert text in fetch(url, settings=FAST).html
