@@ -110,7 +110,6 @@ def _open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
 @click.version_option(__version__, prog_name="scraper")
 def cli() -> None:
     """Fetch web articles, strip the site chrome, keep clean versioned copies in SQLite."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 # ---- archive ---------------------------------------------------------------------------
@@ -361,6 +360,7 @@ def clean_command(source: str, url: str | None, as_json: bool) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(prog_name="scraper")
     except BrokenPipeError:

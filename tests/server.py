@@ -66,6 +66,7 @@ class LocalServer(ThreadingHTTPServer):
             queue = self.routes.get(path)
             if queue:
                 return queue.pop(0) if len(queue) > 1 else queue[0]
+        path = path.split("?")[0]
         if path.startswith("/fixtures/"):
             file = (FIXTURES / path.removeprefix("/fixtures/")).resolve()
             if file.is_file() and FIXTURES in file.parents:

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from archive import Archive
-from scraper import Article, ArchiveError, HTTPStatusError, NotArchived, Page
+from scraper import ArchiveError, Article, HTTPStatusError, NotArchived, Page
 
 
 def page(url: str = "https://example.com/story", html: str = "<p>v1</p>", **kwargs: object) -> Page:
@@ -28,7 +28,7 @@ def test_first_save_makes_version_one(archive: Archive) -> None:
 
 def test_unchanged_content_makes_no_new_version(archive: Archive) -> None:
     archive.save(page(), article())
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     result = archive.save(page(html="<p>v1 with a new ad</p>", fetched_at=later), article())
     assert (result.version, result.changed) == (1, False)
     assert len(archive.history("https://example.com/story")) == 1
@@ -65,16 +65,18 @@ def test_urls_differing_only_in_tracking_and_fragment_are_one_page(archive: Arch
 
 
 def test_records_filter_by_prefix_since_and_versions(archive: Archive) -> None:
-    old = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    old = datetime(2020, 1, 1, tzinfo=UTC)
     archive.save(page("https://a.example/1", fetched_at=old), article())
     archive.save(page("https://a.example/1"), article(text="Updated."))
     archive.save(page("https://b.example/2"), article())
     latest = list(archive.records())
-    assert [(r["url"], r["version"]) for r in latest] == [("https://a.example/1", 2), ("https://b.example/2", 1)]
+    assert [(r["url"], r["version"]) for r in latest] == [
+        ("https://a.example/1", 2), ("https://b.example/2", 1)]
     every = list(archive.records(all_versions=True, url_prefix="https://a.example/"))
     assert [r["version"] for r in every] == [1, 2]
-    recent = list(archive.records(all_versions=True, since=datetime(2024, 1, 1, tzinfo=timezone.utc)))
-    assert {(r["url"], r["version"]) for r in recent} == {("https://a.example/1", 2), ("https://b.example/2", 1)}
+    recent = list(archive.records(all_versions=True, since=datetime(2024, 1, 1, tzinfo=UTC)))
+    assert {(r["url"], r["version"]) for r in recent} == {
+        ("https://a.example/1", 2), ("https://b.example/2", 1)}
 
 
 def test_failures_are_recorded_per_run(archive: Archive) -> None:

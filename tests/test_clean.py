@@ -82,7 +82,8 @@ def test_a_page_without_an_article_raises_no_content(html: str) -> None:
 
 def test_legacy_encoding_declared_in_meta_is_decoded() -> None:
     body = "<p>" + " ".join(["Die Straße führt über den Fluß, schön und grün."] * 8) + "</p>"
-    html = f'<html><head><meta charset="windows-1252"><title>Straße</title></head><body><article>{body}</article></body></html>'
+    head = '<head><meta charset="windows-1252"><title>Straße</title></head>'
+    html = f"<html>{head}<body><article>{body}</article></body></html>"
     article = clean(html.encode("windows-1252"))
     assert isinstance(article, Article)
     assert "Die Straße führt über den Fluß" in article.text

@@ -15,7 +15,7 @@ from scraper import (
     fetch,
 )
 from tests.conftest import FAST
-from tests.server import Response, LocalServer, fixture_response
+from tests.server import LocalServer, Response, fixture_response
 
 SEED = "seeds/004_c93559280a8c89ed.html"
 
