@@ -233,11 +233,25 @@ class Archive:
 
 
 class _Immediate:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; SQLite errors become ArchiveError."""
+
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
     def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
 
-    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+                return
+            except sqlite3.Error as error:
+                exc = error
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise ArchiveError(f"cannot write to the archive: {exc}") from exc

@@ -169,6 +169,8 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
     files = [target for target in targets if not is_web_url(target)]
     if url is not None and len(files) != 1:
         raise click.UsageError("--url names the address of exactly one file or - target")
+    if "-" in files and url is None:
+        raise click.UsageError("give the address of the HTML on stdin with --url")
     failed = 0
     with _open_archive(db_path) as archive:
         run_id = archive.start_run("archive")

@@ -169,6 +169,7 @@ def test_run_reads_stdin_and_skips_duplicates(server: LocalServer, db_path: Path
         (["export", "--format", "xml"], "Invalid value"),
         (["archive", "nowhere.html"], "neither a URL nor a readable file"),
         (["archive", "a.html", "b.html", "--url", "https://x.example/"], "exactly one"),
+        (["archive", "-"], "--url"),
     ],
 )
 def test_usage_errors_exit_2_with_one_message(args: list[str], message: str, db_path: Path) -> None:
