@@ -46,15 +46,23 @@ class Article:
 
     text: str
     """Paragraphs separated by blank lines."""
+    markdown: str = ""
+    """The same article as Markdown: headings, lists, quotes and links kept."""
     title: str | None = None
-    author: str | None = None
+    authors: tuple[str, ...] = ()
     published: str | None = None
     """Publication date, ISO 8601 (YYYY-MM-DD or a full timestamp)."""
+    modified: str | None = None
     language: str | None = None
     site_name: str | None = None
     description: str | None = None
     canonical_url: str | None = None
     image: str | None = None
+
+    @property
+    def author(self) -> str | None:
+        """The authors as one string, "A; B"."""
+        return "; ".join(self.authors) or None
 
     @property
     def word_count(self) -> int:
@@ -70,4 +78,5 @@ class Article:
         return digest.hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "word_count": self.word_count}
+        return {**asdict(self), "authors": list(self.authors), "author": self.author,
+                "word_count": self.word_count}

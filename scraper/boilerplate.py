@@ -1,0 +1,128 @@
+"""Lines of extracted text that are site chrome whatever the page: labels, pitches, repeats."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lxml import etree
+
+# Whole lines that are chrome in any article (compared case- and space-insensitively).
+_CHROME_LINES = frozenset(line.strip().casefold() for line in """
+    advertisement
+    advertisements
+    ad
+    anzeige
+    werbung
+    publicité
+    publicidad
+    pubblicità
+    reklama
+    реклама
+    share
+    share this
+    share this article
+    share this story
+    share on facebook
+    share on twitter
+    tweet
+    read more
+    read more:
+    read more:-
+    read the full article here
+    continue reading
+    leave a reply
+    leave a comment
+    post a comment
+    cancel reply
+    related articles
+    related posts
+    related stories
+    you might also like
+    you may also like
+    recommended
+    most read
+    most popular
+    sign up
+    subscribe
+    subscribe now
+    follow us
+    print
+    email
+    comments
+    skip to content
+    skip to main content
+    back to top
+    lesen sie auch
+    weiterlesen
+    mehr zum thema
+    lire aussi
+    lire la suite
+    leer más
+    leggi anche
+    czytaj także
+    czytaj też
+    читайте также
+""".strip().splitlines())
+
+
+# Families of words that sign a newsletter or subscription pitch; a short line that uses
+# two different families is a pitch, not article text.
+_PITCH_FAMILIES = tuple(re.compile(pattern, re.I) for pattern in (
+    r"\b(newsletters?|digest|briefing|bulletin)\b",
+    r"\b(e-?mail|inbox)\b",
+    r"\b(sign(ing)? ?up|subscribe|subscription|register|join)\b",
+    r"\b(free|for free)\b",
+    r"\b(updates|alerts)\b",
+    r"\b(daily|weekly|every (morning|day|week|evening))\b",
+))
+_PITCH_MAX_WORDS = 40
+
+
+def _is_pitch(line: str) -> bool:
+    if len(line.split()) > _PITCH_MAX_WORDS:
+        return False
+    return sum(1 for family in _PITCH_FAMILIES if family.search(line)) >= 2
+
+
+def norm(line: str) -> str:
+    """The comparison key of a line: NFKC, folded case, single spaces."""
+    return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
+
+
+def is_boilerplate(line: str) -> bool:
+    return norm(line) in _CHROME_LINES or _is_pitch(line)
+
+
+# Blocks of trafilatura's output tree that are judged one by one.
+_BLOCKS = ("p", "head", "item", "quote")
+_REPEAT_MAX = 200
+"""A block seen before is dropped when shorter than this: a caption or teaser shown twice."""
+
+
+def drop_boilerplate(body: etree._Element) -> None:
+    """Remove boilerplate blocks and short repeated blocks from an extracted body, in place."""
+    seen: set[str] = set()
+    removed: set[etree._Element] = set()
+    for block in list(body.iter(*_BLOCKS)):
+        if any(ancestor in removed for ancestor in block.iterancestors()):
+            continue
+        text = " ".join("".join(block.itertext()).split())
+        key = norm(text)
+        if not key or is_boilerplate(text) or (key in seen and len(key) < _REPEAT_MAX):
+            _remove_keeping_tail(block)
+            removed.add(block)
+        seen.add(key)
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail and element.tail.strip():
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)

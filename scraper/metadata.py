@@ -1,0 +1,225 @@
+"""What a page says about its article: JSON-LD first, then OpenGraph and meta tags, then the page.
+
+Reads the parsed page with selectolax; no extraction library is run for this, because
+the head of a page says most of it in a few lines and reading it is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from selectolax.lexbor import LexborHTMLParser
+
+_ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "scholarlyarticle",
+    "techarticle", "report", "liveblogposting", "posting", "socialmediaposting", "webpage",
+    "medicalwebpage", "aboutpage", "itempage",
+})
+_BYLINE_PREFIX = re.compile(r"^\s*(by|von|par|por|di|door|av|af|przez|от)\s+", re.I)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\bi\b)\s*", re.I)
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    title: str | None = None
+    authors: tuple[str, ...] = ()
+    published: str | None = None
+    modified: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    description: str | None = None
+    canonical_url: str | None = None
+    image: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("url") or value.get("@id")
+    if not isinstance(value, str):
+        return None
+    value = _SPACE.sub(" ", value).strip()
+    return value or None
+
+
+def _json_ld_objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+    for script in tree.css("script[type='application/ld+json']"):
+        try:
+            data = json.loads(script.text(deep=True) or "null", strict=False)
+        except ValueError:
+            continue  # broken JSON-LD is common; the meta tags still speak
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                yield item
+                if "@graph" in item:
+                    stack.append(item["@graph"])
+
+
+def _types(item: dict[str, Any]) -> set[str]:
+    kind = item.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.lower() for k in kinds if isinstance(k, str)}
+
+
+def _article_json_ld(tree: LexborHTMLParser) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The most article-like JSON-LD object, and the WebSite/Organization one, if any."""
+    best: dict[str, Any] = {}
+    site: dict[str, Any] = {}
+    for item in _json_ld_objects(tree):
+        kinds = _types(item)
+        if kinds & _ARTICLE_TYPES and ("webpage" not in kinds or not best):
+            if not best or not (_types(best) - {"webpage"}):
+                best = item
+        elif kinds & {"website", "organization", "newsmediaorganization"} and not site:
+            site = item
+    return best, site
+
+
+def _names(value: Any) -> list[str]:
+    """Author names from a JSON-LD author value or a byline string."""
+    values = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in values:
+        text = _text(item)
+        if not text or text.startswith(("http://", "https://", "@")):
+            continue
+        text = _BYLINE_PREFIX.sub("", text)
+        names.extend(part.strip() for part in _AUTHOR_SPLIT.split(text) if part and part.strip())
+    return names
+
+
+def _unique(names: list[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for name in names:
+        if 1 < len(name) <= 80 and len(name.split()) <= 6:
+            seen.setdefault(name.casefold(), name)
+    return tuple(seen.values())
+
+
+def normalise_date(value: str | None) -> str | None:
+    """ISO 8601: the date alone when no time is given, else the full timestamp."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        match = re.match(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", value)
+        if not match:
+            return None
+        try:
+            return date(*map(int, match.groups())).isoformat()
+        except ValueError:
+            return None
+    if len(value) <= 10:
+        return moment.date().isoformat()
+    return moment.isoformat()
+
+
+def _first(*values: str | None) -> str | None:
+    return next((value for value in values if value), None)
+
+
+def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
+    """Metadata of the page's article, normalised; what the page does not say is None."""
+    meta: dict[str, str] = {}
+    for node in tree.css("meta[content]"):
+        key = node.attributes.get("property") or node.attributes.get("name") or node.attributes.get("itemprop")
+        content = node.attributes.get("content")
+        if key and content and content.strip():
+            meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content).strip())
+    article, site = _article_json_ld(tree)
+
+    def link(rel: str) -> str | None:
+        node = tree.css_first(f"link[rel='{rel}'][href]")
+        return node.attributes.get("href") if node is not None else None
+
+    html = tree.css_first("html")
+    language = _first(
+        html.attributes.get("lang") if html is not None else None,
+        _text(article.get("inLanguage")), meta.get("og:locale"), meta.get("content-language"),
+        meta.get("language"), meta.get("dc.language"),
+    )
+    title_node = tree.css_first("title")
+    h1 = tree.css_first("h1")
+    site_name = _first(meta.get("og:site_name"), _text(article.get("publisher")), _text(site.get("name")),
+                       meta.get("application-name"))
+    title = _first(_text(article.get("headline")), meta.get("og:title"), meta.get("twitter:title"),
+                   meta.get("dc.title"), meta.get("citation_title"),
+                   h1.text(strip=True) if h1 is not None else None,
+                   _strip_site(title_node.text(strip=True) if title_node is not None else None, site_name))
+    authors = _unique(
+        _names(article.get("author"))
+        or _names(meta.get("author")) or _names(meta.get("article:author"))
+        or _names(meta.get("dc.creator")) or _names(meta.get("citation_author"))
+        or _names(meta.get("parsely-author")) or _names(meta.get("sailthru.author"))
+        or _byline(tree)
+    )
+    published = normalise_date(_first(
+        _text(article.get("datePublished")), meta.get("article:published_time"),
+        meta.get("og:article:published_time"), meta.get("datepublished"), meta.get("date"),
+        meta.get("dc.date"), meta.get("dc.date.issued"), meta.get("citation_publication_date"),
+        meta.get("parsely-pub-date"), meta.get("sailthru.date"), meta.get("pubdate"),
+        _time_datetime(tree), _text(article.get("dateCreated")),
+    ))
+    modified = normalise_date(_first(
+        _text(article.get("dateModified")), meta.get("article:modified_time"),
+        meta.get("og:updated_time"), meta.get("datemodified"), meta.get("dc.date.modified"),
+    ))
+    image = _first(_text(article.get("image")), meta.get("og:image"), meta.get("twitter:image"))
+    canonical = _first(link("canonical"), meta.get("og:url"), _text(article.get("url")))
+    return Metadata(
+        title=title,
+        authors=authors,
+        published=published,
+        modified=modified,
+        language=_language_code(language),
+        site_name=site_name,
+        description=_first(_text(article.get("description")), meta.get("description"),
+                           meta.get("og:description"), meta.get("twitter:description")),
+        canonical_url=urljoin(url, canonical) if url and canonical else canonical,
+        image=urljoin(url, image) if url and image else image,
+    )
+
+
+def _strip_site(title: str | None, site_name: str | None) -> str | None:
+    """'Story - Site' -> 'Story'."""
+    if not title:
+        return None
+    parts = re.split(r"\s+[|\-–—·:»]\s+", title)
+    if len(parts) > 1:
+        if site_name and parts[-1].casefold() == site_name.casefold():
+            return " - ".join(parts[:-1])
+        return max(parts, key=len)
+    return title
+
+
+def _byline(tree: LexborHTMLParser) -> list[str]:
+    node = tree.css_first("[rel='author'], [itemprop='author'] [itemprop='name'], [itemprop='author'],"
+                          " .author-name, .byline__name, .byline .author, .byline")
+    return _names(node.text(strip=True)) if node is not None else []
+
+
+def _time_datetime(tree: LexborHTMLParser) -> str | None:
+    node = tree.css_first("article time[datetime], time[pubdate][datetime], time[itemprop='datePublished']")
+    return node.attributes.get("datetime") if node is not None else None
+
+
+def _language_code(value: str | None) -> str | None:
+    if not value:
+        return None
+    code = value.strip().replace("_", "-").split("-")[0].lower()
+    return code if code.isalpha() and 2 <= len(code) <= 3 else None

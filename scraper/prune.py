@@ -1,0 +1,112 @@
+"""Remove site chrome from a parsed page before extraction, with selectolax.
+
+Chrome is told by kind (nav, aside, footer, form, dialogs, hidden elements) and by name
+(class and id tokens such as cookie, share, related, comments), but the block that holds the
+main run of paragraphs is never removed: names and tags can lie.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Elements that never hold article text.
+_ALWAYS_DROP = ", ".join((
+    "script:not([type='application/ld+json'])", "style", "noscript", "template", "iframe",
+    "object", "embed", "svg", "canvas", "button", "select", "input", "textarea",
+    "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
+))
+# Elements that are chrome by kind; a page may still wrap its article in one (an ASP.NET
+# <form>), so these go only when they hold a small part of the page's text.
+_CHROME_ROLES = ("navigation", "complementary", "contentinfo", "dialog", "alertdialog", "search",
+                 "menu", "menubar")
+_CHROME_KINDS = ", ".join(
+    ("nav", "aside", "footer", "form", "dialog", *(f"[role='{role}']" for role in _CHROME_ROLES))
+)
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+# Tokens of class and id names that mark a container as chrome ...
+_CHROME_TOKENS = frozenset("""
+    cookie cookies consent gdpr newsletter subscribe subscription signup paywall
+    share sharing sharer social socials sns related recommended recommendations
+    comment comments disqus respond breadcrumb breadcrumbs sidebar
+    advert adverts advertisement advertising ad ads adslot sponsor sponsored promo
+    promotion popup modal menu navbar navigation footer toolbar tagcloud pagination pager
+""".split())
+# ... unless the same name also says it holds text ("article-comment-body").
+_TEXT_TOKENS = frozenset({"body", "text", "content", "copy"})
+_TOKEN_SPLIT = re.compile(r"[-_\s]+|(?<=[a-z])(?=[A-Z])")
+# Leading words that make a name a switch ("no-share", "has-sidebar"), not a container.
+_MODIFIERS = frozenset({"no", "has", "with", "show", "hide", "enable", "disable", "is"})
+_NEVER_PRUNE = frozenset({"html", "body", "main", "article"})
+
+def _tokens(name: str) -> set[str]:
+    return {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
+
+
+def _is_chrome_name(node: LexborNode) -> bool:
+    for attr in ("id", "class"):
+        value = node.attributes.get(attr)
+        if not value:
+            continue
+        for name in value.split():
+            tokens = _tokens(name)
+            if name.split("-")[0].lower() in _MODIFIERS:
+                continue
+            if tokens & _CHROME_TOKENS and not tokens & _TEXT_TOKENS:
+                return True
+    return False
+
+
+def _text_length(node: LexborNode) -> int:
+    return len(node.text(deep=True, separator=" ", strip=True))
+
+
+def _main_block(body: LexborNode) -> set[int]:
+    """The element that holds most paragraph text, and its ancestors (by mem_id).
+
+    Chrome names and tags can lie (a "has-sidebar" wrapper, an ASP.NET <form> around the
+    page); what contains the main run of paragraphs is never pruned.
+    """
+    scores: dict[int, tuple[int, LexborNode]] = {}
+    for paragraph in body.css("p"):
+        parent = paragraph.parent
+        length = _text_length(paragraph)
+        if parent is None or length < 40:
+            continue
+        score, _ = scores.get(parent.mem_id, (0, parent))
+        scores[parent.mem_id] = (score + length, parent)
+    if not scores:
+        return set()
+    _, node = max(scores.values(), key=lambda item: item[0])
+    protected = set()
+    current: LexborNode | None = node
+    while current is not None:
+        protected.add(current.mem_id)
+        current = current.parent
+    return protected
+
+
+def prune(tree: LexborHTMLParser) -> None:
+    """Remove from the parsed page everything that is site chrome, in place."""
+    for node in tree.css(_ALWAYS_DROP):
+        node.decompose()
+    body = tree.body
+    if body is None:
+        return
+    for node in body.css("[style]"):
+        if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
+            node.decompose()
+    protected = _main_block(body)
+    limit = 0.4 * _text_length(body)
+
+    def removable(node: LexborNode) -> bool:
+        return node.mem_id not in protected and _text_length(node) < limit
+
+    for node in body.css(_CHROME_KINDS):
+        if removable(node):
+            node.decompose()
+    for node in body.css("[class], [id]"):
+        if node.tag not in _NEVER_PRUNE and _is_chrome_name(node) and removable(node):
+            node.decompose()
