@@ -105,8 +105,10 @@ def drop_boilerplate(body: etree._Element) -> None:
     seen: set[str] = set()
     removed: set[etree._Element] = set()
     for block in list(body.iter(*_BLOCKS)):
-        if any(ancestor in removed for ancestor in block.iterancestors()):
-            continue
+        if next(block.iter(*_BLOCKS[:-1]), block) is not block or any(
+            ancestor in removed for ancestor in block.iterancestors()
+        ):
+            continue  # judge the innermost blocks only; a quote of paragraphs by its paragraphs
         text = " ".join("".join(block.itertext()).split())
         key = norm(text)
         if not key or is_boilerplate(text) or (key in seen and len(key) < _REPEAT_MAX):

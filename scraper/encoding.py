@@ -31,10 +31,18 @@ def _known(label: str | None) -> str | None:
 
 
 def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
-    """Return (text, encoding): BOM, then HTTP header, then <meta>, then detection."""
+    """Return (text, encoding): BOM; valid UTF-8; HTTP header; <meta>; detection.
+
+    Bytes that are valid UTF-8 are taken as UTF-8 whatever the page declares: legacy text
+    is almost never valid UTF-8 by chance, while wrong declarations are common.
+    """
     for bom, name in _BOMS:
         if content.startswith(bom):
             return content[len(bom):].decode(name, errors="replace"), name
+    try:
+        return content.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
     header = _HEADER_CHARSET.search(content_type)
     meta = _META_CHARSET.search(content[:4096])
     declared = [_known(header.group(1) if header else None),
@@ -44,10 +52,6 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
             return content.decode(name), name
         except UnicodeDecodeError:
             continue  # a wrong declaration is common; try the next clue
-    try:
-        return content.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
     matches = charset_normalizer.from_bytes(content)
     best = matches.best()
     if best is not None:
