@@ -9,9 +9,11 @@ from typing import Any, TextIO
 
 Record = dict[str, Any]
 FIELDS = (
-    "url", "final_url", "version", "fetched_at", "title", "author", "published", "language",
-    "site_name", "description", "canonical_url", "image", "word_count", "content_hash", "text",
+    "url", "final_url", "version", "fetched_at", "title", "author", "authors", "published",
+    "modified", "language", "site_name", "description", "canonical_url", "image", "word_count",
+    "content_hash", "text",
 )
+"""Fields of jsonl and csv records. Markdown is the md format's body, not a field."""
 RECORD_SEPARATOR = "\f\n"
 """Between records of the txt format: a form feed on its own line."""
 
@@ -24,7 +26,8 @@ def _jsonl(records: Iterable[Record], out: TextIO) -> None:
 def _csv(records: Iterable[Record], out: TextIO) -> None:
     writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    for record in records:
+        writer.writerow({**record, "authors": "; ".join(record.get("authors") or ())})
 
 
 def _txt(records: Iterable[Record], out: TextIO) -> None:
@@ -42,7 +45,7 @@ def _md(records: Iterable[Record], out: TextIO) -> None:
         byline = " · ".join(str(record[key]) for key in ("author", "published") if record.get(key))
         if byline:
             out.write(f"*{byline}*\n\n")
-        out.write(f"{record['text']}\n")
+        out.write(f"{record.get('markdown') or record['text']}\n")
 
 
 FORMATS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {

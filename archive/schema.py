@@ -93,6 +93,14 @@ def m001_initial(db: Database) -> None:
     db.table("fetches").create_index(["outcome", "at"])
 
 
+@migrations()
+def m002_markdown_authors_modified(db: Database) -> None:
+    versions = db.table("versions")
+    versions.add_column("markdown", str)  # the article as Markdown: headings, lists, links
+    versions.add_column("authors", str)  # JSON list; "author" keeps them joined by "; "
+    versions.add_column("modified", str)  # when the page says the article last changed
+
+
 def upgrade(db: Database) -> None:
     """Bring a database of any earlier schema up to date, in place."""
     migrations.apply(db)

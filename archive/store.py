@@ -101,10 +101,13 @@ class Archive:
                     "headers": json.dumps(page.headers), "encoding": page.encoding,
                     "html_sha256": html_sha256, "content_hash": article.content_hash,
                     "title": article.title, "author": article.author,
-                    "published": article.published, "language": article.language,
+                    "authors": json.dumps(list(article.authors), ensure_ascii=False),
+                    "published": article.published, "modified": article.modified,
+                    "language": article.language,
                     "site_name": article.site_name, "description": article.description,
                     "canonical_url": article.canonical_url, "image": article.image,
                     "word_count": article.word_count, "text": article.text,
+                    "markdown": article.markdown,
                 })
                 self.db.execute(
                     "UPDATE pages SET latest_version = ?, last_changed = ?, last_checked = ?,"
@@ -209,15 +212,18 @@ class Archive:
             where.append("v.fetched_at >= ?")
             params.append(iso_utc(since))
         cursor = self.db.execute(
-            "SELECT p.url, v.final_url, v.version, v.fetched_at, v.title, v.author, v.published,"
-            " v.language, v.site_name, v.description, v.canonical_url, v.image, v.word_count,"
-            " v.content_hash, v.text FROM versions v JOIN pages p ON p.id = v.page_id"
+            "SELECT p.url, v.final_url, v.version, v.fetched_at, v.title, v.author, v.authors,"
+            " v.published, v.modified, v.language, v.site_name, v.description, v.canonical_url,"
+            " v.image, v.word_count, v.content_hash, v.text, v.markdown"
+            " FROM versions v JOIN pages p ON p.id = v.page_id"
             f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
             params,
         )
         columns = [column[0] for column in cursor.description]
         for row in cursor:  # a cursor yields rows as read: constant memory
-            yield dict(zip(columns, row, strict=True))
+            record = dict(zip(columns, row, strict=True))
+            record["authors"] = json.loads(record["authors"] or "[]")
+            yield record
 
     def failures(self, *, runs: int = 1) -> list[dict[str, Any]]:
         """Failed fetches of the last `runs` runs, newest run first."""

@@ -66,17 +66,44 @@ _CHROME_LINES = frozenset(line.strip().casefold() for line in """
 """.strip().splitlines())
 
 
-# Families of words that sign a newsletter or subscription pitch; a short line that uses
-# two different families is a pitch, not article text.
+# Labels that introduce a link to another article inside a body ("Read more: <headline>").
+_TEASER_LABELS = """
+    read more|read also|also read|see also|related|more on this|recommended|watch|listen
+    lea también|lea más|lea además|lee también|lea|mire|mira|vea también|vea|ver también|puedes ver
+    le puede interesar|te puede interesar|también te puede interesar|le recomendamos|relacionado
+    lesen sie auch|lesen sie mehr|lesen sie hier|mehr dazu|mehr zum thema|auch interessant|siehe auch
+    à lire aussi|a lire aussi|lire aussi|voir aussi|sur le même sujet|leggi anche|leggi pure|vedi anche
+    czytaj także|czytaj też|czytaj więcej|zobacz też|zobacz także|читайте также|смотрите также
+    leia também|veja também|lees ook|bekijk ook|läs också|læs også|les også
+"""
+_TEASER = re.compile(
+    r"^\W*(" + "|".join(
+        re.escape(label.strip()) for line in _TEASER_LABELS.strip().splitlines()
+        for label in line.split("|")
+    ) + r")\s*[:：»>|–-]", re.I,
+)
+_TEASER_MAX_WORDS = 30
+
+# Families of words that sign a pitch for a newsletter, a subscription or a social account;
+# a short line that uses two different families is a pitch, not article text.
 _PITCH_FAMILIES = tuple(re.compile(pattern, re.I) for pattern in (
-    r"\b(newsletters?|digest|briefing|bulletin)\b",
-    r"\b(e-?mail|inbox)\b",
-    r"\b(sign(ing)? ?up|subscribe|subscription|register|join)\b",
-    r"\b(free|for free)\b",
-    r"\b(updates|alerts)\b",
+    r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b",
+    r"\b(e-?mail|inbox|whatsapp|telegram)\b",
+    r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
+    r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo)\b",
+    r"\b(free|for free|gratis|gratuit|kostenlos)\b",
+    r"\b(updates|alerts|breaking news|latest (news|stories))\b",
     r"\b(daily|weekly|every (morning|day|week|evening))\b",
+    r"\b(follow|like) (us|\w+) on\b|\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b",
 ))
 _PITCH_MAX_WORDS = 40
+# Rights notices: a short line that claims copyright or forbids copying.
+_RIGHTS = re.compile(
+    r"©|\bcopyright(ed)?\b|all rights reserved|alle rechte vorbehalten|todos los derechos reservados|"
+    r"tous droits réservés|tutti i diritti riservati|wszelkie prawa zastrzeżone|written permission|"
+    r"without (prior )?permission", re.I,
+)
+_RIGHTS_MAX_WORDS = 50
 
 
 def _is_pitch(line: str) -> bool:
@@ -85,13 +112,22 @@ def _is_pitch(line: str) -> bool:
     return sum(1 for family in _PITCH_FAMILIES if family.search(line)) >= 2
 
 
+def _is_teaser(line: str) -> bool:
+    return len(line.split()) <= _TEASER_MAX_WORDS and _TEASER.match(line) is not None
+
+
+def _is_rights_notice(line: str) -> bool:
+    return len(line.split()) <= _RIGHTS_MAX_WORDS and _RIGHTS.search(line) is not None
+
+
 def norm(line: str) -> str:
     """The comparison key of a line: NFKC, folded case, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
 
 def is_boilerplate(line: str) -> bool:
-    return norm(line) in _CHROME_LINES or _is_pitch(line)
+    return (norm(line).rstrip(":") in _CHROME_LINES or _is_pitch(line) or _is_teaser(line)
+            or _is_rights_notice(line))
 
 
 # Blocks of trafilatura's output tree that are judged one by one.

@@ -13,7 +13,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Elements that never hold article text.
 _ALWAYS_DROP = ", ".join((
-    "script:not([type='application/ld+json'])", "style", "noscript", "template", "iframe",
+    "script:not([type='application/ld+json'])", "style", "template", "iframe",
     "object", "embed", "svg", "canvas", "button", "select", "input", "textarea",
     "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
 ))
@@ -22,7 +22,8 @@ _ALWAYS_DROP = ", ".join((
 _CHROME_ROLES = ("navigation", "complementary", "contentinfo", "dialog", "alertdialog", "search",
                  "menu", "menubar")
 _CHROME_KINDS = ", ".join(
-    ("nav", "aside", "footer", "form", "dialog", *(f"[role='{role}']" for role in _CHROME_ROLES))
+    ("nav", "aside", "footer", "form", "dialog", "noscript",
+     *(f"[role='{role}']" for role in _CHROME_ROLES))
 )
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 

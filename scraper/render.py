@@ -1,48 +1,116 @@
-"""trafilatura's extracted body tree -> plain text and Markdown."""
+"""trafilatura's extracted body tree -> plain text and Markdown.
+
+The tree holds blocks (p, head, list/item, quote, code, table/row/cell) with inline
+hi (emphasis), ref (links) and lb (line breaks).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 from lxml import etree
-from trafilatura.xml import xmltotxt
+
+_SPACE = re.compile(r"[^\S\n]+")
+_EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
 
-def _pieces(element: etree._Element) -> Iterator[str]:
-    """The element's text with a newline for each <lb>, which itertext() would glue."""
-    if element.text:
-        yield element.text
-    for child in element:
-        if child.tag == "lb":
-            yield "\n"
+def _inline(element: etree._Element, markdown: bool) -> str:
+    """The text of a block, with <lb> as a newline and, for Markdown, emphasis and links."""
+
+    def walk(node: etree._Element) -> Iterator[str]:
+        if node.text:
+            yield node.text.replace("\n", " ")
+        for child in node:
+            if child.tag == "lb":
+                yield "\n"
+            elif markdown and child.tag == "ref" and child.get("target"):
+                yield f"[{''.join(walk(child)).strip()}]({child.get('target')})"
+            elif markdown and child.tag == "hi" and _EMPHASIS.get(child.get("rend", "")):
+                mark = _EMPHASIS[child.get("rend", "")]
+                inner = "".join(walk(child)).strip()
+                yield f"{mark}{inner}{mark}" if inner else ""
+            elif child.tag not in ("list", "quote", "table"):  # nested blocks are left out here
+                yield from walk(child)
+            if child.tail:
+                yield child.tail.replace("\n", " ")
+
+    lines = (_SPACE.sub(" ", line).strip() for line in "".join(walk(element)).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+_BLOCK_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "div", "li", "item"})
+
+
+def _clean_tail(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def _blocks(container: etree._Element, markdown: bool) -> Iterator[str]:
+    """Render the blocks of a container; loose text between them is a paragraph of its own."""
+    if _clean_tail(container.text):
+        yield _clean_tail(container.text)
+    for child in container:
+        if child.tag == "div":
+            yield from _blocks(child, markdown)
         else:
-            yield from _pieces(child)
-        if child.tail:
-            yield child.tail
+            yield from _render(child, markdown)
+        if _clean_tail(child.tail):
+            yield _clean_tail(child.tail)
 
 
-def _lines(element: etree._Element) -> Iterator[str]:
-    for line in "".join(_pieces(element)).split("\n"):
-        line = " ".join(line.split())
-        if line:
-            yield line
+def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[str]:
+    text: Callable[[etree._Element], str] = lambda node: _inline(node, markdown)  # noqa: E731
+    if block.tag == "head":
+        level = block.get("rend", "h2")[-1:]
+        heading = text(block)
+        if heading:
+            yield f"{'#' * int(level if level.isdigit() else 2)} {heading}" if markdown else heading
+    elif block.tag == "list":
+        ordered = block.get("rend", "") in ("ol", "#ol")
+        items = []
+        for number, item in enumerate(block.iterchildren("item"), 1):
+            line = text(item)
+            if line:
+                bullet = f"{number}." if ordered else "-"
+                items.append(f"{'  ' * depth}{bullet} {line}" if markdown else line)
+            for nested in item.iterchildren("list"):
+                items.extend(_render(nested, markdown, depth + 1))
+        if markdown:
+            if items:
+                yield "\n".join(items)
+        else:
+            yield from items
+    elif block.tag == "quote":
+        has_blocks = any(child.tag in _BLOCK_TAGS for child in block)
+        inner = list(_blocks(block, markdown)) if has_blocks else [text(block)]
+        for part in filter(None, inner):
+            yield "\n".join(f"> {line}" for line in part.split("\n")) if markdown else part
+    elif block.tag == "code":
+        code = "".join(block.itertext()).strip("\n")
+        if code:
+            yield f"```\n{code}\n```" if markdown else code
+    elif block.tag == "table":
+        rows = [[text(cell) for cell in row.iterchildren("cell")] for row in block.iter("row")]
+        rows = [row for row in rows if any(row)]
+        if markdown and rows:
+            width = max(len(row) for row in rows)
+            lines = [f"| {' | '.join(row + [''] * (width - len(row)))} |" for row in rows]
+            lines.insert(1, "|" + " --- |" * width)
+            yield "\n".join(lines)
+        else:
+            yield from (" | ".join(cell for cell in row if cell) for row in rows)
+    elif block.tag != "graphic":
+        paragraph = text(block)
+        if paragraph:
+            yield paragraph
 
 
 def to_text(body: etree._Element) -> str:
     """Paragraphs, headings, list items and table rows, separated by blank lines."""
-    blocks: list[str] = []
-    for child in body:
-        if child.tag == "list":
-            blocks.extend(" ".join(_lines(item)) for item in child.iter("item"))
-        elif child.tag == "table":
-            for row in child.iter("row"):
-                cells = [" ".join(_lines(cell)) for cell in row.iter("cell")]
-                blocks.append(" | ".join(cell for cell in cells if cell))
-        else:
-            blocks.append("\n".join(_lines(child)))
-    return "\n\n".join(block for block in blocks if block)
+    return "\n\n".join(_blocks(body, markdown=False))
 
 
 def to_markdown(body: etree._Element) -> str:
-    """Markdown with headings, lists, quotes, emphasis and links kept."""
-    return str(xmltotxt(body, include_formatting=True)).strip()
+    """Markdown with headings, lists, quotes, emphasis, code and links kept."""
+    return "\n\n".join(_blocks(body, markdown=True))

@@ -15,7 +15,7 @@ def page(url: str = "https://example.com/story", html: str = "<p>v1</p>", **kwar
 
 
 def article(text: str = "First version of the story.", title: str = "Story") -> Article:
-    return Article(text=text, title=title, author="A. Writer", language="en")
+    return Article(text=text, title=title, authors=("A. Writer",), language="en")
 
 
 def test_first_save_makes_version_one(archive: Archive) -> None:

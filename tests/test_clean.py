@@ -45,12 +45,55 @@ def test_real_pages_keep_body_and_drop_boilerplate(name: str) -> None:
 def test_metadata_of_a_wordpress_news_page() -> None:
     article = clean((SEEDS / "000_d467d9e684ffadb1.html").read_bytes())
     assert article.title == "Japan ‘gravely concerned’ by China and Russia’s military co-operation"
-    assert article.author == "News Room"
-    assert article.published == "2023-07-27"
+    assert article.authors == ("News Room",)
+    assert article.published == "2023-07-27T23:39:24+00:00"
+    assert article.modified == "2023-07-27T23:39:24+00:00"
     assert article.language == "en"
     assert article.site_name == "Indebta"
-    assert article.canonical_url is not None and article.canonical_url.startswith("https://indebta.com/news/")
+    assert article.canonical_url == (
+        "https://indebta.com/news/japan-gravely-concerned-by-china-and-russias-military-co-operation/")
+    assert article.image == "https://indebta.com/wp-content/uploads/2023/07/japan-defence-white-paper-1024x576.jpg"
     assert article.word_count > 400
+
+
+@pytest.mark.parametrize(
+    "seed, title, authors, published, site_name",
+    [
+        ("001_7b6a4f0f43ad198b", "Japan sounds alarm over Russian and Chinese military co-operation",
+         ("Kana Inagaki",), "2022-07-22T04:00:13+00:00", "Financial Times"),
+        ("002_60c7648376388afa", "Japan outlines concerns over increased China-Russia cooperation amid Ukraine war",
+         ("South China Morning Post",), "2022-07-22T17:00:09+08:00", "South China Morning Post"),
+        ("003_968b57e5d640ddbd", "Japan worried as China, Russia move to strengthen military coordination",
+         ("Anadolu Agency",), "2021-11-24T13:19:00+03:00", "Anadolu Agency"),
+        ("004_c93559280a8c89ed", "Japan and the United States Have Sent a Warning to China, Promising to Work "
+         "Together More on Defence", ("admin",), "2022-01-08T06:12:41+00:00", "World Affairs Daily"),
+    ],
+)
+def test_metadata_of_each_seed(seed: str, title: str, authors: tuple[str, ...], published: str,
+                               site_name: str) -> None:
+    article = clean((SEEDS / f"{seed}.html").read_bytes(), url="https://example.org/a")
+    assert (article.title, article.authors, article.published, article.site_name, article.language) == (
+        title, authors, published, site_name, "en")
+    assert article.description and article.canonical_url and article.image
+
+
+def test_markdown_keeps_headings_lists_quotes_and_links() -> None:
+    html = """<html lang="en"><head><title>Notes</title></head><body><article>
+      <h1>Notes on rivers</h1>
+      <p>Rivers carry water to the sea, as <a href="https://example.org/sea">this page</a> explains
+         at some length, with a great many words about the matter.</p>
+      <h2>Why they flow</h2>
+      <p>Gravity pulls the water downhill from the mountains to the plains and the sea beyond.</p>
+      <ul><li>The Rhine, a long river</li><li>The Danube, a longer river</li></ul>
+      <blockquote><p>Panta rhei: everything flows, said the philosopher long ago.</p></blockquote>
+    </article></body></html>"""
+    article = clean(html)
+    assert "## Why they flow" in article.markdown
+    assert "[this page](https://example.org/sea)" in article.markdown
+    assert "- The Rhine, a long river" in article.markdown
+    assert "> Panta rhei" in article.markdown
+    assert "this page explains" in article.text and "](" not in article.text
+    assert "The Danube, a longer river" in article.text.split("\n\n")
 
 
 def test_text_is_paragraphs_separated_by_blank_lines() -> None:

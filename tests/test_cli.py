@@ -80,7 +80,8 @@ def test_export_formats_parse_back(server: LocalServer, db_path: Path) -> None:
     for record in records:
         assert {"url", "final_url", "version", "fetched_at", "title", "author", "published", "language",
                 "text"} <= set(record)
-    assert records[0]["author"] == "News Room" and records[0]["published"] == "2023-07-27"
+    assert records[0]["author"] == "News Room" and records[0]["authors"] == ["News Room"]
+    assert records[0]["published"] == "2023-07-27T23:39:24+00:00"
     rows = list(csv.DictReader(io.StringIO(invoke("export", "--format", "csv")[1])))
     assert [row["text"] for row in rows] == [record["text"] for record in records]
     txt = invoke("export", "--format", "txt")[1]

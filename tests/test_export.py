@@ -17,7 +17,7 @@ def filled(archive: Archive) -> Archive:
         url = f"https://example.com/{n}"
         text = f"Paragraph one of story {n}, with a comma.\n\nParagraph two says \"quoted\" things."
         archive.save(Page(url=url, final_url=url + "?final", content=b"<p>x</p>", html="<p>x</p>"),
-                     Article(text=text, title=f"Story {n}", author="Ann", published="2024-05-01"))
+                     Article(text=text, title=f"Story {n}", authors=("Ann",), published="2024-05-01"))
     return archive
 
 
