@@ -19,7 +19,7 @@ from scraper.boilerplate import drop_boilerplate
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
 from scraper.metadata import read_metadata
-from scraper.models import Article
+from scraper.models import Article, word_count
 from scraper.prune import prune
 from scraper.render import to_markdown, to_text
 
@@ -91,7 +91,7 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
     with stopwatch.stage("post-process"):
         drop_boilerplate(body)
         text = to_text(body)
-        words = len(text.split())
+        words = word_count(text)
         if words < MIN_WORDS:
             raise NoContent(f"only {words} words of article text")
         markdown = to_markdown(body)

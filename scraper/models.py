@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+
+# Scripts written without spaces between words: each character counts as a word.
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def word_count(text: str) -> int:
+    """Words of text; in Chinese and Japanese, characters."""
+    return len(_WORD.findall(text))
 
 
 def utc_now() -> datetime:
@@ -66,7 +76,7 @@ class Article:
 
     @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return word_count(self.text)
 
     @property
     def content_hash(self) -> str:

@@ -52,7 +52,7 @@ def _is_chrome_name(node: LexborNode) -> bool:
         if not value:
             continue
         for name in value.split():
-            tokens = _tokens(name)
+            tokens = _tokens(name.split("--")[0])  # a BEM modifier ("Section--Ads") is a variant
             if name.split("-")[0].lower() in _MODIFIERS:
                 continue
             if tokens & _CHROME_TOKENS and not tokens & _TEXT_TOKENS:
