@@ -64,20 +64,36 @@ def _text_length(node: LexborNode) -> int:
     return len(node.text(deep=True, separator=" ", strip=True))
 
 
-def _main_block(body: LexborNode) -> set[int]:
-    """The element that holds most paragraph text, and its ancestors (by mem_id).
+_INLINE = frozenset("""
+    a abbr b bdi bdo br cite code data dfn em font i kbd mark q s samp small span strong sub sup time u var
+""".split())
+_MIN_RUN = 25
+"""Text pieces shorter than this (labels, links, dates) do not count toward the main block."""
 
-    Chrome names and tags can lie (a "has-sidebar" wrapper, an ASP.NET <form> around the
-    page); what contains the main run of paragraphs is never pruned.
+
+def _main_block(body: LexborNode) -> set[int]:
+    """The element that holds most running text, and its ancestors (by mem_id).
+
+    Running text is counted where it stands, in <p> or in a bare <div> or <td>, and credited
+    to the container of its block. Chrome names and tags can lie (a "has-sidebar" wrapper,
+    an ASP.NET <form> around the page, a forum's posts in "comment" boxes); what contains
+    the main run of text is never pruned.
     """
     scores: dict[int, tuple[int, LexborNode]] = {}
-    for paragraph in body.css("p"):
-        parent = paragraph.parent
-        length = _text_length(paragraph)
-        if parent is None or length < 40:
+    for node in body.traverse(include_text=True):
+        if not node.is_text_node:
             continue
-        score, _ = scores.get(parent.mem_id, (0, parent))
-        scores[parent.mem_id] = (score + length, parent)
+        length = len((node.text_content or "").strip())
+        if length < _MIN_RUN:
+            continue
+        block = node.parent
+        while block is not None and block.tag in _INLINE:
+            block = block.parent
+        container = block.parent if block is not None and block.tag in ("p", "li", "dd") else block
+        if container is None:
+            continue
+        score, _ = scores.get(container.mem_id, (0, container))
+        scores[container.mem_id] = (score + length, container)
     if not scores:
         return set()
     _, node = max(scores.values(), key=lambda item: item[0])
