@@ -7,11 +7,15 @@ hi (emphasis), ref (links) and lb (line breaks).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 
 from lxml import etree
 
 _SPACE = re.compile(r"[^\S\n]+")
+# Soft hyphens, zero-width spaces and stray BOMs: invisible in a browser, noise in text.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))
+_NESTED = ("list", "quote", "table")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
 
@@ -30,12 +34,13 @@ def _inline(element: etree._Element, markdown: bool) -> str:
                 mark = _EMPHASIS[child.get("rend", "")]
                 inner = "".join(walk(child)).strip()
                 yield f"{mark}{inner}{mark}" if inner else ""
-            elif child.tag not in ("list", "quote", "table"):  # nested blocks are left out here
+            elif child.tag not in _NESTED:  # nested blocks are rendered after their paragraph
                 yield from walk(child)
             if child.tail:
                 yield child.tail.replace("\n", " ")
 
-    lines = (_SPACE.sub(" ", line).strip() for line in "".join(walk(element)).split("\n"))
+    joined = unicodedata.normalize("NFC", "".join(walk(element))).translate(_INVISIBLE)
+    lines = (_SPACE.sub(" ", line).strip() for line in joined.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
@@ -74,8 +79,7 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
             if line:
                 bullet = f"{number}." if ordered else "-"
                 items.append(f"{'  ' * depth}{bullet} {line}" if markdown else line)
-            for nested in item.iterchildren("list"):
-                items.extend(_render(nested, markdown, depth + 1))
+            items.extend(_nested(item, markdown, depth + 1))
         if markdown:
             if items:
                 yield "\n".join(items)
@@ -91,7 +95,8 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
         if code:
             yield f"```\n{code}\n```" if markdown else code
     elif block.tag == "table":
-        rows = [[text(cell) for cell in row.iterchildren("cell")] for row in block.iter("row")]
+        # trafilatura writes row/cell, or leaves a page's own tr/td/th when it keeps them raw.
+        rows = [[text(cell) for cell in row.iterchildren("cell", "td", "th")] for row in block.iter("row", "tr")]
         rows = [row for row in rows if any(row)]
         if markdown and rows:
             width = max(len(row) for row in rows)
@@ -104,6 +109,17 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
         paragraph = text(block)
         if paragraph:
             yield paragraph
+        yield from _nested(block, markdown, depth)
+
+
+def _nested(block: etree._Element, markdown: bool, depth: int) -> Iterator[str]:
+    """Lists, quotes and tables inside a paragraph or list item, which _inline leaves out."""
+    for nested in block.iter(*_NESTED):
+        if nested is block:
+            continue
+        owner = next(ancestor for ancestor in nested.iterancestors() if ancestor is block or ancestor.tag in _NESTED)
+        if owner is block:
+            yield from _render(nested, markdown, depth)
 
 
 def to_text(body: etree._Element) -> str:
