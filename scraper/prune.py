@@ -71,7 +71,7 @@ _MIN_RUN = 25
 """Text pieces shorter than this (labels, links, dates) do not count toward the main block."""
 
 
-def _main_block(body: LexborNode) -> set[int]:
+def _main_block(body: LexborNode) -> LexborNode | None:
     """The element that holds most running text, and its ancestors (by mem_id).
 
     Running text is counted where it stands, in <p> or in a bare <div> or <td>, and credited
@@ -95,13 +95,15 @@ def _main_block(body: LexborNode) -> set[int]:
         score, _ = scores.get(container.mem_id, (0, container))
         scores[container.mem_id] = (score + length, container)
     if not scores:
-        return set()
-    _, node = max(scores.values(), key=lambda item: item[0])
+        return None
+    return max(scores.values(), key=lambda item: item[0])[1]
+
+
+def _ancestry(node: LexborNode | None) -> set[int]:
     protected = set()
-    current: LexborNode | None = node
-    while current is not None:
-        protected.add(current.mem_id)
-        current = current.parent
+    while node is not None:
+        protected.add(node.mem_id)
+        node = node.parent
     return protected
 
 
@@ -115,7 +117,7 @@ def prune(tree: LexborHTMLParser) -> None:
     for node in body.css("[style]"):
         if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
             node.decompose()
-    protected = _main_block(body)
+    protected = _ancestry(_main_block(body))
     limit = 0.4 * _text_length(body)
 
     def removable(node: LexborNode) -> bool:
