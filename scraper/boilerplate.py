@@ -125,7 +125,12 @@ def norm(line: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
 
+_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS)
+
+
 def is_boilerplate(line: str) -> bool:
+    if len(line.split()) > _LONGEST_RULE:
+        return False  # article paragraphs are long; every rule here is about short lines
     return (norm(line).rstrip(":") in _CHROME_LINES or _is_pitch(line) or _is_teaser(line)
             or _is_rights_notice(line))
 

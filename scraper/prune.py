@@ -7,6 +7,7 @@ main run of paragraphs is never removed: names and tags can lie.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -42,22 +43,23 @@ _TOKEN_SPLIT = re.compile(r"[-_\s]+|(?<=[a-z])(?=[A-Z])")
 _MODIFIERS = frozenset({"no", "has", "with", "show", "hide", "enable", "disable", "is"})
 _NEVER_PRUNE = frozenset({"html", "body", "main", "article"})
 
-def _tokens(name: str) -> set[str]:
-    return {token.lower() for token in _TOKEN_SPLIT.split(name) if token}
+
+@functools.lru_cache(maxsize=65536)
+def _is_chrome_value(value: str) -> bool:
+    """Whether a class or id attribute names chrome; pages repeat their names, so cached."""
+    for name in value.split():
+        if name.split("-")[0].lower() in _MODIFIERS:
+            continue
+        # A BEM modifier ("Section--Ads") is a variant of its block, not what the block is.
+        tokens = {token.lower() for token in _TOKEN_SPLIT.split(name.split("--")[0]) if token}
+        if tokens & _CHROME_TOKENS and not tokens & _TEXT_TOKENS:
+            return True
+    return False
 
 
 def _is_chrome_name(node: LexborNode) -> bool:
-    for attr in ("id", "class"):
-        value = node.attributes.get(attr)
-        if not value:
-            continue
-        for name in value.split():
-            tokens = _tokens(name.split("--")[0])  # a BEM modifier ("Section--Ads") is a variant
-            if name.split("-")[0].lower() in _MODIFIERS:
-                continue
-            if tokens & _CHROME_TOKENS and not tokens & _TEXT_TOKENS:
-                return True
-    return False
+    attributes = node.attributes
+    return any(_is_chrome_value(attributes.get(attr) or "") for attr in ("id", "class"))
 
 
 def _text_length(node: LexborNode) -> int:
