@@ -138,6 +138,7 @@ def is_boilerplate(line: str) -> bool:
 # Blocks of trafilatura's output tree that are judged one by one.
 _BLOCKS = ("p", "head", "item", "quote")
 _REPEAT_MAX = 200
+_LONG_BLOCK = 1000
 """A block seen before is dropped when shorter than this: a caption or teaser shown twice."""
 
 
@@ -150,7 +151,10 @@ def drop_boilerplate(body: etree._Element) -> None:
             ancestor in removed for ancestor in block.iterancestors()
         ):
             continue  # judge the innermost blocks only; a quote of paragraphs by its paragraphs
-        text = " ".join("".join(block.itertext()).split())
+        raw = etree.tostring(block, method="text", encoding=str, with_tail=False)
+        if len(raw) > _LONG_BLOCK:
+            continue  # article text: no rule here is about blocks this long
+        text = " ".join(raw.split())
         key = norm(text)
         if not key or is_boilerplate(text) or (key in seen and len(key) < _REPEAT_MAX):
             _remove_keeping_tail(block)

@@ -21,6 +21,11 @@ _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u"
 
 def _inline(element: etree._Element, markdown: bool) -> str:
     """The text of a block, with <lb> as a newline and, for Markdown, emphasis and links."""
+    if not markdown and element.find(".//lb") is None and next(element.iter(*_NESTED), None) is None:
+        # The common case, done by libxml2: plain text of a block without breaks or sub-blocks.
+        plain = etree.tostring(element, method="text", encoding=str, with_tail=False)
+        plain = unicodedata.normalize("NFC", plain.replace("\n", " ")).translate(_INVISIBLE)
+        return _SPACE.sub(" ", plain).strip()
 
     def walk(node: etree._Element) -> Iterator[str]:
         if node.text:
