@@ -94,7 +94,10 @@ _PITCH_FAMILIES = tuple(re.compile(pattern, re.I) for pattern in (
     r"\b(free|for free|gratis|gratuit|kostenlos)\b",
     r"\b(updates|alerts|breaking news|latest (news|stories))\b",
     r"\b(daily|weekly|every (morning|day|week|evening))\b",
-    r"\b(follow|like) (us|\w+) on\b|\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b",
+    r"\b(follow|like) (us|[\w.]+( [\w.]+)?) on\b",
+    r"\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b",
+    r"\b(watch|listen|download|click|tap)\b",
+    r"\b(only available|offer|trial|discount|save \d+ ?%|per month|a month|limited time)\b",
 ))
 _PITCH_MAX_WORDS = 40
 # Rights notices: a short line that claims copyright or forbids copying.
@@ -104,6 +107,21 @@ _RIGHTS = re.compile(
     r"without (prior )?permission", re.I,
 )
 _RIGHTS_MAX_WORDS = 50
+# Sentences of cookie banners, comment forms and paywalls, in a short line.
+_NOTICE = re.compile(
+    r"by (using|continuing to (use|browse)) (this|our) (site|website)|you agree to (our|the) (use of cookies|"
+    r"privacy policy|terms)|we use cookies|this (site|website) uses cookies|"
+    r"your email address will not be published|required fields are marked|"
+    r"ihre e-mail-adresse wird nicht veröffentlicht|erforderliche felder sind mit|pflichtfelder sind mit|"
+    r"votre adresse (e-)?mail ne sera pas publiée|les champs obligatoires sont indiqués|"
+    r"tu dirección de correo electrónico no será publicada|los campos obligatorios están marcados|"
+    r"il tuo indirizzo email non sarà pubblicato|i campi obbligatori sono contrassegnati|"
+    r"twój adres e-mail nie zostanie opublikowany|"
+    r"to continue reading|subscribe to (continue|read)|already a subscriber|"
+    r"um weiterzulesen|weiterlesen mit|pour lire la suite|pour continuer à lire",
+    re.I,
+)
+_NOTICE_MAX_WORDS = 40
 
 
 def _is_pitch(line: str) -> bool:
@@ -120,19 +138,23 @@ def _is_rights_notice(line: str) -> bool:
     return len(line.split()) <= _RIGHTS_MAX_WORDS and _RIGHTS.search(line) is not None
 
 
+def _is_notice(line: str) -> bool:
+    return len(line.split()) <= _NOTICE_MAX_WORDS and _NOTICE.search(line) is not None
+
+
 def norm(line: str) -> str:
     """The comparison key of a line: NFKC, folded case, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
 
-_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS)
+_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOTICE_MAX_WORDS)
 
 
 def is_boilerplate(line: str) -> bool:
     if len(line.split()) > _LONGEST_RULE:
         return False  # article paragraphs are long; every rule here is about short lines
     return (norm(line).rstrip(":") in _CHROME_LINES or _is_pitch(line) or _is_teaser(line)
-            or _is_rights_notice(line))
+            or _is_rights_notice(line) or _is_notice(line))
 
 
 # Blocks of trafilatura's output tree that are judged one by one.
@@ -156,10 +178,29 @@ def drop_boilerplate(body: etree._Element) -> None:
             continue  # article text: no rule here is about blocks this long
         text = " ".join(raw.split())
         key = norm(text)
-        if not key or is_boilerplate(text) or (key in seen and len(key) < _REPEAT_MAX):
+        if not key or (key in seen and len(key) < _REPEAT_MAX):
+            _remove_keeping_tail(block)
+            removed.add(block)
+        elif is_boilerplate(text):
+            # A pitch box's heading ("Your guide to a disrupted world") goes with its pitch.
+            previous = block.getprevious()
+            if previous is not None and previous not in removed and _is_caption_like(previous):
+                _remove_keeping_tail(previous)
+                removed.add(previous)
             _remove_keeping_tail(block)
             removed.add(block)
         seen.add(key)
+
+
+_HEADING_MAX_WORDS = 8
+
+
+def _is_caption_like(block: etree._Element) -> bool:
+    """A few words with no closing punctuation: a heading or label, not a sentence."""
+    if block.tag not in _BLOCKS or (block.tail and block.tail.strip()):
+        return False
+    text = " ".join(etree.tostring(block, method="text", encoding=str, with_tail=False).split())
+    return 0 < len(text.split()) <= _HEADING_MAX_WORDS and not text.endswith((".", "!", "?", ":", "…", '"', "”"))
 
 
 def _remove_keeping_tail(element: etree._Element) -> None:

@@ -15,9 +15,13 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 # Elements that never hold article text.
 _ALWAYS_DROP = ", ".join((
     "script:not([type='application/ld+json'])", "style", "template", "iframe",
-    "object", "embed", "svg", "canvas", "button", "select", "input", "textarea",
-    "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
+    "object", "embed", "svg", "canvas", "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
 ))
+_CONTROLS = "button, select, input, textarea"
+# Where a reader types: the small box around such a control is a form (comments, newsletter,
+# search, log-in), whatever its tag and class names say.
+_TEXT_ENTRY = "textarea, input[type='email']"
+_FORM_BOX_TEXT = 600
 # Elements that are chrome by kind; a page may still wrap its article in one (an ASP.NET
 # <form>), so these go only when they hold a small part of the page's text.
 _CHROME_ROLES = ("navigation", "complementary", "contentinfo", "dialog", "alertdialog", "search",
@@ -109,6 +113,15 @@ def _ancestry(node: LexborNode | None) -> set[int]:
     return protected
 
 
+def _form_box(control: LexborNode, protected: set[int]) -> LexborNode:
+    """The largest element around a text-entry control that holds little text of its own."""
+    box = control
+    while (parent := box.parent) is not None and parent.tag not in _NEVER_PRUNE \
+            and parent.mem_id not in protected and _text_length(parent) < _FORM_BOX_TEXT:
+        box = parent
+    return box
+
+
 def prune(tree: LexborHTMLParser) -> None:
     """Remove from the parsed page everything that is site chrome, in place."""
     for node in tree.css(_ALWAYS_DROP):
@@ -120,6 +133,10 @@ def prune(tree: LexborHTMLParser) -> None:
         if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
             node.decompose()
     protected = _ancestry(_main_block(body))
+    for box in [_form_box(control, protected) for control in body.css(_TEXT_ENTRY)]:
+        box.decompose()
+    for node in body.css(_CONTROLS):
+        node.decompose()
     limit = 0.4 * _text_length(body)
 
     def removable(node: LexborNode) -> bool:

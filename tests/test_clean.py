@@ -6,6 +6,7 @@ import pytest
 
 from scraper import Article, NoContent, clean
 from tests.conftest import CORPUS, SEEDS, seed_expectations
+from tests.hashed import hash_markup
 
 EXPECTED = seed_expectations()
 CORPUS_EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -15,10 +16,18 @@ def norm(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("seed", sorted(EXPECTED))
-def test_seed_keeps_every_body_paragraph_in_order(seed: str) -> None:
-    html = (SEEDS / seed.replace(".txt", ".html")).read_bytes()
-    text = norm(clean(html).text)
+def seed_html(seed: str, hashed: bool) -> str:
+    html = (SEEDS / seed.replace(".txt", ".html")).read_text(encoding="utf-8")
+    return hash_markup(html) if hashed else html
+
+
+SEED_CASES = [pytest.param(seed, hashed, id=f"{seed[:3]}{'-hashed' if hashed else ''}")
+              for seed in sorted(EXPECTED) for hashed in (False, True)]
+
+
+@pytest.mark.parametrize("seed, hashed", SEED_CASES)
+def test_seed_keeps_every_body_paragraph_in_order(seed: str, hashed: bool) -> None:
+    text = norm(clean(seed_html(seed, hashed)).text)
     position = 0
     for paragraph in EXPECTED[seed]["body"]:
         found = text.find(norm(paragraph), position)
@@ -26,10 +35,9 @@ def test_seed_keeps_every_body_paragraph_in_order(seed: str) -> None:
         position = found + len(norm(paragraph))
 
 
-@pytest.mark.parametrize("seed", sorted(EXPECTED))
-def test_seed_output_has_no_chrome_line(seed: str) -> None:
-    html = (SEEDS / seed.replace(".txt", ".html")).read_bytes()
-    lines = {norm(line) for line in clean(html).text.splitlines()}
+@pytest.mark.parametrize("seed, hashed", SEED_CASES)
+def test_seed_output_has_no_chrome_line(seed: str, hashed: bool) -> None:
+    lines = {norm(line) for line in clean(seed_html(seed, hashed)).text.splitlines()}
     leaked = [line for line in EXPECTED[seed]["without"] if norm(line) in lines]
     assert leaked == []
 
@@ -130,3 +138,45 @@ def test_legacy_encoding_declared_in_meta_is_decoded() -> None:
     article = clean(html.encode("windows-1252"))
     assert isinstance(article, Article)
     assert "Die Straße führt über den Fluß" in article.text
+
+
+def test_hashed_markup_has_no_semantic_tags_or_names_left() -> None:
+    html = seed_html("000_d467d9e684ffadb1.txt", hashed=True)
+    body = html[html.index("<body"):]
+    for tag in ("<nav", "<aside", "<footer", "<header", "<article", "<form", "<section"):
+        assert tag not in body
+    assert 'class="entry-content' not in body
+
+
+def test_comment_and_newsletter_boxes_go_whatever_their_markup() -> None:
+    story = " ".join(["The council approved the new bridge after a long debate about its cost."] * 6)
+    html = f"""<html><body><div class="x1"><div class="x2"><p>{story}</p><p>{story}</p></div>
+      <div class="x3"><div class="x4">Join the conversation</div><div class="x5">Be kind and stay on topic</div>
+        <textarea></textarea><button>Send</button></div>
+      <div class="x6"><div>Stories like this, twice a week</div><input type="email"><button>Go</button></div>
+    </div></body></html>"""
+    text = clean(html).text
+    assert "The council approved the new bridge" in text
+    for chrome in ("Join the conversation", "Be kind", "twice a week"):
+        assert chrome not in text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Read more: Recognizing Germany's colonial past",
+        "Lea también: Impiden ingreso a Nicaragua",
+        "Subscribe now to our eNATION edition for the latest news",
+        "Follow The Gleaner on Twitter and Instagram",
+        "This article is the copyrighted property of the publisher.",
+        "By using this site, you agree to the Privacy Policy and Terms of Use.",
+        "Your email address will not be published. Required fields are marked *",
+        "Advertisement",
+    ],
+)
+def test_boilerplate_lines_in_the_body_are_dropped(line: str) -> None:
+    story = " ".join(["Farmers in the valley expect a good harvest after the spring rains."] * 5)
+    html = f"<html><body><article><p>{story}</p><p>{line}</p><p>{story} Prices may fall.</p></article></body></html>"
+    text = clean(html).text
+    assert line not in text
+    assert "Prices may fall." in text
