@@ -350,15 +350,17 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
 @cli.command("clean")
 @click.argument("source", metavar="FILE|-")
 @click.option("--url", help="The page's address, which helps resolve links and metadata.")
-@click.option("--json", "as_json", is_flag=True, help="Text and metadata as one JSON object.")
-def clean_command(source: str, url: str | None, as_json: bool) -> None:
-    """Clean a local HTML page and print its article text. Stores nothing."""
+@click.option("-f", "--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
+              show_default=True, help="Plain text, Markdown, or JSON with the metadata.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def clean_command(source: str, url: str | None, fmt: str, as_json: bool) -> None:
+    """Clean a local HTML page and print its article. Stores nothing."""
     page = _local_page(source, url)
     article = clean(page.html, url=url)
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps({"url": url, **article.to_dict()}, ensure_ascii=False))
     else:
-        click.echo(article.text)
+        click.echo(article.markdown if fmt == "md" else article.text)
 
 
 def main() -> None:

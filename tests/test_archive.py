@@ -129,3 +129,25 @@ def test_a_write_blocked_by_another_writer_is_an_archive_error(db_path: Path) ->
             other.execute("ROLLBACK")
             other.close()
         assert archive.save(page(), article()).version == 1  # and works once the lock is gone
+
+
+def test_a_database_of_the_first_schema_is_upgraded_in_place(db_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from archive.schema import migrations
+
+    old = Database(db_path)
+    migrations.apply(old, stop_before="m002_markdown_authors_modified")
+    assert "markdown" not in old.table("versions").columns_dict
+    old.table("pages").insert({"id": 1, "url": "https://example.com/old", "first_seen": "2024-01-01T00:00:00Z",
+                               "last_checked": "2024-01-01T00:00:00Z", "latest_version": 1})
+    old.table("blobs").insert({"sha256": "0" * 64, "size": 0, "compression": "zstd", "content": b""})
+    old.table("versions").insert({"page_id": 1, "version": 1, "fetched_at": "2024-01-01T00:00:00Z",
+                                  "html_sha256": "0" * 64, "content_hash": "h", "text": "Old text.",
+                                  "author": "Old Author"})
+    old.close()
+    with Archive(db_path) as archive:
+        assert {"markdown", "authors", "modified"} <= set(archive.db.table("versions").columns_dict)
+        [record] = archive.records()
+        assert (record["text"], record["author"], record["authors"]) == ("Old text.", "Old Author", [])
+        assert archive.save(page("https://example.com/old"), article()).version == 2

@@ -102,7 +102,12 @@ def test_clean_from_stdin_prints_text_only(db_path: Path) -> None:
     assert code == 0
     assert " ".join(expected["body"][0].split()) in " ".join(out.split())
     code, out, _ = invoke("clean", "-", "--json", input=html)
-    assert json.loads(out)["language"] == "en"
+    record = json.loads(out)
+    assert record["language"] == "en" and record["authors"] == ["South China Morning Post"]
+    assert record["markdown"] and record["published"] == "2022-07-22T17:00:09+08:00"
+    code, out, _ = invoke("clean", str(SEEDS / "000_d467d9e684ffadb1.html"), "--format", "md")
+    assert code == 0 and "[myFT Daily Digest]" not in out
+    assert "Read the full article here" not in out
     assert not db_path.exists()  # clean stores nothing
 
 
