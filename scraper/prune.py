@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -105,10 +106,30 @@ def _main_block(body: LexborNode) -> LexborNode | None:
     return max(scores.values(), key=lambda item: item[0])[1]
 
 
+def _siblings(node: LexborNode) -> Iterator[LexborNode]:
+    sibling = node.prev
+    while sibling is not None:
+        yield sibling
+        sibling = sibling.prev
+    sibling = node.next
+    while sibling is not None:
+        yield sibling
+        sibling = sibling.next
+
+
 def _ancestry(node: LexborNode | None) -> set[int]:
+    """The main block, its ancestors, and the siblings built like them (by mem_id).
+
+    The look-alike siblings matter on forums and live blogs: the first post holds the most
+    text, the other posts sit beside it in the same markup, under names like "comment".
+    """
     protected = set()
     while node is not None:
         protected.add(node.mem_id)
+        kind = (node.tag, node.attributes.get("class"))
+        if kind[1]:
+            protected.update(sibling.mem_id for sibling in _siblings(node)
+                             if (sibling.tag, sibling.attributes.get("class")) == kind)
         node = node.parent
     return protected
 
