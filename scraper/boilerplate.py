@@ -164,6 +164,35 @@ _LONG_BLOCK = 1000
 """A block seen before is dropped when shorter than this: a caption or teaser shown twice."""
 
 
+# Labels of the page's own record of an article ("Category: News", "Last updated: ..."),
+# which pages print just above or below the text.
+_RECORD_LABELS = re.compile(
+    r"^\W*(categor(y|ies|ía|ia|ie)|kategorie[n]?|kategoria|tags?|tagged|tagi|schlagw(ö|o)rte?r?|"
+    r"étiquettes|etiquetas|filed under|posted (in|on|by)|published( on)?|updated|last (updated|modified)|"
+    r"release date|veröffentlicht( am)?|aktualisiert( am)?|publié le|mis à jour|publicado|actualizado|"
+    r"pubblicato|aggiornato|opublikowano|zaktualizowano)\s*[:：]", re.I,
+)
+_TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(am|pm|uhr|h)?\W*$", re.I)
+_RECORD_MAX_WORDS = 8
+_EDGE = 3
+"""How many blocks at each end of the text are looked at for record lines."""
+
+
+def _is_record_line(line: str) -> bool:
+    return len(line.split()) <= _RECORD_MAX_WORDS and bool(
+        _RECORD_LABELS.match(line) or _TIME_ONLY.match(line)
+    )
+
+
+def _drop_record_lines(body: etree._Element) -> None:
+    blocks = [block for block in body.iter(*_BLOCKS) if next(block.iter(*_BLOCKS[:-1]), block) is block]
+    edges = blocks[:_EDGE] + blocks[-_EDGE:] if len(blocks) > 2 * _EDGE else blocks
+    for block in edges:
+        text = " ".join(etree.tostring(block, method="text", encoding=str, with_tail=False).split())
+        if block.getparent() is not None and _is_record_line(text):
+            _remove_keeping_tail(block)
+
+
 def drop_boilerplate(body: etree._Element) -> None:
     """Remove boilerplate blocks and short repeated blocks from an extracted body, in place."""
     seen: set[str] = set()
@@ -190,6 +219,7 @@ def drop_boilerplate(body: etree._Element) -> None:
             _remove_keeping_tail(block)
             removed.add(block)
         seen.add(key)
+    _drop_record_lines(body)
 
 
 _HEADING_MAX_WORDS = 8
