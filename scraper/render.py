@@ -14,7 +14,7 @@ from lxml import etree
 
 _SPACE = re.compile(r"[^\S\n]+")
 # Soft hyphens, zero-width spaces and stray BOMs: invisible in a browser, noise in text.
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\ufeff"))
+_INVISIBLE = re.compile("[\u00ad\u200b\ufeff]")
 _NESTED = ("list", "quote", "table")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
@@ -24,7 +24,7 @@ def _inline(element: etree._Element, markdown: bool) -> str:
     if not markdown and element.find(".//lb") is None and next(element.iter(*_NESTED), None) is None:
         # The common case, done by libxml2: plain text of a block without breaks or sub-blocks.
         plain = etree.tostring(element, method="text", encoding=str, with_tail=False)
-        plain = unicodedata.normalize("NFC", plain.replace("\n", " ")).translate(_INVISIBLE)
+        plain = _INVISIBLE.sub("", unicodedata.normalize("NFC", plain.replace("\n", " ")))
         return _SPACE.sub(" ", plain).strip()
 
     def walk(node: etree._Element) -> Iterator[str]:
@@ -44,7 +44,7 @@ def _inline(element: etree._Element, markdown: bool) -> str:
             if child.tail:
                 yield child.tail.replace("\n", " ")
 
-    joined = unicodedata.normalize("NFC", "".join(walk(element))).translate(_INVISIBLE)
+    joined = _INVISIBLE.sub("", unicodedata.normalize("NFC", "".join(walk(element))))
     lines = (_SPACE.sub(" ", line).strip() for line in joined.split("\n"))
     return "\n".join(line for line in lines if line)
 
