@@ -65,7 +65,7 @@ def clean_timed(html: str | bytes, url: str | None = None) -> tuple[Article, dic
 def _extract(html: str, url: str | None) -> etree._Element:
     try:
         document = trafilatura.bare_extraction(
-            html, url=url, include_comments=False, include_tables=True, include_formatting=True,
+            html, url=url, include_comments=False, include_tables=True, include_formatting=False,
             include_links=True, with_metadata=False,
         )
     except Exception as exc:  # trafilatura has no error type of its own

@@ -133,5 +133,5 @@ def to_text(body: etree._Element) -> str:
 
 
 def to_markdown(body: etree._Element) -> str:
-    """Markdown with headings, lists, quotes, emphasis, code and links kept."""
+    """Markdown with headings, lists, quotes, code, links and any emphasis in the tree kept."""
     return "\n\n".join(_blocks(body, markdown=True))
