@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 
 import trafilatura
 from htmldate import find_date
@@ -96,19 +97,8 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         if words < MIN_WORDS:
             raise NoContent(f"only {words} words of article text")
         markdown = to_markdown(body)
-    return Article(
-        text=text,
-        markdown=markdown,
-        title=metadata.title,
-        authors=metadata.authors,
-        published=published,
-        modified=metadata.modified,
-        language=metadata.language,
-        site_name=metadata.site_name,
-        description=metadata.description,
-        canonical_url=metadata.canonical_url,
-        image=metadata.image,
-    )
+    # The metadata's fields are the Article's, but for a date htmldate may have found.
+    return Article(text=text, markdown=markdown, **{**asdict(metadata), "published": published})
 
 
 def _date_from_page(html: str) -> str | None:
