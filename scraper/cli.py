@@ -172,9 +172,10 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
     if "-" in files and url is None:
         raise click.UsageError("give the address of the HTML on stdin with --url")
     failed = 0
+    pages = [_local_page(target, url) for target in files]  # a bad path fails before anything is saved
+    status = "interrupted"
     with _open_archive(db_path) as archive:
         run_id = archive.start_run("archive")
-        pages = [_local_page(target, url) for target in files]  # read them all before saving any
         try:
             saved = (save_page(archive, page, run_id=run_id) for page in pages)
             fetched = run(urls, archive, settings=_settings(**fetch), run_id=run_id)
@@ -187,8 +188,9 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
                     if as_json:
                         click.echo(_outcome_json(outcome))
                     click.echo(f"Error: {outcome.error}", err=True)
+            status = "finished"
         finally:
-            archive.finish_run(run_id, status="finished", urls=len(targets))
+            archive.finish_run(run_id, status=status, urls=len(targets))
     sys.exit(1 if failed else 0)
 
 
