@@ -12,6 +12,18 @@ _CHROME_LINES = frozenset(line.strip().casefold() for line in """
     advertisement
     advertisements
     ad
+    loading
+    loading...
+    wird geladen
+    cargando
+    chargement
+    view comments
+    show comments
+    kommentare anzeigen
+    bild anzeigen
+    beitragsbild
+    schon gelesen?
+    zum weiterlesen
     anzeige
     werbung
     publicité
@@ -90,7 +102,7 @@ _PITCH_FAMILIES = tuple(re.compile(pattern, re.I) for pattern in (
     r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b",
     r"\b(e-?mail|inbox|whatsapp|telegram)\b",
     r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
-    r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo)\b",
+    r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo|anmelden|registrieren|inscri(vez|bete))\b",
     r"\b(free|for free|gratis|gratuit|kostenlos)\b",
     r"\b(updates|alerts|breaking news|latest (news|stories))\b",
     r"\b(daily|weekly|every (morning|day|week|evening))\b",
@@ -172,7 +184,12 @@ _RECORD_LABELS = re.compile(
     r"release date|veröffentlicht( am)?|aktualisiert( am)?|publié le|mis à jour|publicado|actualizado|"
     r"pubblicato|aggiornato|opublikowano|zaktualizowano)\s*[:：]", re.I,
 )
-_TIME_ONLY = re.compile(r"^\W*\d{1,2}[:.]\d{2}\s*(am|pm|uhr|h)?\W*$", re.I)
+_TIME_ONLY = re.compile(
+    r"^\W*(\d{1,2}[:.]\d{2}\s*(am|pm|uhr|h)?|\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|"
+    r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? \d{1,2}(st|nd|rd|th)?(,? \d{4})?)\W*$", re.I,
+)
+_LABEL_ONLY = re.compile(r"^\W*\w+(\s+\w+){0,3}\s*:\s*$")
+"""A label with nothing after it ("Kontakt:", "Weitere Informationen:") ending the text."""
 _RECORD_MAX_WORDS = 8
 _EDGE = 3
 """How many blocks at each end of the text are looked at for record lines."""
@@ -186,10 +203,12 @@ def _is_record_line(line: str) -> bool:
 
 def _drop_record_lines(body: etree._Element) -> None:
     blocks = [block for block in body.iter(*_BLOCKS) if next(block.iter(*_BLOCKS[:-1]), block) is block]
-    edges = blocks[:_EDGE] + blocks[-_EDGE:] if len(blocks) > 2 * _EDGE else blocks
-    for block in edges:
+    head, tail = (blocks[:_EDGE], blocks[-_EDGE:]) if len(blocks) > 2 * _EDGE else (blocks, blocks)
+    for block in {*head, *tail}:
         text = " ".join(etree.tostring(block, method="text", encoding=str, with_tail=False).split())
-        if block.getparent() is not None and _is_record_line(text):
+        if block.getparent() is not None and (
+            _is_record_line(text) or (block in tail and _LABEL_ONLY.match(text))
+        ):
             _remove_keeping_tail(block)
 
 
