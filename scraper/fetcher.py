@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_attempt,
@@ -73,9 +75,9 @@ def fetch(url: str, *, client: httpx.Client | None = None, settings: FetchSettin
     def remaining() -> float:
         return settings.deadline - (time.monotonic() - started)
 
-    def wait(retry_state: object) -> float:
+    def wait(retry_state: RetryCallState) -> float:
         # Never sleep past the deadline: the last attempt must still have time to run.
-        return max(0.0, min(backoff(retry_state), remaining() - settings.connect_timeout))  # type: ignore[arg-type]
+        return max(0.0, min(backoff(retry_state), remaining() - settings.connect_timeout))
 
     backoff = wait_exponential_jitter(
         multiplier=settings.backoff, max=settings.max_backoff, jitter=settings.backoff
@@ -93,8 +95,8 @@ def fetch(url: str, *, client: httpx.Client | None = None, settings: FetchSettin
             http.close()
 
 
-def _attempt(http: httpx.Client, url: str, settings: FetchSettings, remaining: object) -> Page:
-    left = remaining()  # type: ignore[operator]
+def _attempt(http: httpx.Client, url: str, settings: FetchSettings, remaining: Callable[[], float]) -> Page:
+    left = remaining()
     if left <= 0:
         raise FetchTimeout(url, f"deadline of {settings.deadline:g}s passed")
     timeout = httpx.Timeout(min(settings.read_timeout, left), connect=min(settings.connect_timeout, left))
@@ -116,7 +118,7 @@ def _attempt(http: httpx.Client, url: str, settings: FetchSettings, remaining: o
                 body += chunk
                 if len(body) > settings.max_bytes:
                     raise TooLarge(url, f"body over the cap of {settings.max_bytes} bytes")
-                if remaining() <= 0:  # type: ignore[operator]
+                if remaining() <= 0:
                     raise FetchTimeout(url, f"deadline of {settings.deadline:g}s passed while reading")
             content = bytes(body)
             if not mime and b"\0" in content[:1024]:
