@@ -130,7 +130,7 @@ def _outcome_json(outcome: Outcome) -> str:
     else:
         assert outcome.error is not None
         error = outcome.error
-        record = {"url": outcome.url, "ok": False, "reason": error.reason, "error": str(error)}
+        record = {"url": outcome.url, "ok": False, "reason": error.reason, "error": outcome.describe_error()}
     return json.dumps(record, ensure_ascii=False)
 
 
@@ -187,7 +187,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
                     failed += 1
                     if as_json:
                         click.echo(_outcome_json(outcome))
-                    click.echo(f"Error: {outcome.error}", err=True)
+                    click.echo(f"Error: {outcome.describe_error()}", err=True)
             status = "finished"
         finally:
             archive.finish_run(run_id, status=status, urls=len(targets))
@@ -239,7 +239,7 @@ def run_command(sources: tuple[str, ...], concurrency: int, as_json: bool, quiet
         finally:
             archive.finish_run(run_id, status=status, urls=len(urls))
     for outcome in failures:
-        click.echo(f"failed: {outcome.error}", err=True)
+        click.echo(f"failed: {outcome.describe_error()}", err=True)
     if counts["failed"] > len(failures):
         click.echo(f"... and {counts['failed'] - len(failures)} more: see `scraper failures`", err=True)
     fetched = counts["new"] + counts["unchanged"]

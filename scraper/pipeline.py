@@ -33,6 +33,13 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
+    def describe_error(self) -> str:
+        """"URL: what went wrong", whichever kind of error it was."""
+        if self.error is None:
+            return ""
+        message = self.error.message if isinstance(self.error, FetchError) else str(self.error)
+        return f"{self.url}: {message}"
+
 
 def fetch_and_clean(url: str, client: httpx.Client, settings: FetchSettings) -> tuple[Page, Article]:
     if not is_web_url(url):
@@ -87,7 +94,7 @@ def run(
                     archive.record_failure(url, error, run_id=run_id)
                     yield Outcome(url, error=error)
                 except Exception as exc:  # a bug on one page must not end a cron run
-                    internal = InternalError(f"{url}: {type(exc).__name__}: {exc}")
+                    internal = InternalError(f"{type(exc).__name__}: {exc}")
                     archive.record_failure(url, internal, run_id=run_id)
                     yield Outcome(url, error=internal)
                 else:

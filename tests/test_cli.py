@@ -120,13 +120,14 @@ def test_clean_of_a_page_without_article_is_one_line_error(tmp_path: Path) -> No
 
 
 def test_run_over_a_list(server: LocalServer, db_path: Path, tmp_path: Path) -> None:
-    """Fifty pages, some failing: every good page archived, failures named, exit 1."""
+    """Fifty-one pages, some failing: every good page archived, failures named, exit 1."""
     pages = sorted(p.name for p in SEEDS.glob("*.html"))
     good = [server.url(f"/fixtures/seeds/{pages[n % len(pages)]}?copy={n}") for n in range(44)]
     bad = [server.url("/status/404"), server.url("/status/500"), server.url("/status/410"),
            server.url("/delay/5/" + SEED),  # slower than --timeout 1
            server.url("/missing-page"),
-           server.set("/file.zip", Response(body=b"PK\x03\x04", headers={"Content-Type": "application/zip"}))]
+           server.set("/file.zip", Response(body=b"PK\x03\x04", headers={"Content-Type": "application/zip"})),
+           server.set("/empty", Response(body=b"<html><body><nav>Home</nav></body></html>"))]
     sources = tmp_path / "urls.txt"
     sources.write_text("# news to keep\n\n" + "\n".join(good + bad) + "\n")
     result = scraper_cli("run", str(sources), "--concurrency", "8", *FAST_FLAGS, "--retries", "0",
@@ -134,20 +135,20 @@ def test_run_over_a_list(server: LocalServer, db_path: Path, tmp_path: Path) -> 
     err = result.stderr.decode()
     assert result.returncode == 1, err
     assert "Traceback" not in err
-    assert "50 URLs: 44 fetched, 44 new versions, 0 unchanged, 6 failed" in err
+    assert "51 URLs: 44 fetched, 44 new versions, 0 unchanged, 7 failed" in err
     for url in bad:
-        assert url in err
+        assert f"failed: {url}: " in err
     db = sqlite3.connect(db_path)
     assert db.execute("SELECT count(*) FROM pages").fetchone()[0] == 44
     failures = invoke("failures")[1]
     assert {line.split("\t")[2] for line in failures.splitlines()} == {
-        "http 404", "http 500", "http 410", "timeout", "not html"}
+        "http 404", "http 500", "http 410", "timeout", "not html", "no content"}
 
     # Unchanged rerun: no new versions. Then one article edited: version 2 for it alone.
     result = scraper_cli("run", str(sources), *FAST_FLAGS, "--retries", "0", "--json",
                          env={"SCRAPER_DB": str(db_path)})
     summary = json.loads(result.stdout)
-    assert (summary["new_versions"], summary["unchanged"], summary["failed"]) == (0, 44, 6)
+    assert (summary["new_versions"], summary["unchanged"], summary["failed"]) == (0, 44, 7)
     original = (SEEDS / pages[0]).read_text(encoding="utf-8")
     server.set(f"/fixtures/seeds/{pages[0]}?copy=0",
                Response(body=original.replace("grave concern", "serious concern").encode()))
