@@ -139,7 +139,13 @@ _NOTICE_MAX_WORDS = 40
 def _is_pitch(line: str) -> bool:
     if len(line.split()) > _PITCH_MAX_WORDS:
         return False
-    return sum(1 for family in _PITCH_FAMILIES if family.search(line)) >= 2
+    families = 0
+    for family in _PITCH_FAMILIES:
+        if family.search(line):
+            families += 1
+            if families == 2:
+                return True
+    return False
 
 
 def _is_teaser(line: str) -> bool:

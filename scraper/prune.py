@@ -63,8 +63,7 @@ def _is_chrome_value(value: str) -> bool:
 
 
 def _is_chrome_name(node: LexborNode) -> bool:
-    attributes = node.attributes
-    return any(_is_chrome_value(attributes.get(attr) or "") for attr in ("id", "class"))
+    return _is_chrome_value(node.id or "") or _is_chrome_value(node.attrs.get("class") or "")
 
 
 def _text_length(node: LexborNode) -> int:
