@@ -180,3 +180,10 @@ def test_boilerplate_lines_in_the_body_are_dropped(line: str) -> None:
     text = clean(html).text
     assert line not in text
     assert "Prices may fall." in text
+
+
+def test_date_from_the_url_when_the_page_gives_none() -> None:
+    story = " ".join(["The harbour reopened after the storm, and the ferries ran again on time."] * 5)
+    html = f"<html><body><article><p>{story}</p><p>{story}</p></article></body></html>"
+    assert clean(html, url="https://news.example/2024/03/05/harbour").published == "2024-03-05"
+    assert clean(html, url="https://news.example/harbour").published is None
