@@ -65,7 +65,7 @@ class Archive:
     def __exit__(self, *exc: object | TracebackType) -> None:
         self.close()
 
-    def _write(self) -> Any:
+    def _write(self) -> _Immediate:
         """A write transaction taken up front, so concurrent writers queue, never deadlock."""
         return _Immediate(self.db.conn)
 

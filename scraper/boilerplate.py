@@ -137,8 +137,6 @@ _NOTICE_MAX_WORDS = 40
 
 
 def _is_pitch(line: str) -> bool:
-    if len(line.split()) > _PITCH_MAX_WORDS:
-        return False
     families = 0
     for family in _PITCH_FAMILIES:
         if family.search(line):
@@ -148,19 +146,7 @@ def _is_pitch(line: str) -> bool:
     return False
 
 
-def _is_teaser(line: str) -> bool:
-    return len(line.split()) <= _TEASER_MAX_WORDS and _TEASER.match(line) is not None
-
-
-def _is_rights_notice(line: str) -> bool:
-    return len(line.split()) <= _RIGHTS_MAX_WORDS and _RIGHTS.search(line) is not None
-
-
-def _is_notice(line: str) -> bool:
-    return len(line.split()) <= _NOTICE_MAX_WORDS and _NOTICE.search(line) is not None
-
-
-def norm(line: str) -> str:
+def _norm(line: str) -> str:
     """The comparison key of a line: NFKC, folded case, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
@@ -169,17 +155,33 @@ _LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOT
 
 
 def is_boilerplate(line: str) -> bool:
-    if len(line.split()) > _LONGEST_RULE:
+    words = len(line.split())
+    if words > _LONGEST_RULE:
         return False  # article paragraphs are long; every rule here is about short lines
-    return (norm(line).rstrip(":") in _CHROME_LINES or _is_pitch(line) or _is_teaser(line)
-            or _is_rights_notice(line) or _is_notice(line))
+    return (
+        _norm(line).rstrip(":") in _CHROME_LINES
+        or (words <= _PITCH_MAX_WORDS and _is_pitch(line))
+        or (words <= _TEASER_MAX_WORDS and _TEASER.match(line) is not None)
+        or (words <= _RIGHTS_MAX_WORDS and _RIGHTS.search(line) is not None)
+        or (words <= _NOTICE_MAX_WORDS and _NOTICE.search(line) is not None)
+    )
 
 
 # Blocks of trafilatura's output tree that are judged one by one.
 _BLOCKS = ("p", "head", "item", "quote")
 _REPEAT_MAX = 200
-_LONG_BLOCK = 1000
 """A block seen before is dropped when shorter than this: a caption or teaser shown twice."""
+_LONG_BLOCK = 1000
+"""Characters past which a block is article text: no rule here is about blocks this long."""
+
+
+def _innermost_blocks(body: etree._Element) -> list[etree._Element]:
+    """Blocks holding no other block but items: a quote of paragraphs is judged by its paragraphs."""
+    return [block for block in body.iter(*_BLOCKS) if next(block.iter(*_BLOCKS[:-1]), block) is block]
+
+
+def _block_text(block: etree._Element) -> str:
+    return str(etree.tostring(block, method="text", encoding=str, with_tail=False))
 
 
 # Labels of the page's own record of an article ("Category: News", "Last updated: ..."),
@@ -208,10 +210,10 @@ def _is_record_line(line: str) -> bool:
 
 
 def _drop_record_lines(body: etree._Element) -> None:
-    blocks = [block for block in body.iter(*_BLOCKS) if next(block.iter(*_BLOCKS[:-1]), block) is block]
+    blocks = _innermost_blocks(body)
     head, tail = (blocks[:_EDGE], blocks[-_EDGE:]) if len(blocks) > 2 * _EDGE else (blocks, blocks)
     for block in {*head, *tail}:
-        text = " ".join(etree.tostring(block, method="text", encoding=str, with_tail=False).split())
+        text = " ".join(_block_text(block).split())
         if block.getparent() is not None and (
             _is_record_line(text) or (block in tail and _LABEL_ONLY.match(text))
         ):
@@ -222,16 +224,14 @@ def drop_boilerplate(body: etree._Element) -> None:
     """Remove boilerplate blocks and short repeated blocks from an extracted body, in place."""
     seen: set[str] = set()
     removed: set[etree._Element] = set()
-    for block in list(body.iter(*_BLOCKS)):
-        if next(block.iter(*_BLOCKS[:-1]), block) is not block or any(
-            ancestor in removed for ancestor in block.iterancestors()
-        ):
-            continue  # judge the innermost blocks only; a quote of paragraphs by its paragraphs
-        raw = etree.tostring(block, method="text", encoding=str, with_tail=False)
+    for block in _innermost_blocks(body):
+        if any(ancestor in removed for ancestor in block.iterancestors()):
+            continue
+        raw = _block_text(block)
         if len(raw) > _LONG_BLOCK:
-            continue  # article text: no rule here is about blocks this long
+            continue
         text = " ".join(raw.split())
-        key = norm(text)
+        key = _norm(text)
         if not key or (key in seen and len(key) < _REPEAT_MAX):
             _remove_keeping_tail(block)
             removed.add(block)
@@ -254,7 +254,7 @@ def _is_caption_like(block: etree._Element) -> bool:
     """A few words with no closing punctuation: a heading or label, not a sentence."""
     if block.tag not in _BLOCKS or (block.tail and block.tail.strip()):
         return False
-    text = " ".join(etree.tostring(block, method="text", encoding=str, with_tail=False).split())
+    text = " ".join(_block_text(block).split())
     return 0 < len(text.split()) <= _HEADING_MAX_WORDS and not text.endswith((".", "!", "?", ":", "…", '"', "”"))
 
 

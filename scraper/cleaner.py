@@ -6,15 +6,12 @@ A pure function of its input: no network, no globals that change.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date
 
 import trafilatura
-from htmldate import find_date
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
@@ -85,7 +82,6 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
         metadata = read_metadata(tree, url)
-        published = metadata.published or _date_from_url(url) or _date_from_page(html)
     with stopwatch.stage("prune"):
         prune(tree)
         # Metadata is read: extraction needs only the body, and less to parse is faster.
@@ -99,28 +95,4 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         if words < MIN_WORDS:
             raise NoContent(f"only {words} words of article text")
         markdown = to_markdown(body)
-    # The metadata's fields are the Article's, but for a date htmldate may have found.
-    return Article(text=text, markdown=markdown, **{**asdict(metadata), "published": published})
-
-
-_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|$)")
-
-
-def _date_from_url(url: str | None) -> str | None:
-    """A date in the URL's path (/2023/07/27/...), as news sites often write it."""
-    match = _URL_DATE.search(url or "")
-    if match is None:
-        return None
-    try:
-        return date(*map(int, match.groups())).isoformat()
-    except ValueError:
-        return None
-
-
-def _date_from_page(html: str) -> str | None:
-    """htmldate's look at the page, for pages whose metadata gives no date."""
-    try:
-        found = find_date(html, extensive_search=False, original_date=True)
-    except Exception:  # htmldate fails on odd markup; a missing date is no error
-        return None
-    return str(found) if found else None
+    return Article(text=text, markdown=markdown, **asdict(metadata))

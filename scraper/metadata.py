@@ -1,7 +1,8 @@
 """What a page says about its article: JSON-LD first, then OpenGraph and meta tags, then the page.
 
-Reads the parsed page with selectolax; no extraction library is run for this, because
-the head of a page says most of it in a few lines and reading it is cheap.
+Reads the parsed page with selectolax: the head of a page says most of it in a few lines
+and reading it is cheap. Only a page whose markup gives no date costs more: its URL is
+looked at, then htmldate searches the page.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urljoin
 
+from htmldate import find_date
 from selectolax.lexbor import LexborHTMLParser
 
 _ARTICLE_TYPES = frozenset({
@@ -175,6 +177,7 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
         meta.get("parsely-pub-date"), meta.get("sailthru.date"), meta.get("pubdate"),
         _time_datetime(tree), _text(article.get("dateCreated")),
     ))
+    published = published or _date_from_url(url) or _date_from_page(tree)
     modified = normalise_date(_first(
         _text(article.get("dateModified")), meta.get("article:modified_time"),
         meta.get("og:updated_time"), meta.get("datemodified"), meta.get("dc.date.modified"),
@@ -193,6 +196,24 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
         canonical_url=urljoin(url, canonical) if url and canonical else canonical,
         image=urljoin(url, image) if url and image else image,
     )
+
+
+_URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|$)")
+
+
+def _date_from_url(url: str | None) -> str | None:
+    """A date in the URL's path (/2023/07/27/...), as news sites often write it."""
+    match = _URL_DATE.search(url or "")
+    return normalise_date("-".join(f"{int(part):02d}" for part in match.groups())) if match else None
+
+
+def _date_from_page(tree: LexborHTMLParser) -> str | None:
+    """htmldate's look at the whole page."""
+    try:
+        found = find_date(tree.html or "", extensive_search=False, original_date=True)
+    except Exception:  # htmldate fails on odd markup; a missing date is no error
+        return None
+    return str(found) if found else None
 
 
 def _strip_site(title: str | None, site_name: str | None) -> str | None:

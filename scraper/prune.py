@@ -1,8 +1,9 @@
 """Remove site chrome from a parsed page before extraction, with selectolax.
 
-Chrome is told by kind (nav, aside, footer, form, dialogs, hidden elements) and by name
-(class and id tokens such as cookie, share, related, comments), but the block that holds the
-main run of paragraphs is never removed: names and tags can lie.
+Chrome is told by kind (nav, aside, footer, form, dialogs, hidden elements), by name
+(class and id tokens such as cookie, share, related, comments) and by structure (the box
+around a comment or e-mail field), but the block that holds the main run of text, its
+ancestors and its look-alike siblings are never removed: names and tags can lie.
 """
 
 from __future__ import annotations
@@ -78,12 +79,10 @@ _MIN_RUN = 25
 
 
 def _main_block(body: LexborNode) -> LexborNode | None:
-    """The element that holds most running text, and its ancestors (by mem_id).
+    """The element that holds most running text.
 
     Running text is counted where it stands, in <p> or in a bare <div> or <td>, and credited
-    to the container of its block. Chrome names and tags can lie (a "has-sidebar" wrapper,
-    an ASP.NET <form> around the page, a forum's posts in "comment" boxes); what contains
-    the main run of text is never pruned.
+    to the container of its block.
     """
     scores: dict[int, tuple[int, LexborNode]] = {}
     for node in body.traverse(include_text=True):
@@ -116,11 +115,12 @@ def _siblings(node: LexborNode) -> Iterator[LexborNode]:
         sibling = sibling.next
 
 
-def _ancestry(node: LexborNode | None) -> set[int]:
-    """The main block, its ancestors, and the siblings built like them (by mem_id).
-
-    The look-alike siblings matter on forums and live blogs: the first post holds the most
-    text, the other posts sit beside it in the same markup, under names like "comment".
+def _protected(node: LexborNode | None) -> set[int]:
+    """The main block, its ancestors, and the siblings built like them (by mem_id): never pruned,
+    since chrome names and tags can lie (a "has-sidebar" wrapper, an ASP.NET <form> around the
+    page, a forum's posts in "comment" boxes). The look-alike siblings matter on forums and
+    live blogs: the first post holds the most text, the other posts sit beside it in the same
+    markup, under names like "comment".
     """
     protected = set()
     while node is not None:
@@ -152,7 +152,7 @@ def prune(tree: LexborHTMLParser) -> None:
     for node in body.css("[style]"):
         if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
             node.decompose()
-    protected = _ancestry(_main_block(body))
+    protected = _protected(_main_block(body))
     for box in [_form_box(control, protected) for control in body.css(_TEXT_ENTRY)]:
         box.decompose()
     for node in body.css(_CONTROLS):

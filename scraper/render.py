@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -19,13 +19,17 @@ _NESTED = ("list", "quote", "table")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
 
+def _tidy(text: str) -> str:
+    """NFC, no invisible characters, runs of spaces as one; newlines kept."""
+    return _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
+
+
 def _inline(element: etree._Element, markdown: bool) -> str:
     """The text of a block, with <lb> as a newline and, for Markdown, emphasis and links."""
     if not markdown and element.find(".//lb") is None and next(element.iter(*_NESTED), None) is None:
         # The common case, done by libxml2: plain text of a block without breaks or sub-blocks.
         plain = etree.tostring(element, method="text", encoding=str, with_tail=False)
-        plain = _INVISIBLE.sub("", unicodedata.normalize("NFC", plain.replace("\n", " ")))
-        return _SPACE.sub(" ", plain).strip()
+        return _tidy(plain.replace("\n", " ")).strip()
 
     def walk(node: etree._Element) -> Iterator[str]:
         if node.text:
@@ -44,33 +48,35 @@ def _inline(element: etree._Element, markdown: bool) -> str:
             if child.tail:
                 yield child.tail.replace("\n", " ")
 
-    joined = _INVISIBLE.sub("", unicodedata.normalize("NFC", "".join(walk(element))))
-    lines = (_SPACE.sub(" ", line).strip() for line in joined.split("\n"))
+    lines = (line.strip() for line in _tidy("".join(walk(element))).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 _BLOCK_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "div", "li", "item"})
 
 
-def _clean_tail(text: str | None) -> str:
-    return " ".join((text or "").split())
+def _loose(text: str | None) -> str:
+    """Text standing between blocks, as one line."""
+    return _tidy((text or "").replace("\n", " ")).strip()
 
 
 def _blocks(container: etree._Element, markdown: bool) -> Iterator[str]:
     """Render the blocks of a container; loose text between them is a paragraph of its own."""
-    if _clean_tail(container.text):
-        yield _clean_tail(container.text)
+    if loose := _loose(container.text):
+        yield loose
     for child in container:
         if child.tag == "div":
             yield from _blocks(child, markdown)
         else:
             yield from _render(child, markdown)
-        if _clean_tail(child.tail):
-            yield _clean_tail(child.tail)
+        if loose := _loose(child.tail):
+            yield loose
 
 
 def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[str]:
-    text: Callable[[etree._Element], str] = lambda node: _inline(node, markdown)  # noqa: E731
+    def text(node: etree._Element) -> str:
+        return _inline(node, markdown)
+
     if block.tag == "head":
         level = block.get("rend", "h2")[-1:]
         heading = text(block)
