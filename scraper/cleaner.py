@@ -62,11 +62,13 @@ def clean_timed(html: str | bytes, url: str | None = None) -> tuple[Article, dic
     return article, stopwatch.seconds
 
 
-def _extract(html: str, url: str | None) -> etree._Element:
+def _extract(html: str) -> etree._Element:
+    # No URL: trafilatura would resolve every link of the page, kept or not; to_markdown
+    # resolves the few that survive. "xml" skips its text rendering, since we render our own.
     try:
         document = trafilatura.bare_extraction(
-            html, url=url, include_comments=False, include_tables=True, include_formatting=False,
-            include_links=True, with_metadata=False,
+            html, include_comments=False, include_tables=True, include_formatting=False,
+            include_links=True, with_metadata=False, output_format="xml",
         )
     except Exception as exc:  # trafilatura has no error type of its own
         raise ExtractionError(f"extraction failed: {type(exc).__name__}: {exc}") from exc
@@ -87,12 +89,12 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         # Metadata is read: extraction needs only the body, and less to parse is faster.
         pruned = f"<html><body>{tree.body.inner_html}</body></html>" if tree.body is not None else ""
     with stopwatch.stage("extract"):
-        body = _extract(pruned, url)
+        body = _extract(pruned)
     with stopwatch.stage("post-process"):
         drop_boilerplate(body)
         text = to_text(body)
         words = word_count(text)
         if words < MIN_WORDS:
             raise NoContent(f"only {words} words of article text")
-        markdown = to_markdown(body)
+        markdown = to_markdown(body, base_url=url)
     return Article(text=text, markdown=markdown, **asdict(metadata))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterator
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -17,6 +18,13 @@ _SPACE = re.compile(r"[^\S\n]+")
 _INVISIBLE = re.compile("[\u00ad\u200b\ufeff]")
 _NESTED = ("list", "quote", "table")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
+
+
+def _absolute(base_url: str, target: str) -> str:
+    try:
+        return urljoin(base_url, target.strip())
+    except ValueError:  # a malformed link, such as a bad IPv6 host, stays as written
+        return target
 
 
 def _tidy(text: str) -> str:
@@ -138,6 +146,13 @@ def to_text(body: etree._Element) -> str:
     return "\n\n".join(_blocks(body, markdown=False))
 
 
-def to_markdown(body: etree._Element) -> str:
-    """Markdown with headings, lists, quotes, code, links and any emphasis in the tree kept."""
+def to_markdown(body: etree._Element, base_url: str | None = None) -> str:
+    """Markdown with headings, lists, quotes, code, links and any emphasis in the tree kept.
+
+    Relative links are resolved against base_url, rewriting the tree's link targets.
+    """
+    if base_url:
+        for link in body.iter("ref"):
+            if target := link.get("target"):
+                link.set("target", _absolute(base_url, target))
     return "\n\n".join(_blocks(body, markdown=True))
