@@ -17,7 +17,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 # Elements that never hold article text.
 _ALWAYS_DROP = ", ".join((
     "script:not([type='application/ld+json'])", "style", "template", "iframe",
-    "object", "embed", "svg", "canvas", "img", "picture", "video", "audio", "source", "map", "link", "meta", "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
+    "object", "embed", "svg", "canvas", "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
 ))
 _CONTROLS = "button, select, input, textarea"
 # Where a reader types: the small box around such a control is a form (comments, newsletter,
