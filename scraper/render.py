@@ -17,6 +17,9 @@ _SPACE = re.compile(r"[^\S\n]+")
 # Soft hyphens, zero-width spaces and stray BOMs: invisible in a browser, noise in text.
 _INVISIBLE = re.compile("[\u00ad\u200b\ufeff]")
 _NESTED = ("list", "quote", "table")
+_UNMARKED = ("lb", *_NESTED)
+"""What plain text of a block must handle itself; Markdown also renders links and emphasis."""
+_MARKED = (*_UNMARKED, "ref", "hi")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
 
@@ -34,8 +37,9 @@ def _tidy(text: str) -> str:
 
 def _inline(element: etree._Element, markdown: bool) -> str:
     """The text of a block, with <lb> as a newline and, for Markdown, emphasis and links."""
-    if not markdown and element.find(".//lb") is None and next(element.iter(*_NESTED), None) is None:
-        # The common case, done by libxml2: plain text of a block without breaks or sub-blocks.
+    if next(element.iter(*(_MARKED if markdown else _UNMARKED)), None) is None:
+        # The common case, done by libxml2: a block without breaks, sub-blocks or, for
+        # Markdown, links and emphasis is its plain text.
         plain = etree.tostring(element, method="text", encoding=str, with_tail=False)
         return _tidy(plain.replace("\n", " ")).strip()
 
