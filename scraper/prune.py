@@ -92,6 +92,8 @@ def _main_block(body: LexborNode) -> LexborNode | None:
         if length < _MIN_RUN:
             continue
         block = node.parent
+        if block is not None and block.tag == "script":
+            continue  # the JSON-LD kept for metadata is not text on the page
         while block is not None and block.tag in _INLINE:
             block = block.parent
         container = block.parent if block is not None and block.tag in ("p", "li", "dd") else block

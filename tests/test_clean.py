@@ -187,3 +187,22 @@ def test_date_from_the_url_when_the_page_gives_none() -> None:
     html = f"<html><body><article><p>{story}</p><p>{story}</p></article></body></html>"
     assert clean(html, url="https://news.example/2024/03/05/harbour").published == "2024-03-05"
     assert clean(html, url="https://news.example/harbour").published is None
+
+
+def test_markdown_links_are_resolved_against_the_page_url() -> None:
+    story = " ".join(["The museum reopened its west wing after two years of careful repairs."] * 4)
+    html = f"""<html><body><article><p>{story} <a href="../tickets/">Tickets</a> and
+      <a href="//cdn.example/map.pdf">a map</a>.</p><p>{story}</p></article></body></html>"""
+    markdown = clean(html, url="https://museum.example/news/west-wing/").markdown
+    assert "[Tickets](https://museum.example/news/tickets/)" in markdown
+    assert "[a map](https://cdn.example/map.pdf)" in markdown
+
+
+def test_json_ld_in_the_body_does_not_count_as_text_on_the_page() -> None:
+    # The article sits in a wrapper whose name says "sidebar"; it survives only as the main block,
+    # which a long JSON-LD script beside it must not outweigh.
+    story = " ".join(["The orchestra's new season opens with a programme of rarely played works."] * 6)
+    json_ld = json.dumps({"@type": "ItemList", "description": "Concert listings for the season ahead. " * 40})
+    html = f"""<html><body><script type="application/ld+json">{json_ld}</script>
+      <div class="layout-with-sidebar"><p>{story}</p><p>{story}</p></div></body></html>"""
+    assert "rarely played works" in clean(html).text
