@@ -79,7 +79,7 @@ def m001_initial(db: Database) -> None:
             "run_id": int,
             "url": str,
             "at": str,
-            "outcome": str,  # new | unchanged | failed
+            "outcome": str,  # new | unchanged | failed | skipped (from schema 3)
             "version": int,
             "status": int,
             "reason": str,  # short label for failures: "http 404", "timeout", ...
@@ -99,6 +99,24 @@ def m002_markdown_authors_modified(db: Database) -> None:
     versions.add_column("markdown", str)  # the article as Markdown: headings, lists, links
     versions.add_column("authors", str)  # JSON list; "author" keeps them joined by "; "
     versions.add_column("modified", str)  # when the page says the article last changed
+
+
+@migrations()
+def m003_validators_and_leases(db: Database) -> None:
+    pages = db.table("pages")
+    pages.add_column("etag", str)  # validators of the last fetch, sent back for a conditional GET
+    pages.add_column("last_modified", str)
+    runs = db.table("runs")
+    runs.add_column("skipped", int)  # robots.txt said no, or another run held the URL
+    runs.add_column("host", str)  # the machine and process of a run: whether it is still alive
+    runs.add_column("pid", int)
+    # A run's claim on a URL while it fetches it, so overlapping runs never fetch the same
+    # URL at once; a claim left by a dead run expires.
+    db.table("leases").create(
+        {"url": str, "run_id": int, "expires_at": float},
+        pk="url",
+        not_null={"run_id", "expires_at"},
+    )
 
 
 def upgrade(db: Database) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +24,8 @@ import zstandard
 from sqlite_utils import Database
 
 from archive.schema import upgrade
-from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError
+from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError, Skipped
+from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
 from scraper.urls import canonical_url
 
@@ -110,30 +114,80 @@ class Archive:
                     "markdown": article.markdown,
                 })
                 self.db.execute(
-                    "UPDATE pages SET latest_version = ?, last_changed = ?, last_checked = ?,"
-                    " final_url = ? WHERE id = ?",
-                    [version, now, now, page.final_url, page_id],
+                    "UPDATE pages SET latest_version = ?, last_changed = ? WHERE id = ?",
+                    [version, now, page_id],
                 )
-            else:
-                self.db.execute(
-                    "UPDATE pages SET last_checked = ?, final_url = ? WHERE id = ?",
-                    [now, page.final_url, page_id],
-                )
+            self.db.execute(
+                "UPDATE pages SET last_checked = ?, final_url = ?, etag = ?, last_modified = ? WHERE id = ?",
+                [now, page.final_url, page.headers.get("etag"), page.headers.get("last-modified"), page_id],
+            )
             self._log(run_id, url, "new" if changed else "unchanged", version=version, status=page.status)
         return SaveResult(url, version, changed, article.title, article.word_count, page.final_url)
 
+    def not_modified(self, page: Page, *, run_id: int | None = None) -> SaveResult:
+        """Record a 304 answer to a conditional GET: the latest version is still current."""
+        url = canonical_url(page.url)
+        now = iso_utc(page.fetched_at)
+        with self._write():
+            row = self.db.execute(
+                "SELECT p.id, p.latest_version, v.title, v.word_count FROM pages p"
+                " JOIN versions v ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [url]
+            ).fetchone()
+            if row is None:
+                raise NotArchived(f"{page.url} answered 304 Not Modified but has no version in the archive")
+            page_id, version, title, words = row
+            self.db.execute("UPDATE pages SET last_checked = ?, final_url = ? WHERE id = ?",
+                            [now, page.final_url, page_id])
+            self._log(run_id, url, "unchanged", version=version, status=page.status)
+        return SaveResult(url, version, False, title, words, page.final_url)
+
     def record_failure(self, url: str, error: ScraperError, *, run_id: int | None = None) -> None:
-        """Note that url could not be archived, and why."""
+        """Note that url could not be archived, and why (or that it was skipped on purpose)."""
         status = getattr(error, "status", None)
         message = error.message if isinstance(error, FetchError) else str(error)
+        outcome = "skipped" if isinstance(error, Skipped) else "failed"
         with self._write():
-            self._log(run_id, canonical_url(url), "failed", status=status, reason=error.reason, error=message)
+            self._log(run_id, canonical_url(url), outcome, status=status, reason=error.reason, error=message)
+
+    def claim(self, url: str, run_id: int, *, seconds: float) -> int | None:
+        """Lease url to run_id for `seconds`, unless another live run holds it.
+
+        Returns None when claimed, else the id of the run that holds the URL. A claim is
+        taken over when it has expired or its run is over: finished, or its process gone.
+        """
+        url = canonical_url(url)
+        now = time.time()
+        with self._write():
+            row = self.db.execute(
+                "SELECT l.run_id, l.expires_at, r.status, r.host, r.pid FROM leases l"
+                " LEFT JOIN runs r ON r.id = l.run_id WHERE l.url = ?", [url]
+            ).fetchone()
+            if row is not None and row[0] != run_id and row[1] >= now and _alive(*row[2:]):
+                return int(row[0])
+            self.db.execute(
+                "INSERT OR REPLACE INTO leases (url, run_id, expires_at) VALUES (?, ?, ?)",
+                [url, run_id, now + seconds],
+            )
+        return None
+
+    def release(self, url: str, run_id: int) -> None:
+        with self._write():
+            self.db.execute("DELETE FROM leases WHERE url = ? AND run_id = ?", [canonical_url(url), run_id])
+
+    def validators(self, url: str) -> Validators | None:
+        """The ETag and Last-Modified of the page's last fetch, if the archive has a version of it."""
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM pages WHERE url = ? AND latest_version > 0", [canonical_url(url)]
+        ).fetchone()
+        if row is None or not (row[0] or row[1]):
+            return None
+        return Validators(etag=row[0], last_modified=row[1])
 
     def start_run(self, command: str) -> int:
         with self._write():
             cursor = self.db.execute(
-                "INSERT INTO runs (command, started_at, status) VALUES (?, ?, 'running')",
-                [command, iso_utc(utc_now())],
+                "INSERT INTO runs (command, started_at, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
+                [command, iso_utc(utc_now()), socket.gethostname(), os.getpid()],
             )
         return int(cursor.lastrowid or 0)
 
@@ -145,8 +199,9 @@ class Archive:
             self.db.table("runs").update(run_id, {
                 "finished_at": iso_utc(utc_now()), "status": status, "urls": urls,
                 "new_versions": counts.get("new", 0), "unchanged": counts.get("unchanged", 0),
-                "failed": counts.get("failed", 0),
+                "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
             })
+            self.db.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
 
     def _store_blob(self, content: bytes) -> str:
         sha256 = hashlib.sha256(content).hexdigest()
@@ -236,6 +291,21 @@ class Archive:
 
     def last_runs(self, limit: int = 1) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+
+
+def _alive(status: str | None, host: str | None, pid: int | None) -> bool:
+    """Whether a run may still be working: running, and not a dead process on this machine."""
+    if status != "running":
+        return False
+    if host != socket.gethostname() or pid is None:
+        return True  # another machine's run: trust its lease until it expires
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, owned by someone else
+    return True
 
 
 class _Immediate:

@@ -23,11 +23,13 @@ from archive import FORMATS, Archive, SaveResult, write_records
 from scraper import __version__
 from scraper.cleaner import clean
 from scraper.encoding import decode_html
-from scraper.errors import ScraperError
+from scraper.errors import ScraperError, SourceError
+from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
 from scraper.models import Page
 from scraper.pipeline import Outcome, run, save_page
-from scraper.sources import read_url_list, unique
+from scraper.politeness import PoliteClient, Politeness
+from scraper.sources import feed_urls, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, is_web_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,24 +67,37 @@ def db_option(func: F) -> F:
 
 
 def fetch_options(func: F) -> F:
+    defaults = FetchSettings()
     options = [
         click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
                      help="Seconds to wait for a connection or for data."),
         click.option("--deadline", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
                      help="Seconds one URL may take in all, retries included."),
         click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
-                     help="Further tries after timeouts, connection errors, 429 and 5xx."),
-        click.option("--max-bytes", type=click.IntRange(min=1), default=10 * 1024 * 1024,
-                     show_default=True, help="Largest page body accepted."),
+                     help="Further tries after timeouts, connection errors, 408, 429 and 5xx."),
+        click.option("--max-bytes", type=click.IntRange(min=1), default=defaults.max_bytes,
+                     show_default=True, help="Largest page body accepted, after decompression."),
+        click.option("--user-agent", envvar="SCRAPER_USER_AGENT", default=defaults.user_agent,
+                     show_default=True, help="The User-Agent header; robots.txt rules are matched by its first word."),
+        click.option("--ignore-robots", is_flag=True, help="Fetch pages that robots.txt disallows."),
+        click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
+                     help="URLs of one host fetched at once."),
+        click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
+                     help="Seconds between requests to one host; a robots.txt Crawl-delay can raise it."),
+        click.option("--block-private", is_flag=True,
+                     help="Refuse loopback, private and link-local addresses, on every redirect (for services)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _settings(timeout: float, deadline: float, retries: int, max_bytes: int) -> FetchSettings:
-    return FetchSettings(connect_timeout=min(timeout, 10.0), read_timeout=timeout,
-                         deadline=deadline, retries=retries, max_bytes=max_bytes)
+def _client(*, timeout: float, deadline: float, retries: int, max_bytes: int, user_agent: str,
+            ignore_robots: bool, block_private: bool, per_host: int, interval: float) -> PoliteClient:
+    settings = FetchSettings(connect_timeout=min(timeout, 10.0), read_timeout=timeout, deadline=deadline,
+                             retries=retries, max_bytes=max_bytes, user_agent=user_agent,
+                             block_private=block_private)
+    return PoliteClient(settings, Politeness(per_host=per_host, interval=interval, robots=not ignore_robots))
 
 
 def _since(value: str | None) -> datetime | None:
@@ -178,7 +193,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
         run_id = archive.start_run("archive")
         try:
             saved = (save_page(archive, page, run_id=run_id) for page in pages)
-            fetched = run(urls, archive, settings=_settings(**fetch), run_id=run_id)
+            fetched = run(urls, archive, client=_client(**fetch), run_id=run_id)
             for outcome in itertools.chain(saved, fetched):
                 if outcome.ok:
                     assert outcome.result is not None
@@ -198,65 +213,146 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 
 
 @cli.command("run")
-@click.argument("sources", nargs=-1, required=True, metavar="SOURCE ...")
+@click.argument("sources", nargs=-1, metavar="[LIST ...]")
+@click.option("--feed", "feeds", multiple=True, metavar="URL", help="An RSS or Atom feed whose entries to archive.")
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
+              help="A sitemap or sitemap index, gzipped or not, whose pages to archive.")
+@click.option("--since", "since_text", metavar="WHEN",
+              help="Only feed and sitemap entries dated at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d, 12h.")
+@click.option("--max-urls", type=click.IntRange(min=1), help="Archive at most this many URLs.")
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
-              help="URLs fetched at once.")
+              help="URLs fetched at once, over all hosts.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to report on stderr: lines for people, or one JSON object per event.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @fetch_options
 @db_option
-def run_command(sources: tuple[str, ...], concurrency: int, as_json: bool, quiet: bool,
-                db_path: Path, **fetch: Any) -> None:
-    """Archive every URL of the SOURCE lists: the job to run from cron.
+def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...],
+                since_text: str | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
+                quiet: bool, db_path: Path, **fetch: Any) -> None:
+    """Archive every URL of the LIST files, feeds and sitemaps: the job to run from cron.
 
-    A SOURCE is a file of URLs, one a line (blank lines and # comments skipped), or - for
-    stdin. Exits 0 when every URL was archived, 1 when some failed.
+    A LIST is a file of URLs, one a line (blank lines and # comments skipped), or - for
+    stdin. Requests are polite by default: robots.txt obeyed, at most --per-host URLs of a
+    host at once, --interval seconds apart. Pages archived before are fetched conditionally
+    (ETag, Last-Modified). Runs may overlap on one archive: a URL another run is fetching is
+    skipped. Exits 0 when every URL was archived or skipped on purpose, 1 when some failed.
     """
+    if not (sources or feeds or sitemaps):
+        raise click.UsageError("give a URL list, --feed or --sitemap")
     for source in sources:
         if source != "-" and not Path(source).is_file():
-            raise click.BadParameter(f"{source}: no such file", param_hint="SOURCE")
-    urls = list(unique((url for source in sources for url in read_url_list(source)), key=canonical_url))
+            raise click.BadParameter(f"{source}: no such file", param_hint="LIST")
+    for address in (*feeds, *sitemaps):
+        if not is_web_url(address):
+            raise click.BadParameter(f"{address!r} is not an http(s) URL", param_hint="--feed/--sitemap")
+    try:
+        since = parse_since(since_text) if since_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from None
+    report = _Report(log_format, quiet=quiet)
+    client = _client(**fetch)
+    urls = list(itertools.islice(unique(_gather(sources, feeds, sitemaps, client, since, report),
+                                        key=canonical_url), max_urls))
     with _open_archive(db_path) as archive:
         run_id = archive.start_run("run")
-        counts: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
-        failures: list[Outcome] = []
         status = "interrupted"
         try:
-            with _progress(len(urls), enabled=not quiet and sys.stderr.isatty()) as advance:
-                for outcome in run(urls, archive, settings=_settings(**fetch),
-                                   concurrency=concurrency, run_id=run_id):
+            with _progress(len(urls), enabled=report.progress) as advance:
+                for outcome in run(urls, archive, client=client, concurrency=concurrency, run_id=run_id):
                     advance()
-                    if outcome.result is not None:
-                        counts["new" if outcome.result.changed else "unchanged"] += 1
-                    else:
-                        assert outcome.error is not None
-                        counts["failed"] += 1
-                        reasons[outcome.error.reason] += 1
-                        if len(failures) < FAILURES_LISTED:
-                            failures.append(outcome)
+                    report.outcome(outcome)
             status = "finished"
         finally:
+            client.close()
             archive.finish_run(run_id, status=status, urls=len(urls))
-    for outcome in failures:
-        click.echo(f"failed: {outcome.describe_error()}", err=True)
-    if counts["failed"] > len(failures):
-        click.echo(f"... and {counts['failed'] - len(failures)} more: see `scraper failures`", err=True)
-    fetched = counts["new"] + counts["unchanged"]
-    by_reason = ", ".join(f"{reason} {n}" for reason, n in reasons.most_common())
-    if not quiet:
-        click.echo(
-            f"{len(urls)} URLs: {fetched} fetched, {counts['new']} new versions, "
-            f"{counts['unchanged']} unchanged, {counts['failed']} failed"
-            + (f" ({by_reason})" if by_reason else ""),
-            err=True,
-        )
+    report.summary(run_id, len(urls))
     if as_json:
-        click.echo(json.dumps({
-            "run_id": run_id, "urls": len(urls), "fetched": fetched, "new_versions": counts["new"],
-            "unchanged": counts["unchanged"], "failed": counts["failed"], "failed_by_reason": dict(reasons),
-        }))
-    sys.exit(1 if counts["failed"] else 0)
+        click.echo(json.dumps(report.totals(run_id, len(urls))))
+    sys.exit(1 if report.counts["failed"] else 0)
+
+
+def _gather(lists: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...], client: PoliteClient,
+            since: datetime | None, report: _Report) -> Iterator[str]:
+    """Every URL of every source; a feed or sitemap that fails is reported and the rest go on."""
+    for source in lists:
+        yield from read_url_list(source)
+    for feed in feeds:
+        try:
+            yield from feed_urls(client, feed, since=since)
+        except SourceError as error:
+            report.source_failed(error)
+    for sitemap in sitemaps:
+        try:
+            yield from sitemap_urls(client, sitemap, since=since)
+        except SourceError as error:
+            report.source_failed(error)
+
+
+class _Report:
+    """What a run tells its user on stderr: text for people, or JSON lines for machines."""
+
+    def __init__(self, log_format: str, *, quiet: bool) -> None:
+        self.json = log_format == "json"
+        self.quiet = quiet
+        self.progress = not quiet and not self.json and sys.stderr.isatty()
+        self.counts: Counter[str] = Counter()
+        self.reasons: Counter[str] = Counter()
+        self.failures: list[str] = []
+
+    def _event(self, event: str, **fields: Any) -> None:
+        record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "event": event, **fields}
+        click.echo(json.dumps(record, ensure_ascii=False), err=True)
+
+    def source_failed(self, error: ScraperError) -> None:
+        self.counts["failed"] += 1
+        self.reasons[error.reason] += 1
+        if self.json:
+            self._event("source_failed", reason=error.reason, error=str(error))
+        else:
+            click.echo(f"Error: {error}", err=True)
+
+    def outcome(self, outcome: Outcome) -> None:
+        if outcome.result is not None:
+            state = "new" if outcome.result.changed else "unchanged"
+            self.counts[state] += 1
+            if self.json:
+                self._event(state, url=outcome.url, version=outcome.result.version,
+                            words=outcome.result.word_count, final_url=outcome.result.final_url)
+            return
+        assert outcome.error is not None
+        state = "skipped" if outcome.skipped else "failed"
+        self.counts[state] += 1
+        self.reasons[outcome.error.reason] += 1
+        if self.json:
+            self._event(state, url=outcome.url, reason=outcome.error.reason, error=outcome.describe_error())
+        elif state == "failed" and len(self.failures) < FAILURES_LISTED:
+            self.failures.append(outcome.describe_error())
+
+    def totals(self, run_id: int, urls: int) -> dict[str, Any]:
+        counts = self.counts
+        return {"run_id": run_id, "urls": urls, "fetched": counts["new"] + counts["unchanged"],
+                "new_versions": counts["new"], "unchanged": counts["unchanged"], "skipped": counts["skipped"],
+                "failed": counts["failed"], "failed_by_reason": dict(self.reasons)}
+
+    def summary(self, run_id: int, urls: int) -> None:
+        totals = self.totals(run_id, urls)
+        if self.json:
+            self._event("summary", **totals)
+            return
+        for line in self.failures:
+            click.echo(f"failed: {line}", err=True)
+        if self.counts["failed"] > len(self.failures):
+            click.echo(f"... and {self.counts['failed'] - len(self.failures)} more: see `scraper failures`", err=True)
+        if not self.quiet:
+            by_reason = ", ".join(f"{reason} {n}" for reason, n in self.reasons.most_common())
+            click.echo(
+                f"{urls} URLs: {totals['fetched']} fetched, {totals['new_versions']} new versions, "
+                f"{totals['unchanged']} unchanged, {totals['skipped']} skipped, {totals['failed']} failed"
+                + (f" ({by_reason})" if by_reason else ""),
+                err=True,
+            )
 
 
 @contextmanager

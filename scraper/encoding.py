@@ -30,6 +30,21 @@ def _known(label: str | None) -> str | None:
         return None
 
 
+_LATIN = frozenset({"cp1252", "iso8859-1", "ascii"})
+_MARKUP = re.compile(rb"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.I | re.S)
+_HIGH = bytes(range(0x80, 0x100))
+_ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
+
+
+def _mostly_high_bytes(content: bytes) -> bool:
+    """Whether the page's text is mostly bytes above ASCII: not a Western language in a
+    single-byte encoding, where such letters are the exception (a few in a hundred)."""
+    text = _MARKUP.sub(b" ", content)
+    high = len(text) - len(text.translate(None, _HIGH))
+    letters = len(text) - len(text.translate(None, _ASCII_LETTERS))
+    return high > 0.3 * (high + letters)
+
+
 def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     """Return (text, encoding): BOM; valid UTF-8; HTTP header; <meta>; detection.
 
@@ -48,6 +63,8 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     declared = [_known(header.group(1) if header else None),
                 _known(meta.group(1).decode("ascii", "replace") if meta else None)]
     for name in filter(None, declared):
+        if name in _LATIN and _mostly_high_bytes(content):
+            continue  # a server's default latin-1 label over CJK or Cyrillic text: detect instead
         try:
             return content.decode(name), name
         except UnicodeDecodeError:

@@ -5,9 +5,14 @@
     │   ├── HTTPStatusError        the server answered 4xx/5xx (has .status)
     │   ├── FetchTimeout           connect/read timeout or the per-URL deadline
     │   ├── ConnectionFailed       DNS, refused, reset, TLS, protocol errors
-    │   ├── TooManyRedirects
-    │   ├── TooLarge               body over the size cap
-    │   └── NotHTML                content type is not a web page
+    │   ├── TooManyRedirects       over the redirect cap, or a redirect loop
+    │   ├── TooLarge               body over the size cap (after decompression)
+    │   ├── BadContent             corrupt compression or a broken body
+    │   ├── NotHTML                content type is not a web page
+    │   ├── BlockedAddress         a private address refused by --block-private
+    │   └── Skipped                not fetched, by policy rather than failure
+    │       ├── Disallowed         robots.txt forbids it
+    │       └── Claimed            another run is fetching it right now
     ├── ExtractionError            a page could not be turned into an article
     │   └── NoContent              the page has no article body
     ├── ArchiveError               the archive could not be read or written
@@ -38,13 +43,19 @@ class FetchError(ScraperError):
         self.message = message
 
 
+# Statuses that may pass on another try: timeouts, rate limits, overloaded or failing servers.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
 class HTTPStatusError(FetchError):
-    def __init__(self, url: str, status: int) -> None:
-        super().__init__(url, f"HTTP {status}")
+    def __init__(self, url: str, status: int, *, retry_after: float | None = None) -> None:
+        message = f"HTTP {status}" + (f" (Retry-After {retry_after:g}s)" if retry_after is not None else "")
+        super().__init__(url, message)
         self.status = status
         self.reason = f"http {status}"
-        # 429 and 5xx are worth another try; other 4xx will not change.
-        self.retryable = status == 429 or status >= 500
+        self.retryable = status in RETRYABLE_STATUSES
+        self.retry_after = retry_after
+        """Seconds the server asked us to wait, from its Retry-After header."""
 
 
 class FetchTimeout(FetchError):
@@ -65,8 +76,30 @@ class TooLarge(FetchError):
     reason = "too large"
 
 
+class BadContent(FetchError):
+    reason = "bad content"
+
+
 class NotHTML(FetchError):
     reason = "not html"
+
+
+class BlockedAddress(FetchError):
+    reason = "blocked address"
+
+
+class Skipped(FetchError):
+    """Not fetched on purpose: a run counts these apart from failures."""
+
+    reason = "skipped"
+
+
+class Disallowed(Skipped):
+    reason = "robots.txt"
+
+
+class Claimed(Skipped):
+    reason = "claimed"
 
 
 class ExtractionError(ScraperError):

@@ -1,25 +1,33 @@
-"""URL -> Page: one httpx client, timeouts, a size cap, retries on what may pass."""
+"""URL -> Page: one httpx client, timeouts, caps, redirects checked hop by hop, retries on what may pass.
+
+Redirects are followed here rather than by httpx so that every hop can be checked (loops,
+private addresses under block_private) and can wait its turn at the host (politeness).
+Bodies are read raw and decompressed by scraper.decompress, which stops at the size cap
+however well the body compresses.
+"""
 
 from __future__ import annotations
 
+import codecs
+import email.utils
+import ipaddress
+import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
+from urllib.parse import urljoin, urlsplit
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
+from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from scraper import __version__
+from scraper.decompress import DecodeError, OverLimit, decode_body
 from scraper.encoding import decode_html
 from scraper.errors import (
+    BadContent,
+    BlockedAddress,
     ConnectionFailed,
     FetchError,
     FetchTimeout,
@@ -29,41 +37,79 @@ from scraper.errors import (
     TooManyRedirects,
 )
 from scraper.models import Page, utc_now
+from scraper.urls import is_web_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
 class FetchSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    """Seconds to wait for each piece of a response."""
     deadline: float = 60.0
-    """Seconds one URL may take in all, retries and waits included."""
+    """Seconds one URL may take in all, retries and waits included. A body still arriving
+    is cut off at the first piece after the deadline (so within one read timeout)."""
     retries: int = 2
-    """Further attempts after the first, for timeouts, connection errors, 429 and 5xx."""
+    """Further attempts after the first, for timeouts, connection errors, 408, 429 and 5xx."""
     backoff: float = 1.0
     """First wait between attempts; it doubles, with jitter, up to max_backoff."""
     max_backoff: float = 30.0
+    max_retry_after: float = 120.0
+    """Longest Retry-After honoured; a server asking for a longer wait is given up on."""
     max_bytes: int = 10 * 1024 * 1024
+    """Largest body accepted, counted after decompression."""
     max_redirects: int = 10
     user_agent: str = f"scraper/{__version__} (article archiver; python-httpx)"
+    block_private: bool = False
+    """Refuse loopback, private and link-local addresses, on every redirect hop (for services)."""
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a server said identifies the version we hold: sent back for a conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.etag:
+            headers["If-None-Match"] = self.etag
+        if self.last_modified:
+            headers["If-Modified-Since"] = self.last_modified
+        return headers
 
 
 def make_client(settings: FetchSettings | None = None) -> httpx.Client:
     """One client for a whole run: connection pooling across URLs. Thread-safe."""
     settings = settings or FetchSettings()
     return httpx.Client(
-        follow_redirects=True,
-        max_redirects=settings.max_redirects,
+        follow_redirects=False,  # fetch() follows them, checking each hop
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+        headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
+                 "Accept-Encoding": "gzip, deflate, br, zstd"},
         limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
     )
 
 
-def fetch(url: str, *, client: httpx.Client | None = None, settings: FetchSettings | None = None) -> Page:
+def fetch(
+    url: str,
+    *,
+    client: httpx.Client | None = None,
+    settings: FetchSettings | None = None,
+    validators: Validators | None = None,
+    before_request: Callable[[str], None] | None = None,
+    html_only: bool = True,
+) -> Page:
     """Fetch one web page, retrying what may pass, within the settings' deadline.
+
+    With validators, the request is conditional: an unchanged page comes back as a Page
+    with status 304 and no content. before_request(url) is called before every request,
+    redirect hops and retries included (a run uses it to space requests to a host).
+    html_only=False accepts any content type and leaves Page.html empty (feeds, robots.txt).
 
     Raises a FetchError subclass saying why the page could not be had.
     """
@@ -75,73 +121,164 @@ def fetch(url: str, *, client: httpx.Client | None = None, settings: FetchSettin
     def remaining() -> float:
         return settings.deadline - (time.monotonic() - started)
 
-    def wait(retry_state: RetryCallState) -> float:
-        # Never sleep past the deadline: the last attempt must still have time to run.
-        return max(0.0, min(backoff(retry_state), remaining() - settings.connect_timeout))
+    backoff = wait_exponential_jitter(multiplier=settings.backoff, max=settings.max_backoff, jitter=settings.backoff)
 
-    backoff = wait_exponential_jitter(
-        multiplier=settings.backoff, max=settings.max_backoff, jitter=settings.backoff
-    )
+    def should_retry(state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if not (isinstance(error, FetchError) and error.retryable):
+            return False
+        asked = getattr(error, "retry_after", None)
+        return asked is None or asked <= min(settings.max_retry_after, remaining())
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        asked = getattr(error, "retry_after", None)
+        if asked is not None:
+            return float(asked)  # should_retry made sure it fits the deadline
+        # Never sleep past the deadline: the last attempt must still have time to run.
+        return max(0.0, min(backoff(state), remaining() - settings.connect_timeout))
+
     retrying = Retrying(
         stop=stop_after_attempt(settings.retries + 1) | stop_after_delay(settings.deadline),
         wait=wait,
-        retry=retry_if_exception(lambda exc: isinstance(exc, FetchError) and exc.retryable),
+        retry=should_retry,
         reraise=True,
     )
+    request = _Request(url, http, settings, validators, before_request, html_only, remaining)
     try:
-        return retrying(_attempt, http, url, settings, remaining)
+        return retrying(request.attempt)
     finally:
         if own_client:
             http.close()
 
 
-def _attempt(http: httpx.Client, url: str, settings: FetchSettings, remaining: Callable[[], float]) -> Page:
-    left = remaining()
-    if left <= 0:
-        raise FetchTimeout(url, f"deadline of {settings.deadline:g}s passed")
-    timeout = httpx.Timeout(min(settings.read_timeout, left), connect=min(settings.connect_timeout, left))
-    fetched_at = utc_now()
-    try:
-        with http.stream("GET", url, timeout=timeout) as response:
-            if response.status_code >= 400:
-                raise HTTPStatusError(url, response.status_code)
+@dataclass(frozen=True)
+class _Request:
+    url: str
+    http: httpx.Client
+    settings: FetchSettings
+    validators: Validators | None
+    before_request: Callable[[str], None] | None
+    html_only: bool
+    remaining: Callable[[], float]
+
+    def attempt(self) -> Page:
+        """One try: the request and its redirect hops."""
+        url, settings = self.url, self.settings
+        hops = [url]
+        while True:
+            current = hops[-1]
+            if settings.block_private:
+                _refuse_private(url, current)
+            if self.before_request is not None:
+                self.before_request(current)
+            try:
+                location = self._get(current)
+            except httpx.TimeoutException as exc:
+                raise FetchTimeout(url, f"timed out ({type(exc).__name__})") from exc
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise FetchError(url, f"invalid URL: {exc}") from exc
+            except httpx.TransportError as exc:
+                failure = ConnectionFailed(url, f"{type(exc).__name__}: {exc}")
+                if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc):
+                    failure.retryable = False  # a TLS failure will not mend by retrying
+                raise failure from exc
+            if isinstance(location, Page):
+                return location
+            if not is_web_url(location):
+                raise FetchError(url, f"redirected to {location}, not an http(s) URL")
+            if location in hops:
+                raise TooManyRedirects(url, "redirect loop: " + " -> ".join([*hops[hops.index(location):], location]))
+            if len(hops) > settings.max_redirects:
+                raise TooManyRedirects(url, f"more than {settings.max_redirects} redirects")
+            hops.append(location)
+
+    def _get(self, current: str) -> Page | str:
+        """The page at current, or where it redirects to."""
+        url, settings = self.url, self.settings
+        left = self.remaining()
+        if left <= 0:
+            raise FetchTimeout(url, f"deadline of {settings.deadline:g}s passed")
+        timeout = httpx.Timeout(min(settings.read_timeout, left), connect=min(settings.connect_timeout, left))
+        conditional = self.validators.headers() if self.validators else {}
+        fetched_at = utc_now()
+        with self.http.stream("GET", current, headers=conditional, timeout=timeout) as response:
+            status = response.status_code
+            if status in _REDIRECTS and response.headers.get("location"):
+                return urljoin(current, response.headers["location"].strip())
+            headers = dict(response.headers)
+
+            def page(content: bytes, html: str = "", encoding: str = "") -> Page:
+                return Page(url=url, final_url=current, content=content, html=html, status=status,
+                            headers=headers, encoding=encoding, fetched_at=fetched_at)
+
+            if status == 304:
+                return page(b"")
+            if status >= 400:
+                raise HTTPStatusError(url, status, retry_after=parse_retry_after(response.headers.get("retry-after")))
             content_type = response.headers.get("content-type", "")
             mime = content_type.split(";")[0].strip().lower()
-            if mime and mime not in HTML_TYPES:
+            if self.html_only and mime and mime not in HTML_TYPES:
                 raise NotHTML(url, f"content type {mime}")
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > settings.max_bytes:
                 raise TooLarge(url, f"{int(declared)} bytes declared, cap is {settings.max_bytes}")
-            body = bytearray()
-            # iter_bytes yields decompressed bytes, so the cap also stops compression bombs.
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > settings.max_bytes:
-                    raise TooLarge(url, f"body over the cap of {settings.max_bytes} bytes")
-                if remaining() <= 0:
+            content = self._read(response)
+        if not self.html_only:
+            return page(content)
+        if b"\0" in content[:1024] and not content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise NotHTML(url, "binary content" + (f" served as {mime}" if mime else ""))
+        html, encoding = decode_html(content, content_type)
+        return page(content, html, encoding)
+
+    def _read(self, response: httpx.Response) -> bytes:
+        url, settings = self.url, self.settings
+        body = bytearray()
+        try:
+            for piece in decode_body(response.iter_raw(), response.headers.get("content-encoding"), settings.max_bytes):
+                body += piece
+                if self.remaining() <= 0:
                     raise FetchTimeout(url, f"deadline of {settings.deadline:g}s passed while reading")
-            content = bytes(body)
-            if not mime and b"\0" in content[:1024]:
-                raise NotHTML(url, "binary content")
-            html, encoding = decode_html(content, content_type)
-            return Page(
-                url=url,
-                final_url=str(response.url),
-                content=content,
-                html=html,
-                status=response.status_code,
-                headers=dict(response.headers),
-                encoding=encoding,
-                fetched_at=fetched_at,
-            )
-    except httpx.TooManyRedirects as exc:
-        raise TooManyRedirects(url, str(exc)) from exc
-    except httpx.TimeoutException as exc:
-        raise FetchTimeout(url, f"timed out ({type(exc).__name__})") from exc
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise FetchError(url, f"invalid URL: {exc}") from exc
-    except httpx.TransportError as exc:
-        failure = ConnectionFailed(url, f"{type(exc).__name__}: {exc}")
-        if isinstance(exc.__context__, ssl.SSLError) or "CERTIFICATE" in str(exc):
-            failure.retryable = False  # a TLS failure will not mend by retrying
-        raise failure from exc
+        except OverLimit:
+            raise TooLarge(url, f"body over the cap of {settings.max_bytes} bytes (after decompression)") from None
+        except DecodeError as exc:
+            raise BadContent(url, str(exc)) from None
+        except httpx.RemoteProtocolError as exc:  # broken chunked encoding, connection closed mid-body
+            raise BadContent(url, f"broken response body: {exc}") from exc
+        return bytes(body)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - utc_now()).total_seconds())
+
+
+def _refuse_private(url: str, target: str) -> None:
+    """Raise BlockedAddress unless every address target's host resolves to is public.
+
+    The check resolves the name itself; httpx resolves it again to connect, so a name that
+    changes its answer in between (DNS rebinding) is not stopped by this alone.
+    """
+    parts = urlsplit(target)
+    host = parts.hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return  # the request itself will fail with a clear DNS error
+    for *_, address in infos:
+        ip = ipaddress.ip_address(address[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global:
+            raise BlockedAddress(url, f"{host} is {ip}, a private address (refused by block_private)")

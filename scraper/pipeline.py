@@ -7,17 +7,18 @@ interrupted run keeps all it has saved.
 
 from __future__ import annotations
 
+import time
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-import httpx
-
 from archive.store import Archive, SaveResult
 from scraper.cleaner import clean
-from scraper.errors import FetchError, InternalError, ScraperError
-from scraper.fetcher import FetchSettings, fetch, make_client
+from scraper.errors import Claimed, FetchError, InternalError, ScraperError, Skipped
+from scraper.fetcher import Validators
 from scraper.models import Article, Page
+from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient, host_of
 from scraper.urls import is_web_url
 
 
@@ -33,19 +34,17 @@ class Outcome:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def skipped(self) -> bool:
+        """Not fetched on purpose (robots.txt, another run holds it): not a failure."""
+        return isinstance(self.error, Skipped)
+
     def describe_error(self) -> str:
         """"URL: what went wrong", whichever kind of error it was."""
         if self.error is None:
             return ""
         message = self.error.message if isinstance(self.error, FetchError) else str(self.error)
         return f"{self.url}: {message}"
-
-
-def fetch_and_clean(url: str, client: httpx.Client, settings: FetchSettings) -> tuple[Page, Article]:
-    if not is_web_url(url):
-        raise FetchError(url, "not an http(s) URL")
-    page = fetch(url, client=client, settings=settings)
-    return page, clean(page.html, url=page.final_url)
 
 
 def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Outcome:
@@ -58,47 +57,127 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Out
     return Outcome(page.url, result=archive.save(page, article, run_id=run_id))
 
 
+_WINDOW = 1000
+"""URLs read ahead of the ones in flight, so that many hosts can proceed while one waits."""
+
+
 def run(
     urls: Iterable[str],
     archive: Archive,
     *,
-    settings: FetchSettings | None = None,
+    client: PoliteClient | None = None,
     concurrency: int = 8,
     run_id: int | None = None,
 ) -> Iterator[Outcome]:
     """Fetch, clean and archive each URL; yield each outcome as it completes.
 
-    At most `concurrency` URLs are in flight and only twice that many queued, so a list
-    of any length runs in constant memory. Stopping the iteration (or an exception such
-    as KeyboardInterrupt in the caller) cancels what has not started.
+    At most `concurrency` URLs are in flight, at most client.politeness.per_host of them on
+    one host; only a window of the URLs is read ahead, so a list of any length runs in
+    constant memory. With a run_id, each URL is claimed in the archive while it is fetched,
+    and a URL that another run holds is skipped (Claimed). Pages the archive holds are
+    fetched conditionally; a 304 counts as unchanged. Stopping the iteration (or an
+    exception such as KeyboardInterrupt in the caller) cancels what has not started. The
+    client (a default one if none is given) is closed when the run ends.
     """
-    settings = settings or FetchSettings()
-    client = make_client(settings)
+    client = client or PoliteClient()
+    per_host, interval = client.politeness.per_host, client.politeness.interval
+    gate = client.gate
+    lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
+
+    def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
+        if not is_web_url(url):
+            raise FetchError(url, "not an http(s) URL")
+        page = client.fetch(url, validators=validators)
+        if page.status == 304:
+            return page, None
+        return page, clean(page.html, url=page.final_url)
+
+    queues = _HostQueues(iter(urls), _WINDOW)
+    in_flight: Counter[str] = Counter()
+    pending: dict[Future[tuple[Page, Article | None]], str] = {}
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch")
-    pending: dict[Future[tuple[Page, Article]], str] = {}
-    todo = iter(urls)
     try:
         while True:
-            for url in todo:
-                pending[executor.submit(fetch_and_clean, url, client, settings)] = url
-                if len(pending) >= 2 * concurrency:
+            queues.fill()
+            now = time.monotonic()
+            for host in queues.hosts():
+                if len(pending) >= concurrency:
                     break
-            if not pending:
+                # A host whose next turn is over an interval away would only tie up a worker asleep.
+                if in_flight[host] >= per_host or gate.ready_at(host) > now + interval:
+                    continue
+                url = queues.pop(host)
+                holder = archive.claim(url, run_id, seconds=lease) if run_id is not None else None
+                if holder is not None:
+                    skipped = Claimed(url, f"run {holder} is fetching it")
+                    archive.record_failure(url, skipped, run_id=run_id)
+                    yield Outcome(url, error=skipped)
+                    continue
+                in_flight[host] += 1
+                pending[executor.submit(work, url, archive.validators(url))] = url
+            if not pending and not queues:
                 return
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # Wake for a finished URL, or when a waiting host's turn comes.
+            waiting = [gate.ready_at(host) for host in queues.hosts() if in_flight[host] < per_host]
+            timeout = None
+            if waiting and len(pending) < concurrency:
+                timeout = max(0.01, min(waiting) - interval - time.monotonic())
+            done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 url = pending.pop(future)
-                try:
-                    page, article = future.result()
-                except ScraperError as error:
-                    archive.record_failure(url, error, run_id=run_id)
-                    yield Outcome(url, error=error)
-                except Exception as exc:  # a bug on one page must not end a cron run
-                    internal = InternalError(f"{type(exc).__name__}: {exc}")
-                    archive.record_failure(url, internal, run_id=run_id)
-                    yield Outcome(url, error=internal)
-                else:
-                    yield Outcome(url, result=archive.save(page, article, run_id=run_id))
+                in_flight[host_of(url)] -= 1
+                yield _settle(archive, url, future, run_id)
+                if run_id is not None:
+                    archive.release(url, run_id)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         client.close()  # in-flight requests fail fast instead of running to their timeouts
+
+
+def _settle(archive: Archive, url: str, future: Future[tuple[Page, Article | None]], run_id: int | None) -> Outcome:
+    """Archive what a worker brought back, or record why it brought nothing."""
+    try:
+        page, article = future.result()
+        if article is None:
+            return Outcome(url, result=archive.not_modified(page, run_id=run_id))
+        return Outcome(url, result=archive.save(page, article, run_id=run_id))
+    except ScraperError as error:
+        archive.record_failure(url, error, run_id=run_id)
+        return Outcome(url, error=error)
+    except Exception as exc:  # a bug on one page must not end a cron run
+        internal = InternalError(f"{type(exc).__name__}: {exc}")
+        archive.record_failure(url, internal, run_id=run_id)
+        return Outcome(url, error=internal)
+
+
+class _HostQueues:
+    """URLs read ahead from a source, queued by host; hosts are served in turn."""
+
+    def __init__(self, urls: Iterator[str], window: int) -> None:
+        self._urls, self._window = urls, window
+        self._queues: OrderedDict[str, deque[str]] = OrderedDict()
+        self._size = 0
+
+    def __bool__(self) -> bool:
+        return self._size > 0
+
+    def fill(self) -> None:
+        while self._size < self._window:
+            url = next(self._urls, None)
+            if url is None:
+                return
+            self._queues.setdefault(host_of(url), deque()).append(url)
+            self._size += 1
+
+    def hosts(self) -> list[str]:
+        return list(self._queues)
+
+    def pop(self, host: str) -> str:
+        queue = self._queues[host]
+        url = queue.popleft()
+        self._size -= 1
+        if queue:
+            self._queues.move_to_end(host)  # the next turn goes to another host
+        else:
+            del self._queues[host]
+        return url

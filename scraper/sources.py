@@ -1,13 +1,17 @@
-"""Inputs of a cron run -> URLs."""
+"""Inputs of a cron run -> URLs: list files, RSS/Atom feeds, sitemaps."""
 
 from __future__ import annotations
 
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from scraper.errors import SourceError
+from scraper.errors import FetchError, SourceError
+from scraper.feeds import newer_than, parse_feed, parse_sitemap
+from scraper.politeness import PoliteClient
 
 
 def read_url_list(source: str) -> Iterator[str]:
@@ -39,3 +43,42 @@ def unique(urls: Iterable[str], key: Callable[[str], str]) -> Iterator[str]:
         if key(url) not in seen:
             seen.add(key(url))
             yield url
+
+
+MAX_SITEMAPS = 1000
+"""Sitemaps read from one sitemap index tree at most: a guard against loops and sprawl."""
+
+
+def feed_urls(client: PoliteClient, url: str, *, since: datetime | None = None) -> list[str]:
+    """Links of an RSS or Atom feed's entries, newest-first as the feed lists them."""
+    try:
+        page = client.fetch(url, html_only=False)
+    except FetchError as error:
+        raise SourceError(f"feed {url}: {error.message}") from error
+    entries = parse_feed(page.content, page.final_url)
+    return [entry.url for entry in (newer_than(entries, since) if since else entries)]
+
+
+def sitemap_urls(client: PoliteClient, url: str, *, since: datetime | None = None) -> Iterator[str]:
+    """Page URLs of a sitemap, following sitemap indexes (each sitemap read once).
+
+    With since, child sitemaps and pages whose lastmod is older are left out; undated ones stay.
+    """
+    queue, seen = deque([url]), {url}
+    while queue:
+        current = queue.popleft()
+        try:
+            page = client.fetch(current, html_only=False)
+        except FetchError as error:
+            raise SourceError(f"sitemap {current}: {error.message}") from error
+        sitemap = parse_sitemap(page.content, page.final_url)
+        entries = newer_than(sitemap.entries, since) if since else sitemap.entries
+        if sitemap.kind == "urlset":
+            yield from (entry.url for entry in entries)
+            continue
+        for entry in entries:
+            if entry.url not in seen:
+                if len(seen) >= MAX_SITEMAPS:
+                    raise SourceError(f"sitemap {url}: more than {MAX_SITEMAPS} sitemaps in its index tree")
+                seen.add(entry.url)
+                queue.append(entry.url)

@@ -19,7 +19,7 @@ CORPUS = FIXTURES / "corpus"
 # Fast settings for tests: short waits, so timeouts and retries take fractions of a second.
 FAST = FetchSettings(connect_timeout=2.0, read_timeout=1.0, deadline=5.0, retries=2, backoff=0.01,
                      max_backoff=0.05)
-FAST_FLAGS = ["--timeout", "1", "--deadline", "5", "--retries", "1"]
+FAST_FLAGS = ["--timeout", "1", "--deadline", "5", "--retries", "1", "--interval", "0", "--per-host", "8"]
 
 
 @pytest.fixture

@@ -135,7 +135,7 @@ def test_run_over_a_list(server: LocalServer, db_path: Path, tmp_path: Path) -> 
     err = result.stderr.decode()
     assert result.returncode == 1, err
     assert "Traceback" not in err
-    assert "51 URLs: 44 fetched, 44 new versions, 0 unchanged, 7 failed" in err
+    assert "51 URLs: 44 fetched, 44 new versions, 0 unchanged, 0 skipped, 7 failed" in err
     for url in bad:
         assert f"failed: {url}: " in err
     db = sqlite3.connect(db_path)
@@ -172,7 +172,9 @@ def test_run_reads_stdin_and_skips_duplicates(server: LocalServer, db_path: Path
     "args, message",
     [
         (["run", "no-such-list.txt"], "no such file"),
-        (["run"], "Missing argument"),
+        (["run"], "give a URL list, --feed or --sitemap"),
+        (["run", "--feed", "not-a-url"], "not an http(s) URL"),
+        (["run", "--sitemap", "https://x.example/s.xml", "--since", "last week"], "--since"),
         (["export", "--format", "xml"], "Invalid value"),
         (["archive", "nowhere.html"], "neither a URL nor a readable file"),
         (["archive", "a.html", "b.html", "--url", "https://x.example/"], "exactly one"),

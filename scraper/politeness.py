@@ -1,0 +1,180 @@
+"""How hard a run may press each site: spacing between requests to a host, and robots.txt.
+
+A run's threads share one PoliteClient: its HostGate spaces the individual requests to a
+host (redirect hops, retries and robots.txt included) and its RobotsRules read each site's
+robots.txt once. How many of a host's URLs are in flight at once is the scheduler's
+business (scraper.pipeline), by Politeness.per_host.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import httpx
+from protego import Protego
+
+from scraper.errors import Disallowed, FetchError, HTTPStatusError
+from scraper.fetcher import FetchSettings, Validators, fetch, make_client
+from scraper.models import Page
+
+ROBOTS_MAX_BYTES = 512 * 1024
+"""RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt."""
+MAX_CRAWL_DELAY = 60.0
+"""A Crawl-delay is honoured up to this many seconds; longer ones would stall a run for hours."""
+
+
+@dataclass(frozen=True)
+class Politeness:
+    per_host: int = 2
+    """URLs of one host in flight at once."""
+    interval: float = 1.0
+    """Seconds between the starts of two requests to one host (a robots.txt Crawl-delay may raise it)."""
+    robots: bool = True
+    """Obey robots.txt."""
+
+
+class PoliteClient:
+    """fetch() for a run: one connection pool, requests spaced per host, robots.txt obeyed."""
+
+    def __init__(self, settings: FetchSettings | None = None, politeness: Politeness | None = None) -> None:
+        self.settings = settings or FetchSettings()
+        self.politeness = politeness or Politeness()
+        self.http = make_client(self.settings)
+        self.gate = HostGate(self.politeness.interval)
+        self.robots = RobotsRules(self.http, self.settings, self.gate) if self.politeness.robots else None
+
+    def fetch(self, url: str, *, validators: Validators | None = None, html_only: bool = True) -> Page:
+        """scraper.fetcher.fetch, after robots.txt allows it (else Disallowed), waiting turns at the host."""
+        if self.robots is not None:
+            self.robots.check(url)
+        return fetch(url, client=self.http, settings=self.settings, validators=validators,
+                     before_request=self.gate.wait_turn, html_only=html_only)
+
+    def close(self) -> None:
+        """Close the connections; requests still running fail at once."""
+        self.http.close()
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType) -> None:
+        self.close()
+
+
+def host_of(url: str) -> str:
+    """The host a request goes to, with its port: what politeness is counted by."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+class HostGate:
+    """Spaces the starts of requests to one host by at least `interval` seconds. Thread-safe."""
+
+    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = interval
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next: dict[str, float] = {}
+        self._intervals: dict[str, float] = {}
+
+    def slow_down(self, host: str, seconds: float) -> None:
+        """Space this host's requests by at least `seconds` (its robots.txt Crawl-delay)."""
+        with self._lock:
+            before = self._intervals.get(host, self.interval)
+            after = self._intervals[host] = max(self.interval, min(seconds, MAX_CRAWL_DELAY))
+            if host in self._next:  # the turn already booked after the last request moves too
+                self._next[host] += after - before
+
+    def ready_at(self, host: str) -> float:
+        """When the next request to host may start, on the gate's clock."""
+        with self._lock:
+            return self._next.get(host, 0.0)
+
+    def wait_turn(self, url: str) -> None:
+        """Block until a request to url's host may start, and book that start."""
+        host = host_of(url)
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next.get(host, now))
+            self._next[host] = start + self._intervals.get(host, self.interval)
+        if start > now:
+            self._sleep(start - now)
+
+
+class RobotsRules:
+    """robots.txt of each site, fetched once per run on first use. Thread-safe.
+
+    As RFC 9309 says: a robots.txt that is missing (4xx) allows everything; one that cannot
+    be had (5xx, timeout, refused connection) disallows everything, since the site may be
+    in trouble.
+    """
+
+    def __init__(self, client: httpx.Client, settings: FetchSettings, gate: HostGate) -> None:
+        self._client, self._gate = client, gate
+        self._settings = replace(settings, max_bytes=ROBOTS_MAX_BYTES, retries=1, deadline=min(settings.deadline, 30.0))
+        self._agent = settings.user_agent.split("/")[0].split()[0]  # the product token
+        self._lock = threading.Lock()
+        self._sites: dict[str, _Site] = {}
+
+    def check(self, url: str) -> None:
+        """Raise Disallowed unless the site's robots.txt lets us fetch url."""
+        site = self._site(url)
+        reason = site.refusal(url, self._agent)
+        if reason:
+            raise Disallowed(url, reason)
+
+    def _site(self, url: str) -> _Site:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+        with self._lock:
+            site = self._sites.setdefault(origin, _Site(origin))
+        with site.lock:  # the first thread fetches, the others for this site wait for it
+            if not site.loaded:
+                site.load(self._fetch(origin + "/robots.txt"))
+                delay = site.crawl_delay(self._agent)
+                if delay:
+                    self._gate.slow_down(host_of(url), delay)
+        return site
+
+    def _fetch(self, robots_url: str) -> Page | FetchError:
+        try:
+            return fetch(robots_url, client=self._client, settings=self._settings,
+                         before_request=self._gate.wait_turn, html_only=False)
+        except FetchError as error:
+            return error
+
+
+class _Site:
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.lock = threading.Lock()
+        self.loaded = False
+        self.rules: Protego | None = None
+        self.unreachable: str | None = None
+
+    def load(self, result: Page | FetchError) -> None:
+        self.loaded = True
+        if isinstance(result, Page):
+            self.rules = Protego.parse(result.content.decode("utf-8", errors="replace"))
+        elif isinstance(result, HTTPStatusError) and 400 <= result.status < 500:
+            self.rules = None  # no robots.txt: everything is allowed
+        else:
+            self.unreachable = result.message
+
+    def refusal(self, url: str, agent: str) -> str | None:
+        if self.unreachable is not None:
+            return f"robots.txt could not be read ({self.unreachable}), so the site is not fetched"
+        if self.rules is not None and not self.rules.can_fetch(url, agent):
+            return f"disallowed by {self.origin}/robots.txt"
+        return None
+
+    def crawl_delay(self, agent: str) -> float | None:
+        delay = self.rules.crawl_delay(agent) if self.rules is not None else None
+        return float(delay) if delay else None

@@ -1,0 +1,137 @@
+"""Politeness of a run, read from the servers' own access logs: per-host concurrency and
+spacing, robots.txt, conditional GET, and claims that keep overlapping runs apart."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from archive import Archive
+from scraper.pipeline import Outcome, run
+from scraper.politeness import PoliteClient, Politeness
+from tests.conftest import FAST
+from tests.hostile import Hit, HostileServer
+from tests.server import LocalServer, Response
+
+HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
+
+
+@pytest.fixture
+def servers() -> Iterator[list[HostileServer]]:
+    running = [HostileServer(host).start() for host in HOSTS]
+    try:
+        yield running
+    finally:
+        for server in running:
+            server.stop()
+
+
+def most_at_once(hits: list[Hit]) -> int:
+    """The largest number of requests whose [started, finished) intervals overlap."""
+    edges = sorted([(hit.started, 1) for hit in hits] + [(hit.finished, -1) for hit in hits])
+    level = peak = 0
+    for _, step in edges:
+        level += step
+        peak = max(peak, level)
+    return peak
+
+
+def gaps(hits: list[Hit]) -> list[float]:
+    starts = sorted(hit.started for hit in hits)
+    return [later - earlier for earlier, later in itertools.pairwise(starts)]
+
+
+def archive_all(archive: Archive, urls: list[str], politeness: Politeness, **kwargs: object) -> list[Outcome]:
+    client = PoliteClient(replace(FAST, deadline=20), politeness)
+    return list(run(urls, archive, client=client, **kwargs))  # type: ignore[arg-type]
+
+
+def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive: Archive) -> None:
+    for server in servers:
+        server.latency = 0.3
+    urls = [server.url(f"/page/p{n}") for n in range(6) for server in servers]
+    outcomes = archive_all(archive, urls, Politeness(per_host=2, interval=0.2), concurrency=6)
+    assert all(outcome.ok for outcome in outcomes) and len(outcomes) == len(urls)
+    for server in servers:
+        hits = server.hits()
+        assert len(hits) == 7  # robots.txt once, then each page once
+        assert most_at_once(hits) <= 2
+        assert min(gaps(hits)) >= 0.2 - 0.01
+    # Hosts proceed side by side: requests to different hosts overlap in time.
+    assert most_at_once([hit for server in servers for hit in server.hits()]) > 2
+
+
+def test_one_host_at_a_time_when_per_host_is_one(servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[0]
+    server.latency = 0.1
+    urls = [server.url(f"/page/single{n}") for n in range(5)]
+    archive_all(archive, urls, Politeness(per_host=1, interval=0), concurrency=8)
+    assert most_at_once(server.hits("/page/")) == 1
+
+
+def test_robots_txt_is_obeyed_with_its_crawl_delay(servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[1]
+    server.set_robots("User-agent: *\nDisallow: /page/private\nCrawl-delay: 0.5\n")
+    urls = [server.url(path) for path in ("/page/open1", "/page/private1", "/page/open2", "/page/open3")]
+    outcomes = {outcome.url: outcome for outcome in archive_all(archive, urls, Politeness(interval=0))}
+    skipped = outcomes[server.url("/page/private1")]
+    assert skipped.skipped and skipped.error is not None and skipped.error.reason == "robots.txt"
+    assert all(outcomes[url].ok for url in urls if "private" not in url)
+    assert server.hits("/page/private") == []
+    assert len(server.hits("/robots.txt")) == 1
+    assert min(gaps(server.hits())) >= 0.5 - 0.01
+    assert archive.db.execute("SELECT outcome FROM fetches WHERE url LIKE '%private1'").fetchone()[0] == "skipped"
+
+
+def test_robots_txt_rules_for_our_user_agent(servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[2]
+    server.set_robots("User-agent: scraper\nDisallow: /\n\nUser-agent: *\nAllow: /\n")
+    outcomes = archive_all(archive, [server.url("/page/ours")], Politeness(interval=0))
+    assert outcomes[0].skipped
+
+
+def test_ignore_robots(servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[0]
+    server.set_robots("User-agent: *\nDisallow: /\n")
+    outcomes = archive_all(archive, [server.url("/page/anyway")], Politeness(interval=0, robots=False))
+    assert outcomes[0].ok and server.hits("/robots.txt") == []
+
+
+def test_an_unreachable_robots_txt_disallows_the_site(archive: Archive) -> None:
+    with LocalServer() as server:
+        server.set("/robots.txt", Response(status=503))
+        outcomes = archive_all(archive, [server.url("/fixtures/seeds/000_d467d9e684ffadb1.html")],
+                               Politeness(interval=0))
+    assert outcomes[0].skipped and "could not be read" in outcomes[0].describe_error()
+
+
+def test_a_second_run_asks_conditionally_and_counts_304_as_unchanged(
+        servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[0]
+    urls = [server.url("/page/cond1"), server.url("/page/cond2")]
+    first = archive_all(archive, urls, Politeness(interval=0))
+    assert all(outcome.result is not None and outcome.result.changed for outcome in first)
+    second = archive_all(archive, urls, Politeness(interval=0))
+    assert all(outcome.result is not None and not outcome.result.changed for outcome in second)
+    assert [hit.status for hit in server.hits("/page/cond")] == [200, 200, 304, 304]
+    assert all("if-none-match" in hit.headers for hit in server.hits("/page/cond")[2:])
+    assert archive.history(urls[0])[-1]["version"] == 1
+
+
+def test_a_url_claimed_by_another_run_is_skipped(servers: list[HostileServer], archive: Archive) -> None:
+    server = servers[0]
+    urls = [server.url("/page/claimed"), server.url("/page/free")]
+    other_run = archive.start_run("run")
+    assert archive.claim(urls[0], other_run, seconds=60) is None
+    mine = archive.start_run("run")
+    outcomes = {o.url: o for o in archive_all(archive, urls, Politeness(interval=0), run_id=mine)}
+    assert outcomes[urls[0]].skipped and f"run {other_run}" in outcomes[urls[0]].describe_error()
+    assert outcomes[urls[1]].ok
+    assert server.hits("/page/claimed") == []
+    # A claim left by a run that died expires.
+    assert archive.claim(urls[0], other_run, seconds=-1) is None
+    outcomes = {o.url: o for o in archive_all(archive, urls[:1], Politeness(interval=0), run_id=mine)}
+    assert outcomes[urls[0]].ok
