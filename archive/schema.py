@@ -119,6 +119,10 @@ def m003_validators_and_leases(db: Database) -> None:
     )
 
 
+def needs_upgrade(db: Database) -> bool:
+    return bool(migrations.pending(db))
+
+
 def upgrade(db: Database) -> None:
-    """Bring a database of any earlier schema up to date, in place."""
+    """Bring a database of any earlier schema up to date, in place (migrations left pending only)."""
     migrations.apply(db)

@@ -23,7 +23,7 @@ from typing import Any
 import zstandard
 from sqlite_utils import Database
 
-from archive.schema import upgrade
+from archive.schema import needs_upgrade, upgrade
 from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
@@ -55,7 +55,9 @@ class Archive:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            upgrade(self.db)
+            if needs_upgrade(self.db):
+                with _Immediate(conn):  # two processes opening a new file: one migrates, the other waits
+                    upgrade(self.db)
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a usable archive ({exc})") from exc
         self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
