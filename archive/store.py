@@ -52,15 +52,28 @@ class Archive:
             # isolation_level=None: transactions are opened explicitly, see _write().
             conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
             self.db = Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            if needs_upgrade(self.db):
-                with _Immediate(conn):  # two processes opening a new file: one migrates, the other waits
-                    upgrade(self.db)
+            self._prepare(time.monotonic() + busy_timeout)
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a usable archive ({exc})") from exc
         self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
+
+    def _prepare(self, give_up: float) -> None:
+        """WAL mode and an up-to-date schema. Switching a new file to WAL can fail at once with
+        "database is locked" while another process opens it too (SQLite's busy wait does not
+        cover it), so that is retried until give_up."""
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                if needs_upgrade(self.db):
+                    with _Immediate(self.db.conn):  # one process migrates, the others wait
+                        upgrade(self.db)
+                return
+            except (sqlite3.OperationalError, ArchiveError) as exc:
+                if "locked" not in str(exc) or time.monotonic() > give_up:
+                    raise
+                time.sleep(0.05)
 
     def close(self) -> None:
         self.db.close()

