@@ -35,6 +35,7 @@ from scraper.urls import canonical_url, is_web_url
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 FAILURES_LISTED = 20
+FEW_PAGES = 8
 
 
 class Interrupted(Exception):
@@ -193,7 +194,9 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
         run_id = archive.start_run("archive")
         try:
             saved = (save_page(archive, page, run_id=run_id) for page in pages)
-            fetched = run(urls, archive, client=_client(**fetch), run_id=run_id)
+            # A few pages are cleaned faster here than by starting cleaning processes.
+            fetched = run(urls, archive, client=_client(**fetch), run_id=run_id,
+                          cleaners=None if len(urls) > FEW_PAGES else 0)
             for outcome in itertools.chain(saved, fetched):
                 if outcome.ok:
                     assert outcome.result is not None
