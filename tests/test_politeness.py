@@ -3,7 +3,6 @@ spacing, robots.txt, conditional GET, and claims that keep overlapping runs apar
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -13,7 +12,7 @@ from archive import Archive
 from scraper.pipeline import Outcome, run
 from scraper.politeness import PoliteClient, Politeness
 from tests.conftest import FAST
-from tests.hostile import Hit, HostileServer
+from tests.hostile import HostileServer, max_concurrency, start_gaps
 from tests.server import LocalServer, Response
 
 HOSTS = ("127.0.0.1", "127.0.0.2", "127.0.0.3")
@@ -27,21 +26,6 @@ def servers() -> Iterator[list[HostileServer]]:
     finally:
         for server in running:
             server.stop()
-
-
-def most_at_once(hits: list[Hit]) -> int:
-    """The largest number of requests whose [started, finished) intervals overlap."""
-    edges = sorted([(hit.started, 1) for hit in hits] + [(hit.finished, -1) for hit in hits])
-    level = peak = 0
-    for _, step in edges:
-        level += step
-        peak = max(peak, level)
-    return peak
-
-
-def gaps(hits: list[Hit]) -> list[float]:
-    starts = sorted(hit.started for hit in hits)
-    return [later - earlier for earlier, later in itertools.pairwise(starts)]
 
 
 def archive_all(archive: Archive, urls: list[str], politeness: Politeness, **kwargs: object) -> list[Outcome]:
@@ -58,10 +42,10 @@ def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive:
     for server in servers:
         hits = server.hits()
         assert len(hits) == 7  # robots.txt once, then each page once
-        assert most_at_once(hits) <= 2
-        assert min(gaps(hits)) >= 0.2 - 0.05  # seen at the server: connection set-up can shift a start
+        assert max_concurrency(hits) <= 2
+        assert min(start_gaps(hits)) >= 0.2 - 0.05  # seen at the server: connection set-up can shift a start
     # Hosts proceed side by side: requests to different hosts overlap in time.
-    assert most_at_once([hit for server in servers for hit in server.hits()]) > 2
+    assert max_concurrency([hit for server in servers for hit in server.hits()]) > 2
 
 
 def test_one_host_at_a_time_when_per_host_is_one(servers: list[HostileServer], archive: Archive) -> None:
@@ -69,7 +53,7 @@ def test_one_host_at_a_time_when_per_host_is_one(servers: list[HostileServer], a
     server.latency = 0.1
     urls = [server.url(f"/page/single{n}") for n in range(5)]
     archive_all(archive, urls, Politeness(per_host=1, interval=0), concurrency=8)
-    assert most_at_once(server.hits("/page/")) == 1
+    assert max_concurrency(server.hits("/page/")) == 1
 
 
 def test_robots_txt_is_obeyed_with_its_crawl_delay(servers: list[HostileServer], archive: Archive) -> None:
@@ -82,7 +66,7 @@ def test_robots_txt_is_obeyed_with_its_crawl_delay(servers: list[HostileServer],
     assert all(outcomes[url].ok for url in urls if "private" not in url)
     assert server.hits("/page/private") == []
     assert len(server.hits("/robots.txt")) == 1
-    assert min(gaps(server.hits())) >= 0.5 - 0.1
+    assert min(start_gaps(server.hits())) >= 0.5 - 0.1
     assert archive.db.execute("SELECT outcome FROM fetches WHERE url LIKE '%private1'").fetchone()[0] == "skipped"
 
 
