@@ -223,3 +223,12 @@ def test_export_into_a_closed_pipe_is_quiet(server: LocalServer, db_path: Path) 
 
 def test_fixture_response_helper_serves_bytes(server: LocalServer) -> None:
     assert fixture_response(SEED).body.startswith(b"<!DOCTYPE")
+
+
+def test_malformed_urls_in_a_list_fail_one_by_one(tmp_path: Path, db_path: Path) -> None:
+    listing = tmp_path / "urls.txt"
+    listing.write_text("http://[::1/\nhttp://example.com:port/\nftp://example.com/\n")
+    code, _, err = invoke("run", str(listing), *FAST_FLAGS)
+    assert code == 1 and "Traceback" not in err
+    for url in ("http://[::1/", "http://example.com:port/", "ftp://example.com/"):
+        assert f"failed: {url}: not an http(s) URL" in err
