@@ -70,7 +70,7 @@ class Archive:
                     with _Immediate(self.db.conn):  # one process migrates, the others wait
                         upgrade(self.db)
                 return
-            except (sqlite3.OperationalError, ArchiveError) as exc:
+            except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > give_up:
                     raise
                 time.sleep(0.05)
@@ -167,8 +167,9 @@ class Archive:
     def claim(self, url: str, run_id: int, *, seconds: float) -> int | None:
         """Lease url to run_id for `seconds`, unless another live run holds it.
 
-        Returns None when claimed, else the id of the run that holds the URL. A claim is
-        taken over when it has expired or its run is over: finished, or its process gone.
+        Returns None when claimed, else the id of the run that holds the URL. The claim ends
+        when the run records the URL's outcome; a claim is taken over when it has expired or
+        its run is over: finished, or its process gone.
         """
         url = canonical_url(url)
         now = time.time()
@@ -184,10 +185,6 @@ class Archive:
                 [url, run_id, now + seconds],
             )
         return None
-
-    def release(self, url: str, run_id: int) -> None:
-        with self._write():
-            self.db.execute("DELETE FROM leases WHERE url = ? AND run_id = ?", [canonical_url(url), run_id])
 
     def validators(self, url: str) -> Validators | None:
         """The ETag and Last-Modified of the page's last fetch, if the archive has a version of it."""
@@ -227,9 +224,12 @@ class Archive:
         return sha256
 
     def _log(self, run_id: int | None, url: str, outcome: str, **fields: Any) -> None:
+        """Record what became of url in this run; the run's claim on it ends in the same transaction."""
         self.db.table("fetches").insert(
             {"run_id": run_id, "url": url, "at": iso_utc(utc_now()), "outcome": outcome, **fields}
         )
+        if run_id is not None:
+            self.db.execute("DELETE FROM leases WHERE url = ? AND run_id = ?", [url, run_id])
 
     # ---- reading -------------------------------------------------------------------
 

@@ -101,14 +101,14 @@ def _client(*, timeout: float, deadline: float, retries: int, max_bytes: int, us
     return PoliteClient(settings, Politeness(per_host=per_host, interval=interval, robots=not ignore_robots))
 
 
-def _since(value: str | None) -> datetime | None:
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """--since of export and run: a date, an ISO 8601 time (UTC if no zone), or 7d, 12h, 30m ago."""
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        return parse_since(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31 or 2026-01-31T12:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31, 2026-01-31T12:00 or 7d") from None
 
 
 @contextmanager
@@ -220,7 +220,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 @click.option("--feed", "feeds", multiple=True, metavar="URL", help="An RSS or Atom feed whose entries to archive.")
 @click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
               help="A sitemap or sitemap index, gzipped or not, whose pages to archive.")
-@click.option("--since", "since_text", metavar="WHEN",
+@click.option("--since", metavar="WHEN", callback=_since,
               help="Only feed and sitemap entries dated at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d, 12h.")
 @click.option("--max-urls", type=click.IntRange(min=1), help="Archive at most this many URLs.")
 @click.option("-c", "--concurrency", type=click.IntRange(1, 256), default=8, show_default=True,
@@ -232,7 +232,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 @fetch_options
 @db_option
 def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...],
-                since_text: str | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
+                since: datetime | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
                 quiet: bool, db_path: Path, **fetch: Any) -> None:
     """Archive every URL of the LIST files, feeds and sitemaps: the job to run from cron.
 
@@ -250,15 +250,10 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     for address in (*feeds, *sitemaps):
         if not is_web_url(address):
             raise click.BadParameter(f"{address!r} is not an http(s) URL", param_hint="--feed/--sitemap")
-    try:
-        since = parse_since(since_text) if since_text else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
     report = _Report(log_format, quiet=quiet)
-    client = _client(**fetch)
-    urls = list(itertools.islice(unique(_gather(sources, feeds, sitemaps, client, since, report),
-                                        key=canonical_url), max_urls))
-    with _open_archive(db_path) as archive:
+    with _client(**fetch) as client, _open_archive(db_path) as archive:
+        urls = list(itertools.islice(unique(_gather(sources, feeds, sitemaps, client, since, report),
+                                            key=canonical_url), max_urls))
         run_id = archive.start_run("run")
         status = "interrupted"
         try:
@@ -268,7 +263,6 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
                     report.outcome(outcome)
             status = "finished"
         finally:
-            client.close()
             archive.finish_run(run_id, status=status, urls=len(urls))
     report.summary(run_id, len(urls))
     if as_json:
@@ -380,18 +374,18 @@ def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
               show_default=True, help="Output format.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only the latest of each page.")
 @click.option("--url-prefix", help="Only pages whose URL starts with this.")
-@click.option("--since", help="Only versions fetched at or after this date (ISO 8601, UTC if no zone).")
+@click.option("--since", metavar="WHEN", callback=_since,
+              help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
 @db_option
-def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: str | None,
+def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None,
                    db_path: Path) -> None:
     """Write the cleaned text of archived pages to stdout.
 
     txt: title, URL, blank line, text; records separated by a form feed line.
     jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
     """
-    moment = _since(since)
     with _open_archive(db_path, must_exist=True) as archive:
-        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=moment)
+        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since)
         write_records(records, sys.stdout, fmt)
 
 

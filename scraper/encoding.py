@@ -62,9 +62,10 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     meta = _META_CHARSET.search(content[:4096])
     declared = [_known(header.group(1) if header else None),
                 _known(meta.group(1).decode("ascii", "replace") if meta else None)]
+    if any(name in _LATIN for name in declared) and _mostly_high_bytes(content):
+        # A server's default latin-1 label over CJK or Cyrillic text: detect instead.
+        declared = [name for name in declared if name not in _LATIN]
     for name in filter(None, declared):
-        if name in _LATIN and _mostly_high_bytes(content):
-            continue  # a server's default latin-1 label over CJK or Cyrillic text: detect instead
         try:
             return content.decode(name), name
         except UnicodeDecodeError:

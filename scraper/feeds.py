@@ -14,23 +14,22 @@ from __future__ import annotations
 import calendar
 import io
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 from xml.sax import SAXParseException
 
 import feedparser
 from lxml import etree
 
+from scraper.decompress import DecodeError, OverLimit, decode_body
 from scraper.errors import SourceError
+from scraper.urls import is_web_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
-_INFLATE_STEP = 1024 * 1024  # output per zlib call, so a bomb is stopped within a step of the cap
 _GZIP_MAGIC = b"\x1f\x8b"
-_WEB_SCHEMES = ("http", "https")
 _RELATIVE = re.compile(r"(\d+)([dhm])")
 _RELATIVE_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 _YEAR_OR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")
@@ -175,28 +174,13 @@ def _why_not_a_feed(content: bytes, parsed: Any) -> str:
 
 
 def _gunzip(content: bytes) -> bytes:
-    # Inflate in bounded steps so a gzip bomb costs at most the cap in memory, never its
-    # full expanded size. Concatenated gzip members are allowed, as gzip itself does.
-    pieces: list[bytes] = []
-    size = 0
-    remaining = content
+    # Inflated in bounded steps, so a gzip bomb costs at most the cap in memory.
     try:
-        while remaining[:2] == _GZIP_MAGIC:
-            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-            pending = remaining
-            while not inflater.eof:
-                piece = inflater.decompress(pending, min(_INFLATE_STEP, MAX_SITEMAP_BYTES + 1 - size))
-                size += len(piece)
-                if size > MAX_SITEMAP_BYTES:
-                    raise SourceError("sitemap over 50 MiB uncompressed")
-                pieces.append(piece)
-                pending = inflater.unconsumed_tail
-                if not piece and not pending:
-                    raise SourceError("not a sitemap: truncated gzip data")
-            remaining = inflater.unused_data
-    except zlib.error as exc:
-        raise SourceError(f"not a sitemap: bad gzip data ({_one_line(exc)})") from exc
-    return b"".join(pieces)
+        return b"".join(decode_body([content], "gzip", MAX_SITEMAP_BYTES))
+    except OverLimit:
+        raise SourceError("sitemap over 50 MiB uncompressed") from None
+    except DecodeError as exc:
+        raise SourceError(f"not a sitemap: {exc}") from None
 
 
 def _looks_like_xml(content: bytes) -> bool:
@@ -289,13 +273,7 @@ def _web_url(link: str | None, base_url: str) -> str | None:
 
 
 def _is_absolute_web_url(text: str) -> bool:
-    if any(char.isspace() for char in text):
-        return False
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in _WEB_SCHEMES and bool(parts.netloc)
+    return not any(char.isspace() for char in text) and is_web_url(text)
 
 
 def _unique(entries: list[Entry]) -> list[Entry]:

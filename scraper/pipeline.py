@@ -25,8 +25,8 @@ from scraper.cleaner import clean
 from scraper.errors import Claimed, FetchError, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page
-from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient, host_of
-from scraper.urls import is_web_url
+from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient
+from scraper.urls import host_of, is_web_url
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ def run(
     per_host, interval = client.politeness.per_host, client.politeness.interval
     gate = client.gate
     lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
+    cleaning = _Cleaning(cleaners)
+    _share_malloc_arenas()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
         if not is_web_url(url):
@@ -103,9 +105,6 @@ def run(
         if page.status == 304:
             return page, None
         return page, cleaning.clean(page.html, page.final_url)
-
-    cleaning = _Cleaning(cleaners)
-    _share_malloc_arenas()
 
     queues = _HostQueues(iter(urls), _WINDOW)
     in_flight: Counter[str] = Counter()
@@ -141,9 +140,7 @@ def run(
             for future in done:
                 url = pending.pop(future)
                 in_flight[host_of(url)] -= 1
-                yield _settle(archive, url, future, run_id)
-                if run_id is not None:
-                    archive.release(url, run_id)
+                yield _settle(archive, url, future, run_id)  # which also ends the run's claim on url
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         client.close()  # in-flight requests fail fast instead of running to their timeouts

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from protego import Protego
 from scraper.errors import Disallowed, FetchError, HTTPStatusError
 from scraper.fetcher import FetchSettings, Validators, fetch, make_client
 from scraper.models import Page
+from scraper.urls import host_of
 
 ROBOTS_MAX_BYTES = 512 * 1024
 """RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt."""
@@ -66,20 +66,11 @@ class PoliteClient:
         self.close()
 
 
-def host_of(url: str) -> str:
-    """The host a request goes to, with its port: what politeness is counted by."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
-
-
 class HostGate:
     """Spaces the starts of requests to one host by at least `interval` seconds. Thread-safe."""
 
-    def __init__(self, interval: float, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, interval: float) -> None:
         self.interval = interval
-        self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         self._next: dict[str, float] = {}
         self._intervals: dict[str, float] = {}
@@ -101,11 +92,11 @@ class HostGate:
         """Block until a request to url's host may start, and book that start."""
         host = host_of(url)
         with self._lock:
-            now = self._clock()
+            now = time.monotonic()
             start = max(now, self._next.get(host, now))
             self._next[host] = start + self._intervals.get(host, self.interval)
         if start > now:
-            self._sleep(start - now)
+            time.sleep(start - now)
 
 
 class RobotsRules:

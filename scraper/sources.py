@@ -53,9 +53,11 @@ def feed_urls(client: PoliteClient, url: str, *, since: datetime | None = None) 
     """Links of an RSS or Atom feed's entries, newest-first as the feed lists them."""
     try:
         page = client.fetch(url, html_only=False)
+        entries = parse_feed(page.content, page.final_url)
     except FetchError as error:
         raise SourceError(f"feed {url}: {error.message}") from error
-    entries = parse_feed(page.content, page.final_url)
+    except SourceError as error:
+        raise SourceError(f"feed {url}: {error}") from error
     return [entry.url for entry in (newer_than(entries, since) if since else entries)]
 
 
@@ -69,9 +71,11 @@ def sitemap_urls(client: PoliteClient, url: str, *, since: datetime | None = Non
         current = queue.popleft()
         try:
             page = client.fetch(current, html_only=False)
+            sitemap = parse_sitemap(page.content, page.final_url)
         except FetchError as error:
             raise SourceError(f"sitemap {current}: {error.message}") from error
-        sitemap = parse_sitemap(page.content, page.final_url)
+        except SourceError as error:
+            raise SourceError(f"sitemap {current}: {error}") from error
         entries = newer_than(sitemap.entries, since) if since else sitemap.entries
         if sitemap.kind == "urlset":
             yield from (entry.url for entry in entries)
