@@ -295,7 +295,7 @@ class _Report:
         self.quiet = quiet
         self.progress = not quiet and not self.json and sys.stderr.isatty()
         self.counts: Counter[str] = Counter()
-        self.reasons: Counter[str] = Counter()
+        self.reasons = {"failed": Counter[str](), "skipped": Counter[str]()}
         self.failures: list[str] = []
 
     def _event(self, event: str, **fields: Any) -> None:
@@ -304,7 +304,7 @@ class _Report:
 
     def source_failed(self, error: ScraperError) -> None:
         self.counts["failed"] += 1
-        self.reasons[error.reason] += 1
+        self.reasons["failed"][error.reason] += 1
         if self.json:
             self._event("source_failed", reason=error.reason, error=str(error))
         else:
@@ -321,7 +321,7 @@ class _Report:
         assert outcome.error is not None
         state = "skipped" if outcome.skipped else "failed"
         self.counts[state] += 1
-        self.reasons[outcome.error.reason] += 1
+        self.reasons[state][outcome.error.reason] += 1
         if self.json:
             self._event(state, url=outcome.url, reason=outcome.error.reason, error=outcome.describe_error())
         elif state == "failed" and len(self.failures) < FAILURES_LISTED:
@@ -331,7 +331,8 @@ class _Report:
         counts = self.counts
         return {"run_id": run_id, "urls": urls, "fetched": counts["new"] + counts["unchanged"],
                 "new_versions": counts["new"], "unchanged": counts["unchanged"], "skipped": counts["skipped"],
-                "failed": counts["failed"], "failed_by_reason": dict(self.reasons)}
+                "failed": counts["failed"], "failed_by_reason": dict(self.reasons["failed"]),
+                "skipped_by_reason": dict(self.reasons["skipped"])}
 
     def summary(self, run_id: int, urls: int) -> None:
         totals = self.totals(run_id, urls)
@@ -343,13 +344,12 @@ class _Report:
         if self.counts["failed"] > len(self.failures):
             click.echo(f"... and {self.counts['failed'] - len(self.failures)} more: see `scraper failures`", err=True)
         if not self.quiet:
-            by_reason = ", ".join(f"{reason} {n}" for reason, n in self.reasons.most_common())
-            click.echo(
-                f"{urls} URLs: {totals['fetched']} fetched, {totals['new_versions']} new versions, "
-                f"{totals['unchanged']} unchanged, {totals['skipped']} skipped, {totals['failed']} failed"
-                + (f" ({by_reason})" if by_reason else ""),
-                err=True,
-            )
+            def why(state: str) -> str:
+                reasons = ", ".join(f"{reason} {n}" for reason, n in self.reasons[state].most_common())
+                return f"{totals[state]} {state}" + (f" ({reasons})" if reasons else "")
+
+            click.echo(f"{urls} URLs: {totals['fetched']} fetched, {totals['new_versions']} new versions, "
+                       f"{totals['unchanged']} unchanged, {why('skipped')}, {why('failed')}", err=True)
 
 
 @contextmanager

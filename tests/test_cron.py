@@ -34,7 +34,7 @@ def test_run_over_a_feed_and_a_sitemap_index(hostile: HostileServer, db_path: Pa
     assert result.returncode == 0, result.stderr
     assert summary(result) | {"run_id": 0} == {
         "run_id": 0, "urls": 8, "fetched": 8, "new_versions": 8, "unchanged": 0, "skipped": 0, "failed": 0,
-        "failed_by_reason": {}}
+        "failed_by_reason": {}, "skipped_by_reason": {}}
     with sqlite3.connect(db_path) as db:
         urls = {row[0] for row in db.execute("SELECT url FROM pages")}
     assert urls == {hostile.url(f"/page/feed-{n}") for n in (1, 2, 3)} | {
@@ -71,6 +71,8 @@ def test_json_log_format(hostile: HostileServer, db_path: Path) -> None:
     assert by_event["skipped"]["reason"] == "robots.txt"
     assert by_event["failed"]["reason"] == "http 410"
     assert by_event["summary"]["failed"] == 1 and by_event["summary"]["skipped"] == 1
+    assert by_event["summary"]["failed_by_reason"] == {"http 410": 1}
+    assert by_event["summary"]["skipped_by_reason"] == {"robots.txt": 1}
     assert all(event["time"].endswith("Z") for event in events)
 
 
