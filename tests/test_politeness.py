@@ -35,7 +35,7 @@ def archive_all(archive: Archive, urls: list[str], politeness: Politeness, **kwa
 
 def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive: Archive) -> None:
     for server in servers:
-        server.latency = 1.2  # longer than the interval, so a host has two requests in flight
+        server.latency = 0.8  # longer than the interval, so a host has two requests in flight
     urls = [server.url(f"/page/p{n}") for n in range(6) for server in servers]
     outcomes = archive_all(archive, urls, Politeness(per_host=2, interval=0.5), concurrency=6)
     assert all(outcome.ok for outcome in outcomes) and len(outcomes) == len(urls)
