@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from archive.compression import pack_markdown
+from archive.diff import word_changes
 
 migrations = Migrations("scraper.archive")
 
@@ -117,6 +122,72 @@ def m003_validators_and_leases(db: Database) -> None:
         pk="url",
         not_null={"run_id", "expires_at"},
     )
+
+
+@migrations()
+def m004_deltas_word_changes_markdown_search_minhash(db: Database) -> None:
+    # A blob may be compressed with another blob's content as zstd dictionary: an edited page
+    # then costs little more than its edit. Bases are never themselves deltas (chains of one).
+    db.table("blobs").add_column("base", str)
+    versions = db.table("versions")
+    versions.add_column("words_added", int)  # against the previous version of the page
+    versions.add_column("words_removed", int)
+    for page_id, version, added, removed in list(_word_changes(db)):  # read all, then write
+        db.execute(
+            "UPDATE versions SET words_added = ?, words_removed = ? WHERE page_id = ? AND version = ?",
+            [added, removed, page_id, version],
+        )
+    # Markdown compressed against the plain text it mostly repeats: a tenth of the room.
+    versions.add_column("markdown_zstd", bytes)
+    for (version_id,) in list(db.execute("SELECT id FROM versions WHERE markdown IS NOT NULL")):
+        text, markdown = db.execute("SELECT text, markdown FROM versions WHERE id = ?", [version_id]).fetchone()
+        db.execute("UPDATE versions SET markdown_zstd = ? WHERE id = ?", [pack_markdown(markdown, text), version_id])
+    db.execute("ALTER TABLE versions DROP COLUMN markdown")
+    # Full-text search over title and text, in the shape sqlite-utils and Datasette expect of
+    # an FTS table; written out because enable_fts() would commit the migration's transaction.
+    db.execute(
+        "CREATE VIRTUAL TABLE versions_fts USING FTS5 (title, text, content=versions,"
+        " tokenize='unicode61 remove_diacritics 2')"
+    )
+    db.execute("INSERT INTO versions_fts (rowid, title, text) SELECT rowid, title, text FROM versions")
+    for trigger in _FTS_TRIGGERS:
+        db.execute(trigger)
+    # MinHash signatures of cleaned texts, and their LSH band buckets, to find near-duplicates.
+    db.table("minhashes").create(
+        {"version_id": int, "num_perm": int, "signature": bytes},
+        pk="version_id",
+        foreign_keys=[("version_id", "versions", "id")],
+        not_null={"num_perm", "signature"},
+    )
+    db.table("minhash_bands").create(
+        {"band": int, "bucket": int, "version_id": int},
+        foreign_keys=[("version_id", "versions", "id")],
+        not_null={"band", "bucket", "version_id"},
+    )
+    db.table("minhash_bands").create_index(["band", "bucket"])
+    db.table("minhash_bands").create_index(["version_id"])
+
+
+_FTS_TRIGGERS = (
+    "CREATE TRIGGER versions_ai AFTER INSERT ON versions BEGIN"
+    " INSERT INTO versions_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text); END",
+    "CREATE TRIGGER versions_ad AFTER DELETE ON versions BEGIN"
+    " INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);"
+    " END",
+    "CREATE TRIGGER versions_au AFTER UPDATE ON versions BEGIN"
+    " INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);"
+    " INSERT INTO versions_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text); END",
+)
+
+
+def _word_changes(db: Database) -> Iterator[tuple[int, int, int, int]]:
+    """(page_id, version, words added, words removed) of every version already archived."""
+    previous: tuple[int, str] | None = None
+    for page_id, version, text in db.execute("SELECT page_id, version, text FROM versions ORDER BY page_id, version"):
+        before = previous[1] if previous is not None and previous[0] == page_id else ""
+        added, removed = word_changes(before, text)
+        yield page_id, version, added, removed
+        previous = (page_id, text)
 
 
 def needs_upgrade(db: Database) -> bool:

@@ -20,16 +20,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import zstandard
 from sqlite_utils import Database
 
+from archive import compression
+from archive.compression import pack_markdown, unpack_markdown
+from archive.diff import word_changes
 from archive.schema import needs_upgrade, upgrade
-from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError, Skipped
+from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError, SearchError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
 from scraper.urls import canonical_url
-
-_ZSTD_LEVEL = 6
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,6 @@ class Archive:
             self._prepare(time.monotonic() + busy_timeout)
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"{self.path}: not a usable archive ({exc})") from exc
-        self._compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
 
     def _prepare(self, give_up: float) -> None:
         """WAL mode and an up-to-date schema. Switching a new file to WAL can fail at once with
@@ -107,13 +106,17 @@ class Archive:
             else:
                 page_id, latest = row
             previous = self.db.execute(
-                "SELECT content_hash FROM versions WHERE page_id = ? AND version = ?",
+                "SELECT content_hash, html_sha256 FROM versions WHERE page_id = ? AND version = ?",
                 [page_id, latest],
             ).fetchone()
             changed = previous is None or previous[0] != article.content_hash
             version = latest + 1 if changed else latest
             if changed:
-                html_sha256 = self._store_blob(page.content)
+                html_sha256 = self._store_blob(page.content, like=previous[1] if previous else None)
+                before = self.db.execute(
+                    "SELECT text FROM versions WHERE page_id = ? AND version = ?", [page_id, latest]
+                ).fetchone()
+                added, removed = word_changes(before[0] if before else "", article.text)
                 self.db.table("versions").insert({
                     "page_id": page_id, "version": version, "fetched_at": now,
                     "final_url": page.final_url, "status": page.status,
@@ -126,7 +129,8 @@ class Archive:
                     "site_name": article.site_name, "description": article.description,
                     "canonical_url": article.canonical_url, "image": article.image,
                     "word_count": article.word_count, "text": article.text,
-                    "markdown": article.markdown,
+                    "markdown_zstd": pack_markdown(article.markdown, article.text),
+                    "words_added": added, "words_removed": removed,
                 })
                 self.db.execute(
                     "UPDATE pages SET latest_version = ?, last_changed = ? WHERE id = ?",
@@ -215,13 +219,29 @@ class Archive:
             })
             self.db.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
 
-    def _store_blob(self, content: bytes) -> str:
+    def _store_blob(self, content: bytes, *, like: str | None) -> str:
+        """Store content once, whatever brought it; compressed against the blob `like` (the
+        page's previous HTML) when that is smaller, as an edited page mostly repeats it."""
         sha256 = hashlib.sha256(content).hexdigest()
+        if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [sha256]).fetchone():
+            return sha256
+        compressed, base = compression.compress(content), None
+        if like is not None:
+            keyframe = self._keyframe(like)
+            delta = compression.compress(content, like=self.raw_html(keyframe))
+            if len(delta) < len(compressed):
+                compressed, base = delta, keyframe
         self.db.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, size, compression, content) VALUES (?, ?, 'zstd', ?)",
-            [sha256, len(content), self._compressor.compress(content)],
+            "INSERT INTO blobs (sha256, size, compression, content, base) VALUES (?, ?, 'zstd', ?, ?)",
+            [sha256, len(content), compressed, base],
         )
         return sha256
+
+    def _keyframe(self, sha256: str) -> str:
+        """The blob that a delta against sha256 should use: sha256 itself, or its own base, so
+        reading any blob takes at most two decompressions."""
+        row = self.db.execute("SELECT base FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        return str(row[0]) if row and row[0] else sha256
 
     def _log(self, run_id: int | None, url: str, outcome: str, **fields: Any) -> None:
         """Record what became of url in this run; the run's claim on it ends in the same transaction."""
@@ -244,7 +264,7 @@ class Archive:
         page = self.page(url)
         return list(self.db.query(
             "SELECT version, fetched_at, final_url, status, content_hash, html_sha256, title,"
-            " word_count FROM versions WHERE page_id = ? ORDER BY version",
+            " word_count, words_added, words_removed FROM versions WHERE page_id = ? ORDER BY version",
             [page["id"]],
         ))
 
@@ -257,13 +277,37 @@ class Archive:
         ))
         if not rows:
             raise NotArchived(f"{url} has no version {number} (latest is {page['latest_version']})")
-        return rows[0]
+        row = rows[0]
+        row["markdown"] = unpack_markdown(row.pop("markdown_zstd"), row["text"])
+        return row
+
+    def search(self, query: str, *, limit: int = 20, all_versions: bool = False,
+               syntax: bool = False) -> list[dict[str, Any]]:
+        """Pages whose title or text match query, best first, with a snippet of the match.
+
+        Only latest versions unless all_versions. The query is words that must all appear and
+        "quoted phrases"; with syntax=True, SQLite FTS5 query syntax: OR, NOT, NEAR(), prefix*.
+        """
+        match = query if syntax else self.db.quote_fts(query)
+        latest = "" if all_versions else "AND v.version = p.latest_version"
+        try:
+            return list(self.db.query(
+                "SELECT p.url, v.version, v.fetched_at, v.title, v.word_count,"
+                " snippet(versions_fts, 1, '[', ']', '…', 16) AS snippet, bm25(versions_fts, 3.0, 1.0) AS rank"
+                " FROM versions_fts JOIN versions v ON v.rowid = versions_fts.rowid"
+                " JOIN pages p ON p.id = v.page_id"
+                f" WHERE versions_fts MATCH ? {latest} ORDER BY rank LIMIT ?",
+                [match, limit],
+            ))
+        except sqlite3.OperationalError as exc:
+            raise SearchError(f"cannot search for {query!r}: {exc}") from exc
 
     def raw_html(self, sha256: str) -> bytes:
-        row = self.db.execute("SELECT content FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        row = self.db.execute("SELECT content, base FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
         if row is None:
             raise NotArchived(f"no stored HTML with hash {sha256}")
-        return zstandard.ZstdDecompressor().decompress(row[0])
+        content, base = row
+        return compression.decompress(content, like=self.raw_html(base) if base else None)
 
     def records(
         self,
@@ -282,9 +326,9 @@ class Archive:
             where.append("v.fetched_at >= ?")
             params.append(iso_utc(since))
         cursor = self.db.execute(
-            "SELECT p.url, v.final_url, v.version, v.fetched_at, v.title, v.author, v.authors,"
-            " v.published, v.modified, v.language, v.site_name, v.description, v.canonical_url,"
-            " v.image, v.word_count, v.content_hash, v.text, v.markdown"
+            "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"
+            " v.html_sha256, v.title, v.author, v.authors, v.published, v.modified, v.language, v.site_name,"
+            " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.text, v.markdown_zstd"
             " FROM versions v JOIN pages p ON p.id = v.page_id"
             f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
             params,
@@ -293,6 +337,7 @@ class Archive:
         for row in cursor:  # a cursor yields rows as read: constant memory
             record = dict(zip(columns, row, strict=True))
             record["authors"] = json.loads(record["authors"] or "[]")
+            record["markdown"] = unpack_markdown(record.pop("markdown_zstd"), record["text"])
             yield record
 
     def failures(self, *, runs: int = 1) -> list[dict[str, Any]]:

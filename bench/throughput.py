@@ -30,6 +30,25 @@ DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "traf
 HOSTS = 20
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 keep-alive, no access log, and a client that hangs up is no error: normal at
+    the end of a run."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            super().handle()
+
+
+class BenchServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
 def load_pages(corpus: Path) -> list[bytes]:
     data = json.loads((corpus / "evaldata.json").read_text(encoding="utf-8"))
     return [(corpus / "pages" / item["file"]).read_bytes() for _, item in sorted(data.items())]
@@ -39,9 +58,7 @@ def serve(corpus: Path, port: int, latency: float) -> None:
     """Serve /p/<n> (page n of the corpus, any query ignored) on 127.0.0.1..20 until killed."""
     pages = load_pages(corpus)
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             time.sleep(latency)
             path = self.path.split("?")[0]
@@ -55,18 +72,7 @@ def serve(corpus: Path, port: int, latency: float) -> None:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def handle(self) -> None:
-            with contextlib.suppress(ConnectionError):  # a client that hung up: normal at the end of a run
-                super().handle()
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256
-
-    servers = [Server((f"127.0.0.{n}", port), Handler) for n in range(1, HOSTS + 1)]
+    servers = [BenchServer((f"127.0.0.{n}", port), Handler) for n in range(1, HOSTS + 1)]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     print("ready", flush=True)

@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-from scraper.cleaner import clean
+from typing import Any
+
 from scraper.errors import (
     ArchiveError,
     BadContent,
@@ -19,6 +20,7 @@ from scraper.errors import (
     NotArchived,
     NotHTML,
     ScraperError,
+    SearchError,
     Skipped,
     SourceError,
     TooLarge,
@@ -46,6 +48,7 @@ __all__ = [
     "NotHTML",
     "Page",
     "ScraperError",
+    "SearchError",
     "Skipped",
     "SourceError",
     "TooLarge",
@@ -55,3 +58,13 @@ __all__ = [
     "fetch",
     "make_client",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # scraper.clean is loaded on first use: importing trafilatura costs a run's own process
+    # ~30 MB that it does not need when pages are cleaned in a pool.
+    if name == "clean":
+        from scraper.cleaner import clean
+
+        return clean
+    raise AttributeError(f"module 'scraper' has no attribute {name!r}")

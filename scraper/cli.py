@@ -5,6 +5,7 @@ Data goes to stdout; progress, summaries and errors to stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -20,8 +21,10 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from archive import FORMATS, Archive, SaveResult, write_records
+from archive.diff import render_word_diff, unified_diff, word_changes, word_diff
+from archive.similar import THRESHOLD, duplicate_pages, similar
+from archive.warc import write_warc
 from scraper import __version__
-from scraper.cleaner import clean
 from scraper.encoding import decode_html
 from scraper.errors import ScraperError, SourceError
 from scraper.feeds import parse_since
@@ -370,23 +373,34 @@ def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
 
 
 @cli.command("export")
-@click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)), default="jsonl",
+@click.option("-f", "--format", "fmt", type=click.Choice([*FORMATS, "warc"]), default="jsonl",
               show_default=True, help="Output format.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only the latest of each page.")
 @click.option("--url-prefix", help="Only pages whose URL starts with this.")
 @click.option("--since", metavar="WHEN", callback=_since,
               help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
+@click.option("--dedupe", is_flag=True,
+              help="Leave out near-duplicates of pages archived earlier (the same story republished elsewhere).")
 @db_option
-def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None,
+def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None, dedupe: bool,
                    db_path: Path) -> None:
-    """Write the cleaned text of archived pages to stdout.
+    """Write archived pages to stdout.
 
     txt: title, URL, blank line, text; records separated by a form feed line.
     jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
+    warc: WARC/1.1 (gzipped records) of the raw HTML as fetched, for web-archive tools.
     """
+    if fmt == "warc" and sys.stdout.isatty():
+        raise click.UsageError("WARC is binary: redirect it to a file, e.g. > archive.warc.gz")
     with _open_archive(db_path, must_exist=True) as archive:
         records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since)
-        write_records(records, sys.stdout, fmt)
+        if dedupe:
+            copies = duplicate_pages(archive)
+            records = (record for record in records if record["page_id"] not in copies)
+        if fmt == "warc":
+            write_warc(records, sys.stdout.buffer, archive.raw_html)
+        else:
+            write_records(records, sys.stdout, fmt)
 
 
 @cli.command("history")
@@ -394,14 +408,103 @@ def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: 
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per version.")
 @db_option
 def history_command(url: str, as_json: bool, db_path: Path) -> None:
-    """List every version of a page: number, time, content hash, words, title."""
+    """List every version of a page: number, time, words, words added and removed, title."""
     with _open_archive(db_path, must_exist=True) as archive:
         for row in archive.history(url):
             if as_json:
                 click.echo(json.dumps(row, ensure_ascii=False))
             else:
-                click.echo(f"v{row['version']}\t{row['fetched_at']}\t{row['content_hash'][:16]}\t"
-                           f"{row['word_count']} words\t{row['title'] or ''}")
+                changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
+                click.echo(f"v{row['version']}\t{row['fetched_at']}\t{row['word_count']} words\t{changes}\t"
+                           f"{row['title'] or ''}")
+
+
+@cli.command("diff")
+@click.argument("url")
+@click.option("--from", "older", type=click.IntRange(min=1),
+              help="Version to compare from (default: the one before --to).")
+@click.option("--to", "newer", type=click.IntRange(min=1), help="Version to compare to (default: the latest).")
+@click.option("-w", "--words", is_flag=True, help="Word by word: [-removed-] {+added+}, instead of a unified diff.")
+@click.option("--json", "as_json", is_flag=True, help="The changes as JSON: runs of equal, deleted and inserted text.")
+@db_option
+def diff_command(url: str, older: int | None, newer: int | None, words: bool, as_json: bool, db_path: Path) -> None:
+    """Show what changed in a page's text between two versions (by default the last two)."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        after = archive.version(url, newer)
+        if older is None:
+            if after["version"] == 1:
+                raise click.ClickException(f"{url} has one version only: nothing to compare")
+            older = after["version"] - 1
+        before = archive.version(url, older)
+    added, removed = word_changes(before["text"], after["text"])
+    if as_json:
+        click.echo(json.dumps({
+            "url": url,
+            "from": {key: before[key] for key in ("version", "fetched_at", "title")},
+            "to": {key: after[key] for key in ("version", "fetched_at", "title")},
+            "words_added": added, "words_removed": removed,
+            "changes": [{"op": change.op, "text": change.text} for change in word_diff(before["text"], after["text"])],
+        }, ensure_ascii=False))
+        return
+    if before["title"] != after["title"]:
+        click.echo(f"title: {before['title']!r} -> {after['title']!r}")
+    if words:
+        click.echo(render_word_diff(word_diff(before["text"], after["text"])), nl=False)
+    else:
+        labels = [f"v{row['version']} {row['fetched_at']}" for row in (before, after)]
+        for line in unified_diff(before["text"], after["text"], from_label=labels[0], to_label=labels[1]).splitlines():
+            color = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+            click.echo(click.style(line, fg=color) if color else line)
+    click.echo(f"v{before['version']} -> v{after['version']}: +{added} -{removed} words", err=True)
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many results.")
+@click.option("--all-versions", is_flag=True, help="Search every version, not only the latest of each page.")
+@click.option("--fts", "syntax", is_flag=True,
+              help="Read QUERY as SQLite FTS5 syntax (OR, NOT, NEAR, prefix*) instead of plain words.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per result.")
+@db_option
+def search_command(query: str, limit: int, all_versions: bool, syntax: bool, as_json: bool, db_path: Path) -> None:
+    """Full-text search of titles and texts, best matches first, each with a snippet.
+
+    Every word of QUERY must appear; "quoted words" must appear together. Exits 1 when
+    nothing matches, as grep does.
+    """
+    with _open_archive(db_path, must_exist=True) as archive:
+        results = archive.search(query, limit=limit, all_versions=all_versions, syntax=syntax)
+    for row in results:
+        if as_json:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            click.echo(f"{row['url']}\tv{row['version']}\t{row['title'] or ''}")
+            click.echo("    " + " ".join(row["snippet"].split()))
+    if not results:
+        click.echo(f"No match for {query!r}.", err=True)
+        sys.exit(1)
+
+
+@cli.command("similar")
+@click.argument("url")
+@click.option("-t", "--threshold", type=click.FloatRange(0, 1), default=THRESHOLD, show_default=True,
+              help="Least estimated share of word sequences in common (Jaccard similarity of 5-word shingles).")
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per page.")
+@db_option
+def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_path: Path) -> None:
+    """List archived pages whose article is a near-copy of URL's, most similar first.
+
+    Compares the latest versions' texts with MinHash; the index is brought up to date first.
+    """
+    with _open_archive(db_path, must_exist=True) as archive:
+        matches = similar(archive, url, threshold=threshold, limit=limit)
+    for match in matches:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(match), ensure_ascii=False))
+        else:
+            click.echo(f"{match.similarity:.2f}\t{match.url}\t{match.title or ''}")
 
 
 @cli.command("show")
@@ -409,9 +512,10 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
 @click.option("-v", "--version", "number", type=click.IntRange(min=1),
               help="Version number (default: latest).")
 @click.option("--html", is_flag=True, help="Print the raw HTML as fetched instead of the text.")
+@click.option("--markdown", is_flag=True, help="Print the article as Markdown instead of plain text.")
 @click.option("--json", "as_json", is_flag=True, help="The version with its metadata, as JSON.")
 @db_option
-def show_command(url: str, number: int | None, html: bool, as_json: bool, db_path: Path) -> None:
+def show_command(url: str, number: int | None, html: bool, markdown: bool, as_json: bool, db_path: Path) -> None:
     """Print the cleaned text of one version of a page."""
     with _open_archive(db_path, must_exist=True) as archive:
         row = archive.version(url, number)
@@ -421,7 +525,7 @@ def show_command(url: str, number: int | None, html: bool, as_json: bool, db_pat
             row.pop("headers", None)
             click.echo(json.dumps(row, ensure_ascii=False))
         else:
-            click.echo(row["text"])
+            click.echo(row["markdown"] if markdown else row["text"])
 
 
 @cli.command("failures")
@@ -451,6 +555,8 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
 def clean_command(source: str, url: str | None, fmt: str, as_json: bool) -> None:
     """Clean a local HTML page and print its article. Stores nothing."""
     page = _local_page(source, url)
+    from scraper.cleaner import clean  # loads trafilatura: only for the commands that clean in-process
+
     article = clean(page.html, url=url)
     if as_json or fmt == "json":
         click.echo(json.dumps({"url": url, **article.to_dict()}, ensure_ascii=False))

@@ -118,6 +118,10 @@ class NotArchived(ArchiveError):
     reason = "not archived"
 
 
+class SearchError(ArchiveError):
+    reason = "search"
+
+
 class SourceError(ScraperError):
     reason = "source"
 

@@ -21,7 +21,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from archive.store import Archive, SaveResult
-from scraper.cleaner import clean
 from scraper.errors import Claimed, FetchError, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page
@@ -57,6 +56,8 @@ class Outcome:
 def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Outcome:
     """Clean a page already in hand and archive it; failures are recorded, not raised."""
     try:
+        from scraper.cleaner import clean
+
         article = clean(page.html, url=page.final_url)
     except ScraperError as error:
         archive.record_failure(page.url, error, run_id=run_id)
@@ -158,20 +159,24 @@ class _Cleaning:
 
     def clean(self, html: str, url: str) -> Article:
         if self.processes <= 0:
+            from scraper.cleaner import clean  # here, so a run that cleans in a pool never loads it
+
             return clean(html, url=url)
         with self._lock:
             if self._pool is None:
                 # spawn, not fork: forking a process that runs threads can copy a held lock.
                 self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=_init_cleaning_process)
+                                                 initializer=_init_cleaning_process, initargs=(os.getpid(),))
         try:
-            return self._pool.submit(clean, html, url).result()
+            return self._pool.submit(_clean_and_trim, html, url).result()
         except BrokenProcessPool as exc:
             raise InternalError(f"a cleaning process died ({exc})") from exc
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waits for the pages being cleaned (queued ones are dropped): shutting down without
+            # waiting races with the interpreter's exit in Python 3.11 and prints a traceback.
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 _M_ARENA_MAX = -8
@@ -184,11 +189,23 @@ def _share_malloc_arenas() -> None:
         ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
 
 
-def _init_cleaning_process() -> None:
+def _clean_and_trim(html: str, url: str) -> Article:
+    """Clean in a pool process, then hand the heap a large page left free back to the system:
+    glibc keeps it, and each process would otherwise hold on to its largest page's worth."""
+    from scraper.cleaner import clean
+
+    try:
+        return clean(html, url=url)
+    finally:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _init_cleaning_process(parent: int) -> None:
     """Cleaning processes leave Ctrl-C to the run, which shuts them down in order, and end
-    when the run's process is gone, even killed with SIGKILL (the pool would not notice)."""
+    when the run's process is gone, even killed with SIGKILL (the pool would not notice).
+    The run passes its pid: one killed while this process started would otherwise be missed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
         while os.getppid() == parent:

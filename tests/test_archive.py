@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import zstandard
 
+import archive as archive_package
 from archive import Archive
 from scraper import ArchiveError, Article, HTTPStatusError, NotArchived, Page
 
@@ -57,6 +60,28 @@ def test_raw_html_is_kept_compressed_and_deduplicated(archive: Archive) -> None:
     size, stored = archive.db.execute("SELECT size, length(content) FROM blobs").fetchone()
     assert archive.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
     assert stored < size / 10
+
+
+def test_an_edited_page_is_stored_as_a_delta_of_its_first_version(archive: Archive) -> None:
+    paragraphs = [f"<p>Paragraph {n}: {hashlib.sha256(bytes(n)).hexdigest()}.</p>" for n in range(300)]
+    htmls = ["".join(paragraphs)]
+    htmls.append(htmls[0].replace("Paragraph 10:", "Paragraph ten:"))
+    htmls.append(htmls[1].replace("Paragraph 200:", "Paragraph two hundred:"))
+    for number, html in enumerate(htmls, 1):
+        assert archive.save(page(html=html), article(text=f"Text {number}")).version == number
+    rows = archive.db.execute("SELECT size, length(content), base FROM blobs ORDER BY rowid").fetchall()
+    first = hashlib.sha256(htmls[0].encode()).hexdigest()
+    assert [row[2] for row in rows] == [None, first, first]  # each delta against the first: chains of one
+    assert all(stored < rows[0][1] / 20 for _, stored, _ in rows[1:])
+    for number, html in enumerate(htmls, 1):
+        assert archive.raw_html(archive.version("https://example.com/story", number)["html_sha256"]) == html.encode()
+
+
+def test_word_changes_are_counted_per_version(archive: Archive) -> None:
+    archive.save(page(), article(text="One two three\n\nFour five"))
+    archive.save(page(), article(text="One two three four\n\nSix"))
+    assert [(row["words_added"], row["words_removed"]) for row in archive.history("https://example.com/story")] == [
+        (5, 0), (2, 2)]
 
 
 def test_urls_differing_only_in_tracking_and_fragment_are_one_page(archive: Archive) -> None:
@@ -141,13 +166,60 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(db_path: Path) -> N
     assert "markdown" not in old.table("versions").columns_dict
     old.table("pages").insert({"id": 1, "url": "https://example.com/old", "first_seen": "2024-01-01T00:00:00Z",
                                "last_checked": "2024-01-01T00:00:00Z", "latest_version": 1})
-    old.table("blobs").insert({"sha256": "0" * 64, "size": 0, "compression": "zstd", "content": b""})
+    html = b"<html><body><p>Old text.</p></body></html>"
+    sha256 = hashlib.sha256(html).hexdigest()
+    old.table("blobs").insert({"sha256": sha256, "size": len(html), "compression": "zstd",
+                               "content": zstandard.ZstdCompressor().compress(html)})
     old.table("versions").insert({"page_id": 1, "version": 1, "fetched_at": "2024-01-01T00:00:00Z",
-                                  "html_sha256": "0" * 64, "content_hash": "h", "text": "Old text.",
+                                  "html_sha256": sha256, "content_hash": "h", "text": "Old text.",
                                   "author": "Old Author"})
     old.close()
     with Archive(db_path) as archive:
-        assert {"markdown", "authors", "modified"} <= set(archive.db.table("versions").columns_dict)
+        assert {"markdown_zstd", "authors", "modified", "words_added"} <= set(archive.db.table("versions").columns_dict)
         [record] = archive.records()
         assert (record["text"], record["author"], record["authors"]) == ("Old text.", "Old Author", [])
+        [found] = archive.search("old")  # the search index covers versions made before it existed
+        assert found["url"] == "https://example.com/old"
+        assert archive.history("https://example.com/old")[0]["words_added"] == 2
         assert archive.save(page("https://example.com/old"), article()).version == 2
+        assert archive.raw_html(sha256) == html
+
+
+def test_markdown_of_a_third_schema_database_survives_the_upgrade(db_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from archive.schema import migrations
+
+    old = Database(db_path)
+    migrations.apply(old, stop_before="m004_deltas_word_changes_markdown_search_minhash")
+    html = b"<html><body><p>Plain text of it.</p></body></html>"
+    sha256 = hashlib.sha256(html).hexdigest()
+    old.table("pages").insert({"id": 1, "url": "https://example.com/story", "first_seen": "2025-01-01T00:00:00Z",
+                               "last_checked": "2025-01-01T00:00:00Z", "latest_version": 1})
+    old.table("blobs").insert({"sha256": sha256, "size": len(html), "compression": "zstd",
+                               "content": zstandard.ZstdCompressor().compress(html)})
+    markdown = "**Plain** text of [it](https://example.com/it)."
+    old.table("versions").insert({"page_id": 1, "version": 1, "fetched_at": "2025-01-01T00:00:00Z",
+                                  "html_sha256": sha256, "content_hash": "h", "text": "Plain text of it.",
+                                  "markdown": markdown})
+    old.close()
+    with Archive(db_path) as upgraded:
+        assert "markdown" not in upgraded.db.table("versions").columns_dict
+        [record] = upgraded.records()
+        assert record["markdown"] == markdown
+        assert upgraded.version("https://example.com/story")["markdown"] == markdown
+        [found] = upgraded.search("plain")
+        assert found["snippet"] == "[Plain] text of it."
+
+
+def test_datasette_metadata_describes_every_table_and_column(archive: Archive) -> None:
+    import json
+
+    metadata = json.loads((Path(archive_package.__file__).parent / "datasette.json").read_text(encoding="utf-8"))
+    tables = metadata["databases"]["scraper"]["tables"]
+    assert set(tables) == set(archive.db.table_names())
+    for name, table in tables.items():
+        if table.get("hidden"):
+            continue
+        columns = set(archive.db.table(name).columns_dict) - {"id"}
+        assert set(table["columns"]) == columns, name

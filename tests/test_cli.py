@@ -46,10 +46,37 @@ def test_changed_article_becomes_version_two(server: LocalServer, db_path: Path)
     code, out, _ = invoke("history", url)
     lines = out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["v1", "v2"]
-    assert lines[0].split("\t")[2] != lines[1].split("\t")[2]  # content hashes differ
+    assert [line.split("\t")[3] for line in lines] == [f"+{lines[0].split()[2]} -0", "+4 -0"]
+    code, out, err = invoke("diff", url)
+    assert code == 0 and "v1 -> v2: +4 -0 words" in err
+    assert f"-{paragraph}\n+{paragraph} Tokio later denied this.\n" in out
+    assert "{+Tokio later denied this.+}" in invoke("diff", url, "--words")[1]
+    change = json.loads(invoke("diff", url, "--from", "1", "--to", "2", "--json")[1])
+    assert (change["words_added"], change["words_removed"]) == (4, 0)
+    assert [c["text"] for c in change["changes"] if c["op"] != "equal"] == ["Tokio later denied this.\n"]
+    assert invoke("diff", url, "--to", "1")[0] == 1  # nothing before version 1
+    assert "has no version 3" in invoke("diff", url, "--to", "3")[2]
     assert "Tokio later denied this." in invoke("show", url)[1]
     assert "Tokio" not in invoke("show", url, "--version", "1")[1]
+    assert "Tokio later denied this." in invoke("show", url, "--markdown")[1]
     assert invoke("show", url, "--html", "--version", "1")[1] == original
+
+
+def test_search_ranks_matches_and_reports_none(db_path: Path) -> None:
+    for name, url in [("001_7b6a4f0f43ad198b.html", "https://paper.example/japan"),
+                      ("004_c93559280a8c89ed.html", "https://blog.example/japan-us")]:
+        assert invoke("archive", str(SEEDS / name), "--url", url)[0] == 0
+    code, out, _ = invoke("search", "white paper", "--json")
+    results = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and results and all("[" in r["snippet"] for r in results)
+    assert [r["rank"] for r in results] == sorted(r["rank"] for r in results)
+    code, out, _ = invoke("search", "Kishida")
+    assert code == 0 and out.splitlines()[0].startswith("https://")
+    code, out, err = invoke("search", "xylophonist")
+    assert (code, out) == (1, "") and "No match" in err
+    code, _, err = invoke("search", "--fts", "white AND (", "--json")  # broken FTS syntax
+    assert code == 1 and err.startswith("Error: cannot search") and "Traceback" not in err
+    assert invoke("search", "NOT AND OR (")[0] == 1  # plain words: no syntax error, no match
 
 
 def test_archive_a_saved_file_and_stdin(db_path: Path) -> None:

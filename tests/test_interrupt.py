@@ -95,3 +95,16 @@ def test_interrupted_run_says_so_and_keeps_its_pages(
     status, new_versions = db.execute("SELECT status, new_versions FROM runs").fetchone()
     assert status == "interrupted"
     assert new_versions == db.execute("SELECT count(*) FROM versions").fetchone()[0] >= 3
+
+
+def test_a_cleaning_process_started_after_its_run_died_ends() -> None:
+    """A run killed while its cleaning pool starts: the new process must not outlive it."""
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    started = time.monotonic()
+    orphan = subprocess.run(
+        [sys.executable, "-c", "import time; from scraper.pipeline import _init_cleaning_process;"
+         f" _init_cleaning_process({dead_pid}); time.sleep(30)"],
+        capture_output=True, timeout=20,
+    )
+    assert orphan.returncode == 0 and time.monotonic() - started < 10
