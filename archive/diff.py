@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\S+|\s+")
@@ -24,31 +23,6 @@ class Change:
 
 def _paragraphs(text: str) -> list[str]:
     return [paragraph for paragraph in text.split("\n") if paragraph.strip()]
-
-
-def _words(text: str) -> list[str]:
-    return text.split()
-
-
-def _word_opcodes(before: list[str], after: list[str]) -> Iterator[tuple[str, int, int, int, int]]:
-    # autojunk off: on long texts it would treat common words as noise and misalign the diff.
-    yield from difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes()
-
-
-def word_changes(before: str, after: str) -> tuple[int, int]:
-    """How many words after adds to before, and how many it removes."""
-    added = removed = 0
-    old, new = _paragraphs(before), _paragraphs(after)
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
-        if tag == "equal":
-            continue
-        old_words = _words("\n".join(old[i1:i2]))
-        new_words = _words("\n".join(new[j1:j2]))
-        for word_tag, a1, a2, b1, b2 in _word_opcodes(old_words, new_words):
-            if word_tag != "equal":
-                removed += a2 - a1
-                added += b2 - b1
-    return added, removed
 
 
 def word_diff(before: str, after: str) -> list[Change]:
@@ -74,13 +48,27 @@ def word_diff(before: str, after: str) -> list[Change]:
         new_tokens = _tokens("\n".join(new[j1:j2]) + "\n" if j2 > j1 else "")
         old_words = [token.rstrip() for token in old_tokens]
         new_words = [token.rstrip() for token in new_tokens]
-        for word_tag, a1, a2, b1, b2 in _word_opcodes(old_words, new_words):
+        # autojunk off: on long texts it would treat common words as noise and misalign the diff.
+        word_opcodes = difflib.SequenceMatcher(None, old_words, new_words, autojunk=False).get_opcodes()
+        for word_tag, a1, a2, b1, b2 in word_opcodes:
             if word_tag == "equal":
                 emit("equal", "".join(new_tokens[b1:b2]))
                 continue
             emit("delete", "".join(old_tokens[a1:a2]))
             emit("insert", "".join(new_tokens[b1:b2]))
     return changes
+
+
+def counted(changes: list[Change]) -> tuple[int, int]:
+    """How many words the changes add, and how many they remove."""
+    added = sum(len(change.text.split()) for change in changes if change.op == "insert")
+    removed = sum(len(change.text.split()) for change in changes if change.op == "delete")
+    return added, removed
+
+
+def word_changes(before: str, after: str) -> tuple[int, int]:
+    """How many words after adds to before, and how many it removes."""
+    return counted(word_diff(before, after))
 
 
 def _tokens(text: str) -> list[str]:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from archive.store import Archive
+from scraper.models import CJK
 
 NUM_PERM = 128
 THRESHOLD = 0.3
@@ -51,8 +52,7 @@ _BATCH = 200  # versions indexed per write transaction: other writers wait one b
 
 # Words as scraper.models counts them, but without punctuation: \w+ runs, and each Chinese or
 # Japanese character on its own (those scripts put no spaces between words).
-_CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
-_WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
+_WORD = re.compile(rf"[{CJK}]|[^\W{CJK}]+")
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from archive import compression
-from archive.compression import pack_markdown, unpack_markdown
 from archive.diff import word_changes
 from archive.schema import needs_upgrade, upgrade
-from scraper.errors import ArchiveError, FetchError, NotArchived, ScraperError, SearchError, Skipped
+from scraper.errors import ArchiveError, NotArchived, ScraperError, SearchError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
 from scraper.urls import canonical_url
@@ -129,7 +128,7 @@ class Archive:
                     "site_name": article.site_name, "description": article.description,
                     "canonical_url": article.canonical_url, "image": article.image,
                     "word_count": article.word_count, "text": article.text,
-                    "markdown_zstd": pack_markdown(article.markdown, article.text),
+                    "markdown_zstd": compression.pack_markdown(article.markdown, article.text),
                     "words_added": added, "words_removed": removed,
                 })
                 self.db.execute(
@@ -163,10 +162,9 @@ class Archive:
     def record_failure(self, url: str, error: ScraperError, *, run_id: int | None = None) -> None:
         """Note that url could not be archived, and why (or that it was skipped on purpose)."""
         status = getattr(error, "status", None)
-        message = error.message if isinstance(error, FetchError) else str(error)
         outcome = "skipped" if isinstance(error, Skipped) else "failed"
         with self._write():
-            self._log(run_id, canonical_url(url), outcome, status=status, reason=error.reason, error=message)
+            self._log(run_id, canonical_url(url), outcome, status=status, reason=error.reason, error=error.message)
 
     def claim(self, url: str, run_id: int, *, seconds: float) -> int | None:
         """Lease url to run_id for `seconds`, unless another live run holds it.
@@ -278,7 +276,7 @@ class Archive:
         if not rows:
             raise NotArchived(f"{url} has no version {number} (latest is {page['latest_version']})")
         row = rows[0]
-        row["markdown"] = unpack_markdown(row.pop("markdown_zstd"), row["text"])
+        row["markdown"] = compression.unpack_markdown(row.pop("markdown_zstd"), row["text"])
         return row
 
     def search(self, query: str, *, limit: int = 20, all_versions: bool = False,
@@ -337,7 +335,7 @@ class Archive:
         for row in cursor:  # a cursor yields rows as read: constant memory
             record = dict(zip(columns, row, strict=True))
             record["authors"] = json.loads(record["authors"] or "[]")
-            record["markdown"] = unpack_markdown(record.pop("markdown_zstd"), record["text"])
+            record["markdown"] = compression.unpack_markdown(record.pop("markdown_zstd"), record["text"])
             yield record
 
     def failures(self, *, runs: int = 1) -> list[dict[str, Any]]:

@@ -13,24 +13,19 @@ scraper.clean spends its time.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import trafilatura
 
+if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import DEFAULT_CORPUS, load, require
 from scraper.cleaner import STAGES, clean_timed
 from scraper.errors import ScraperError
 from scraper.evaluation import Tally
-
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "trafilatura-corpus"
-
-
-def load(corpus: Path, limit: int | None) -> list[tuple[str, dict[str, object], bytes]]:
-    data = json.loads((corpus / "evaldata.json").read_text(encoding="utf-8"))
-    items = sorted(data.items())[:limit]
-    return [(url, item, (corpus / "pages" / str(item["file"])).read_bytes()) for url, item in items]
 
 
 def main() -> None:
@@ -39,8 +34,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N pages (sorted by URL)")
     parser.add_argument("--worst", type=int, default=0, help="list the N pages where scraper misses most")
     args = parser.parse_args()
-    if not (args.corpus / "evaldata.json").is_file():
-        sys.exit(f"no evaldata.json in {args.corpus}: give the corpus with --corpus")
+    require(args.corpus)
 
     ours, theirs = Tally(), Tally()
     stages = dict.fromkeys(STAGES, 0.0)

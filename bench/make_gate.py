@@ -15,7 +15,7 @@ from pathlib import Path
 
 import zstandard
 
-from bench.extract import DEFAULT_CORPUS
+from bench.corpus import DEFAULT_CORPUS, load, require
 
 GATE = Path(__file__).resolve().parents[1] / "fixtures" / "gate" / "pages.jsonl.zst"
 EVERY = 5
@@ -25,10 +25,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args()
-    data = json.loads((args.corpus / "evaldata.json").read_text(encoding="utf-8"))
+    require(args.corpus)
     lines = []
-    for url, item in sorted(data.items())[::EVERY]:
-        html = (args.corpus / "pages" / item["file"]).read_bytes().decode("utf-8", errors="surrogateescape")
+    for url, item, page in load(args.corpus)[::EVERY]:
+        html = page.decode("utf-8", errors="surrogateescape")
         record = {"url": url, "with": item["with"], "without": item["without"], "html": html}
         lines.append(json.dumps(record, ensure_ascii=False))
     raw = ("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape")

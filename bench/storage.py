@@ -47,7 +47,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.throughput import DEFAULT_CORPUS, BenchServer, QuietHandler, load_pages
+from bench.corpus import DEFAULT_CORPUS, require
+from bench.throughput import BenchServer, QuietHandler, load_pages, page_number
 
 REPO = Path(__file__).resolve().parents[1]
 EDIT_SHARE = 8
@@ -185,11 +186,11 @@ class Site:
 def start_server(site: Site) -> ThreadingHTTPServer:
     class Handler(QuietHandler):
         def do_GET(self) -> None:
-            path = self.path.split("?")[0]
+            number = page_number(self.path)
             body: bytes | None = None
-            if path.startswith("/p/") and path[3:].isdigit():
+            if number is not None:
                 with contextlib.suppress(OSError):
-                    body = site.page_path(int(path[3:])).read_bytes()
+                    body = site.page_path(number).read_bytes()
             status, content_type = ("200 OK", "text/html") if body is not None else ("404 Not Found", "text/plain")
             if body is None:
                 body = b"not found\n"
@@ -496,8 +497,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=80, help="pages archived by each run (default 80)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir and print its path")
     args = parser.parse_args()
-    if not (args.corpus / "evaldata.json").is_file():
-        sys.exit(f"no evaldata.json in {args.corpus}: give the corpus with --corpus")
+    require(args.corpus)
     if args.pages < EDIT_SHARE:
         sys.exit(f"--pages must be at least {EDIT_SHARE}")
     work = Path(tempfile.mkdtemp(prefix="bench-storage-"))

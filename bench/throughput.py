@@ -26,7 +26,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "trafilatura-corpus"
+if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.corpus import DEFAULT_CORPUS, load, require
+
 HOSTS = 20
 
 
@@ -44,14 +48,19 @@ class QuietHandler(BaseHTTPRequestHandler):
             super().handle()
 
 
+def page_number(path: str) -> int | None:
+    """n of a /p/<n> request path (any query ignored), else None."""
+    path = path.split("?")[0]
+    return int(path[3:]) if path.startswith("/p/") and path[3:].isdigit() else None
+
+
 class BenchServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
 
 def load_pages(corpus: Path) -> list[bytes]:
-    data = json.loads((corpus / "evaldata.json").read_text(encoding="utf-8"))
-    return [(corpus / "pages" / item["file"]).read_bytes() for _, item in sorted(data.items())]
+    return [html for _, _, html in load(corpus)]
 
 
 def serve(corpus: Path, port: int, latency: float) -> None:
@@ -61,9 +70,9 @@ def serve(corpus: Path, port: int, latency: float) -> None:
     class Handler(QuietHandler):
         def do_GET(self) -> None:
             time.sleep(latency)
-            path = self.path.split("?")[0]
-            if path.startswith("/p/") and path[3:].isdigit():
-                body, status = pages[int(path[3:]) % len(pages)], 200
+            number = page_number(self.path)
+            if number is not None:
+                body, status = pages[number % len(pages)], 200
             else:
                 body, status = b"not found", 404
             self.send_response(status)
@@ -107,7 +116,6 @@ def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     peak = 0.0
-    out, err = b"", b""
     while process.poll() is None:
         peak = max(peak, peak_rss_mib(process.pid))
         time.sleep(0.05)
@@ -140,8 +148,7 @@ def main() -> None:
     if args.serve:
         serve(args.corpus, args.port, args.latency)
         return
-    if not (args.corpus / "evaldata.json").is_file():
-        sys.exit(f"no evaldata.json in {args.corpus}: give the corpus with --corpus")
+    require(args.corpus)
 
     server = subprocess.Popen([sys.executable, __file__, "--serve", "--corpus", str(args.corpus),
                                "--port", str(args.port), "--latency", str(args.latency)],

@@ -39,7 +39,6 @@ _CHROME_LINES = frozenset(line.strip().casefold() for line in """
     share on twitter
     tweet
     read more
-    read more:
     read more:-
     read the full article here
     continue reading
@@ -156,13 +155,15 @@ def _norm(line: str) -> str:
 _LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOTICE_MAX_WORDS)
 
 
-def is_boilerplate(line: str) -> bool:
+def is_boilerplate(line: str, key: str) -> bool:
+    """Whether line, of comparison key _norm(line), is chrome: a stock phrase or a short pitch,
+    teaser, rights line or notice."""
     words = len(line.split())
     if words > _LONGEST_RULE:
         return False  # article paragraphs are long; every rule here is about short lines
     lower = line.lower()
     return (
-        _norm(line).rstrip(":") in _CHROME_LINES
+        key.rstrip(":") in _CHROME_LINES
         or (words <= _PITCH_MAX_WORDS and _is_pitch(lower))
         or (words <= _TEASER_MAX_WORDS and _TEASER.match(lower) is not None)
         or (words <= _RIGHTS_MAX_WORDS and _RIGHTS.search(lower) is not None)
@@ -179,8 +180,10 @@ _LONG_BLOCK = 1000
 
 
 def _innermost_blocks(body: etree._Element) -> list[etree._Element]:
-    """Blocks holding no other block but items: a quote of paragraphs is judged by its paragraphs."""
-    return [block for block in body.iter(*_BLOCKS) if next(block.iter(*_BLOCKS[:-1]), block) is block]
+    """Every paragraph, heading and item, and the quotes holding none of those: a quote of
+    paragraphs is judged by its paragraphs."""
+    return [block for block in body.iter(*_BLOCKS)
+            if block.tag != "quote" or next(block.iter(*_BLOCKS[:-1]), None) is None]
 
 
 def _block_text(block: etree._Element) -> str:
@@ -215,7 +218,7 @@ def _is_record_line(line: str) -> bool:
 def _drop_record_lines(body: etree._Element) -> None:
     blocks = _innermost_blocks(body)
     head, tail = (blocks[:_EDGE], blocks[-_EDGE:]) if len(blocks) > 2 * _EDGE else (blocks, blocks)
-    for block in {*head, *tail}:
+    for block in dict.fromkeys([*head, *tail]):  # document order: removals move tails, order matters
         text = " ".join(_block_text(block).split())
         if block.getparent() is not None and (
             _is_record_line(text) or (block in tail and _LABEL_ONLY.match(text))
@@ -238,7 +241,7 @@ def drop_boilerplate(body: etree._Element) -> None:
         if not key or (key in seen and len(key) < _REPEAT_MAX):
             _remove_keeping_tail(block)
             removed.add(block)
-        elif is_boilerplate(text):
+        elif is_boilerplate(text, key):
             # A pitch box's heading ("Your guide to a disrupted world") goes with its pitch.
             previous = block.getprevious()
             if previous is not None and previous not in removed and _is_caption_like(previous):

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from archive import FORMATS, Archive, SaveResult, write_records
-from archive.diff import render_word_diff, unified_diff, word_changes, word_diff
+from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
 from scraper import __version__
@@ -71,22 +71,22 @@ def db_option(func: F) -> F:
 
 
 def fetch_options(func: F) -> F:
-    defaults = FetchSettings()
+    defaults, polite = FetchSettings(), Politeness()
     options = [
-        click.option("--timeout", type=click.FloatRange(min=0.1), default=20.0, show_default=True,
+        click.option("--timeout", type=click.FloatRange(min=0.1), default=defaults.read_timeout, show_default=True,
                      help="Seconds to wait for a connection or for data."),
-        click.option("--deadline", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+        click.option("--deadline", type=click.FloatRange(min=0.1), default=defaults.deadline, show_default=True,
                      help="Seconds one URL may take in all, retries included."),
-        click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
+        click.option("--retries", type=click.IntRange(min=0), default=defaults.retries, show_default=True,
                      help="Further tries after timeouts, connection errors, 408, 429 and 5xx."),
         click.option("--max-bytes", type=click.IntRange(min=1), default=defaults.max_bytes,
                      show_default=True, help="Largest page body accepted, after decompression."),
         click.option("--user-agent", envvar="SCRAPER_USER_AGENT", default=defaults.user_agent,
                      show_default=True, help="The User-Agent header; robots.txt rules are matched by its first word."),
         click.option("--ignore-robots", is_flag=True, help="Fetch pages that robots.txt disallows."),
-        click.option("--per-host", type=click.IntRange(1, 64), default=2, show_default=True,
+        click.option("--per-host", type=click.IntRange(1, 64), default=polite.per_host, show_default=True,
                      help="URLs of one host fetched at once."),
-        click.option("--interval", type=click.FloatRange(min=0), default=1.0, show_default=True,
+        click.option("--interval", type=click.FloatRange(min=0), default=polite.interval, show_default=True,
                      help="Seconds between requests to one host; a robots.txt Crawl-delay can raise it."),
         click.option("--block-private", is_flag=True,
                      help="Refuse loopback, private and link-local addresses, on every redirect (for services)."),
@@ -98,7 +98,8 @@ def fetch_options(func: F) -> F:
 
 def _client(*, timeout: float, deadline: float, retries: int, max_bytes: int, user_agent: str,
             ignore_robots: bool, block_private: bool, per_host: int, interval: float) -> PoliteClient:
-    settings = FetchSettings(connect_timeout=min(timeout, 10.0), read_timeout=timeout, deadline=deadline,
+    settings = FetchSettings(connect_timeout=min(timeout, FetchSettings.connect_timeout), read_timeout=timeout,
+                             deadline=deadline,
                              retries=retries, max_bytes=max_bytes, user_agent=user_agent,
                              block_private=block_private)
     return PoliteClient(settings, Politeness(per_host=per_host, interval=interval, robots=not ignore_robots))
@@ -436,20 +437,21 @@ def diff_command(url: str, older: int | None, newer: int | None, words: bool, as
                 raise click.ClickException(f"{url} has one version only: nothing to compare")
             older = after["version"] - 1
         before = archive.version(url, older)
-    added, removed = word_changes(before["text"], after["text"])
+    changes = word_diff(before["text"], after["text"])
+    added, removed = counted(changes)
     if as_json:
         click.echo(json.dumps({
             "url": url,
             "from": {key: before[key] for key in ("version", "fetched_at", "title")},
             "to": {key: after[key] for key in ("version", "fetched_at", "title")},
             "words_added": added, "words_removed": removed,
-            "changes": [{"op": change.op, "text": change.text} for change in word_diff(before["text"], after["text"])],
+            "changes": [{"op": change.op, "text": change.text} for change in changes],
         }, ensure_ascii=False))
         return
     if before["title"] != after["title"]:
         click.echo(f"title: {before['title']!r} -> {after['title']!r}")
     if words:
-        click.echo(render_word_diff(word_diff(before["text"], after["text"])), nl=False)
+        click.echo(render_word_diff(changes), nl=False)
     else:
         labels = [f"v{row['version']} {row['fetched_at']}" for row in (before, after)]
         for line in unified_diff(before["text"], after["text"], from_label=labels[0], to_label=labels[1]).splitlines():

@@ -29,7 +29,7 @@ SUPPORTED: tuple[str, ...] = ("gzip", "x-gzip", "deflate", "br", "zstd", "identi
 # Brotli's binding grows its output in blocks, the first just under 32 KiB, and stops growing once the limit is
 # reached; a limit under that first block therefore caps each call at one block (brotli's own tests rely on it).
 _BROTLI_OUTPUT_LIMIT = 16 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DecodeError(ValueError):
@@ -121,9 +121,9 @@ def _gunzip(chunks: Iterable[bytes]) -> Iterator[bytes]:
             if d.eof:
                 tail += data
                 data = b""
-                if len(tail) < len(_GZIP_MAGIC):
+                if len(tail) < len(GZIP_MAGIC):
                     break
-                if not tail.startswith(_GZIP_MAGIC):
+                if not tail.startswith(GZIP_MAGIC):
                     # Trailing garbage after a complete member: browsers ignore it, so do we (and stop reading).
                     return
                 # Concatenated members form one body (RFC 1952 §2.2).

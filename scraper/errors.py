@@ -32,6 +32,11 @@ class ScraperError(Exception):
 
     reason = "error"
 
+    @property
+    def message(self) -> str:
+        """What went wrong, without the URL that str() of a FetchError starts with."""
+        return str(self)
+
 
 class FetchError(ScraperError):
     reason = "fetch error"
@@ -40,7 +45,11 @@ class FetchError(ScraperError):
     def __init__(self, url: str, message: str) -> None:
         super().__init__(f"{url}: {message}")
         self.url = url
-        self.message = message
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        return self._message
 
 
 # Statuses that may pass on another try: timeouts, rate limits, overloaded or failing servers.

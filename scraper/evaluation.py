@@ -25,7 +25,6 @@ class Tally:
     true_negatives: int = 0
     seconds: float = 0.0
     pages: int = 0
-    errors: int = 0
 
     def add(self, output: str | None, with_: list[str], without: list[str], seconds: float = 0.0) -> int:
         """Count one page; returns its misses (body lost plus boilerplate kept)."""

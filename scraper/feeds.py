@@ -24,12 +24,11 @@ from xml.sax import SAXParseException
 import feedparser
 from lxml import etree
 
-from scraper.decompress import DecodeError, OverLimit, decode_body
+from scraper.decompress import GZIP_MAGIC, DecodeError, OverLimit, decode_body
 from scraper.errors import SourceError
 from scraper.urls import is_web_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
-_GZIP_MAGIC = b"\x1f\x8b"
 _RELATIVE = re.compile(r"(\d+)([dhm])")
 _RELATIVE_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
 _YEAR_OR_MONTH = re.compile(r"(\d{4})(?:-(\d{2}))?")
@@ -85,19 +84,23 @@ def parse_sitemap(content: bytes, base_url: str) -> Sitemap:
     expands entities nor reads external files, so a ``<loc>`` that uses an entity
     reference is skipped rather than guessed at. Raises SourceError for anything else.
     """
-    if content[:2] == _GZIP_MAGIC:
+    if content[:2] == GZIP_MAGIC:
         content = _gunzip(content)
     if _looks_like_xml(content):
         return _xml_sitemap(content, base_url)
     return Sitemap("urlset", _text_sitemap(content))
 
 
-def newer_than(entries: Iterable[Entry], since: datetime) -> Iterator[Entry]:
-    """Entries updated at or after ``since`` (a naive ``since`` is taken as UTC).
+def newer_than(entries: Iterable[Entry], since: datetime | None) -> Iterator[Entry]:
+    """Entries updated at or after ``since`` (a naive ``since`` is taken as UTC); all of them
+    when since is None.
 
     Entries without a date are kept: a source that gives no date cannot be filtered,
     and dropping its pages would silently lose them.
     """
+    if since is None:
+        yield from entries
+        return
     since = _as_utc(since)
     for entry in entries:
         if entry.updated is None or entry.updated >= since:

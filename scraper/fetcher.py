@@ -123,16 +123,19 @@ def fetch(
 
     backoff = wait_exponential_jitter(multiplier=settings.backoff, max=settings.max_backoff, jitter=settings.backoff)
 
-    def should_retry(state: RetryCallState) -> bool:
+    def failure(state: RetryCallState) -> tuple[BaseException | None, float | None]:
+        """The attempt's error, and the wait its server asked for (Retry-After), if any."""
         error = state.outcome.exception() if state.outcome else None
+        return error, getattr(error, "retry_after", None)
+
+    def should_retry(state: RetryCallState) -> bool:
+        error, asked = failure(state)
         if not (isinstance(error, FetchError) and error.retryable):
             return False
-        asked = getattr(error, "retry_after", None)
         return asked is None or asked <= min(settings.max_retry_after, remaining())
 
     def wait(state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        asked = getattr(error, "retry_after", None)
+        _, asked = failure(state)
         if asked is not None:
             return float(asked)  # should_retry made sure it fits the deadline
         # Never sleep past the deadline: the last attempt must still have time to run.

@@ -6,10 +6,13 @@ import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 # Scripts written without spaces between words: each character counts as a word.
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
+"""Kana and CJK ideographs, as a regex character range."""
+_WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")
 
 
 def word_count(text: str) -> int:
@@ -73,11 +76,13 @@ class Article:
         """The authors as one string, "A; B"."""
         return "; ".join(self.authors) or None
 
-    @property
+    # Cached: the archive reads both several times a save. (A frozen dataclass allows it:
+    # cached_property writes the instance's __dict__ directly.)
+    @cached_property
     def word_count(self) -> int:
         return word_count(self.text)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         """Identifies the cleaned content: a new version only when this changes."""
         digest = hashlib.sha256()

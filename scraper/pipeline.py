@@ -7,8 +7,8 @@ interrupted run keeps all it has saved.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import signal
@@ -49,8 +49,7 @@ class Outcome:
         """"URL: what went wrong", whichever kind of error it was."""
         if self.error is None:
             return ""
-        message = self.error.message if isinstance(self.error, FetchError) else str(self.error)
-        return f"{self.url}: {message}"
+        return f"{self.url}: {self.error.message}"
 
 
 def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Outcome:
@@ -109,7 +108,7 @@ def run(
 
     queues = _HostQueues(iter(urls), _WINDOW)
     in_flight: Counter[str] = Counter()
-    pending: dict[Future[tuple[Page, Article | None]], str] = {}
+    pending: dict[Future[tuple[Page, Article | None]], tuple[str, str]] = {}  # -> (url, host)
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch")
     try:
         while True:
@@ -129,18 +128,19 @@ def run(
                     yield Outcome(url, error=skipped)
                     continue
                 in_flight[host] += 1
-                pending[executor.submit(work, url, archive.validators(url))] = url
+                pending[executor.submit(work, url, archive.validators(url))] = (url, host)
             if not pending and not queues:
                 return
             # Wake for a finished URL, or when a waiting host's turn comes.
-            waiting = [gate.ready_at(host) for host in queues.hosts() if in_flight[host] < per_host]
             timeout = None
-            if waiting and len(pending) < concurrency:
-                timeout = max(0.01, min(waiting) - interval - time.monotonic())
+            if len(pending) < concurrency:
+                waiting = [gate.ready_at(host) for host in queues.hosts() if in_flight[host] < per_host]
+                if waiting:
+                    timeout = max(0.01, min(waiting) - interval - time.monotonic())
             done, _ = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
-                url = pending.pop(future)
-                in_flight[host_of(url)] -= 1
+                url, host = pending.pop(future)
+                in_flight[host] -= 1
                 yield _settle(archive, url, future, run_id)  # which also ends the run's claim on url
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -182,11 +182,21 @@ class _Cleaning:
 _M_ARENA_MAX = -8
 
 
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library's malloc tuning, on glibc only (None elsewhere)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
 def _share_malloc_arenas() -> None:
     """Let the fetch threads share two malloc arenas: glibc gives each thread its own, and
     freed page bodies left in a dozen arenas made the process twice as large (glibc only)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
+    if libc := _glibc():
+        libc.mallopt(_M_ARENA_MAX, 2)
 
 
 def _clean_and_trim(html: str, url: str) -> Article:
@@ -197,8 +207,8 @@ def _clean_and_trim(html: str, url: str) -> Article:
     try:
         return clean(html, url=url)
     finally:
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        if libc := _glibc():
+            libc.malloc_trim(0)
 
 
 def _init_cleaning_process(parent: int) -> None:

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-# Elements that never hold article text.
+# Elements that never hold article text. JSON-LD stays: trafilatura falls back on its articleBody
+# when the page shows no body (metadata has been read from the unpruned page already).
 _ALWAYS_DROP = ", ".join((
     "script:not([type='application/ld+json'])", "style", "template", "iframe",
     "object", "embed", "svg", "canvas", "[hidden]", "[aria-hidden='true']", "[aria-modal='true']",
@@ -93,7 +94,7 @@ def _main_block(body: LexborNode) -> LexborNode | None:
             continue
         block = node.parent
         if block is not None and block.tag == "script":
-            continue  # the JSON-LD kept for metadata is not text on the page
+            continue  # the JSON-LD kept for trafilatura is not text on the page
         while block is not None and block.tag in _INLINE:
             block = block.parent
         container = block.parent if block is not None and block.tag in ("p", "li", "dd") else block

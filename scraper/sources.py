@@ -7,11 +7,13 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from scraper.errors import FetchError, SourceError
 from scraper.feeds import newer_than, parse_feed, parse_sitemap
 from scraper.politeness import PoliteClient
+
+T = TypeVar("T")
 
 
 def read_url_list(source: str) -> Iterator[str]:
@@ -40,8 +42,8 @@ def unique(urls: Iterable[str], key: Callable[[str], str]) -> Iterator[str]:
     """Each URL once, in first-seen order, two URLs being the same when their keys are."""
     seen: set[str] = set()
     for url in urls:
-        if key(url) not in seen:
-            seen.add(key(url))
+        if (identity := key(url)) not in seen:
+            seen.add(identity)
             yield url
 
 
@@ -49,16 +51,19 @@ MAX_SITEMAPS = 1000
 """Sitemaps read from one sitemap index tree at most: a guard against loops and sprawl."""
 
 
-def feed_urls(client: PoliteClient, url: str, *, since: datetime | None = None) -> list[str]:
-    """Links of an RSS or Atom feed's entries, newest-first as the feed lists them."""
+def _read(client: PoliteClient, kind: str, url: str, parse: Callable[[bytes, str], T]) -> T:
+    """Fetch a feed or sitemap and parse it; any failure is a SourceError naming it."""
     try:
         page = client.fetch(url, html_only=False)
-        entries = parse_feed(page.content, page.final_url)
-    except FetchError as error:
-        raise SourceError(f"feed {url}: {error.message}") from error
-    except SourceError as error:
-        raise SourceError(f"feed {url}: {error}") from error
-    return [entry.url for entry in (newer_than(entries, since) if since else entries)]
+        return parse(page.content, page.final_url)
+    except (FetchError, SourceError) as error:
+        raise SourceError(f"{kind} {url}: {error.message}") from error
+
+
+def feed_urls(client: PoliteClient, url: str, *, since: datetime | None = None) -> list[str]:
+    """Links of an RSS or Atom feed's entries, newest-first as the feed lists them."""
+    entries = _read(client, "feed", url, parse_feed)
+    return [entry.url for entry in newer_than(entries, since)]
 
 
 def sitemap_urls(client: PoliteClient, url: str, *, since: datetime | None = None) -> Iterator[str]:
@@ -69,14 +74,8 @@ def sitemap_urls(client: PoliteClient, url: str, *, since: datetime | None = Non
     queue, seen = deque([url]), {url}
     while queue:
         current = queue.popleft()
-        try:
-            page = client.fetch(current, html_only=False)
-            sitemap = parse_sitemap(page.content, page.final_url)
-        except FetchError as error:
-            raise SourceError(f"sitemap {current}: {error.message}") from error
-        except SourceError as error:
-            raise SourceError(f"sitemap {current}: {error}") from error
-        entries = newer_than(sitemap.entries, since) if since else sitemap.entries
+        sitemap = _read(client, "sitemap", current, parse_sitemap)
+        entries = newer_than(sitemap.entries, since)
         if sitemap.kind == "urlset":
             yield from (entry.url for entry in entries)
             continue
