@@ -114,13 +114,16 @@ _PITCH_FAMILIES = tuple(re.compile(pattern) for pattern in (
     r"\b(only available|offer|trial|discount|save \d+ ?%|per month|a month|limited time)\b",
 ))
 _PITCH_MAX_WORDS = 40
-# Rights notices: a short line that claims copyright or forbids copying.
+# Rights notices: a short line that claims copyright or forbids copying. The bare word only in
+# a very short line ("Imprint | Copyright Jane Doe"): prose may be about copyright.
 _RIGHTS = re.compile(
-    r"©|\bcopyright(ed)?\b|all rights reserved|alle rechte vorbehalten|todos los derechos reservados|"
-    r"tous droits réservés|tutti i diritti riservati|wszelkie prawa zastrzeżone|written permission|"
-    r"without (prior )?permission",
+    r"©|^\W*copyright\b|\bcopyright\s*(\(c\)|\d{4})|all rights reserved|alle rechte vorbehalten|"
+    r"todos los derechos reservados|tous droits réservés|tutti i diritti riservati|wszelkie prawa zastrzeżone|"
+    r"written permission|without (prior )?permission",
 )
 _RIGHTS_MAX_WORDS = 50
+_COPYRIGHT = re.compile(r"\bcopyright(ed)?\b")
+_COPYRIGHT_MAX_WORDS = 15
 # Sentences of cookie banners, comment forms and paywalls, in a short line.
 _NOTICE = re.compile(
     r"by (using|continuing to (use|browse)) (this|our) (site|website)|you agree to (our|the) (use of cookies|"
@@ -147,7 +150,7 @@ def _is_pitch(line: str) -> bool:
     return False
 
 
-def _norm(line: str) -> str:
+def line_key(line: str) -> str:
     """The comparison key of a line: NFKC, folded case, single spaces."""
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
@@ -156,7 +159,7 @@ _LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOT
 
 
 def is_boilerplate(line: str, key: str) -> bool:
-    """Whether line, of comparison key _norm(line), is chrome: a stock phrase or a short pitch,
+    """Whether line, of comparison key line_key(line), is chrome: a stock phrase or a short pitch,
     teaser, rights line or notice."""
     words = len(line.split())
     if words > _LONGEST_RULE:
@@ -167,6 +170,7 @@ def is_boilerplate(line: str, key: str) -> bool:
         or (words <= _PITCH_MAX_WORDS and _is_pitch(lower))
         or (words <= _TEASER_MAX_WORDS and _TEASER.match(lower) is not None)
         or (words <= _RIGHTS_MAX_WORDS and _RIGHTS.search(lower) is not None)
+        or (words <= _COPYRIGHT_MAX_WORDS and _COPYRIGHT.search(lower) is not None)
         or (words <= _NOTICE_MAX_WORDS and _NOTICE.search(lower) is not None)
     )
 
@@ -237,7 +241,7 @@ def drop_boilerplate(body: etree._Element) -> None:
         if len(raw) > _LONG_BLOCK:
             continue
         text = " ".join(raw.split())
-        key = _norm(text)
+        key = line_key(text)
         if not key or (key in seen and len(key) < _REPEAT_MAX):
             _remove_keeping_tail(block)
             removed.add(block)

@@ -1,5 +1,6 @@
 """HTML -> Article, in four stages: parse and read metadata (selectolax), prune chrome
-(selectolax), extract the body (trafilatura), drop boilerplate blocks and render.
+(selectolax), extract the body (trafilatura) and put back the lead it left out, drop
+boilerplate blocks and render.
 
 A pure function of its input: no network, no globals that change.
 """
@@ -18,6 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 from scraper.boilerplate import drop_boilerplate
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
+from scraper.lead import restore_lead
 from scraper.metadata import read_metadata
 from scraper.models import Article, word_count
 from scraper.prune import prune
@@ -91,6 +93,8 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
     with stopwatch.stage("extract"):
         body = _extract(pruned)
     with stopwatch.stage("post-process"):
+        if tree.body is not None:
+            restore_lead(tree.body, body)
         drop_boilerplate(body)
         text = to_text(body)
         words = word_count(text)

