@@ -76,6 +76,7 @@ def _blocks_before(body: LexborNode, probe: str) -> list[_Block]:
 
 
 def _in_caption(node: LexborNode | None) -> bool:
+    """Whether node is, or sits within a few levels of, a figure or a box named as a caption."""
     for _ in range(_CAPTION_DEPTH):
         if node is None:
             return False
@@ -103,7 +104,7 @@ def restore_lead(page_body: LexborNode, extracted: etree._Element) -> None:
     if probe is None:
         return
     leads = [text for block in _blocks_before(page_body, probe) if _is_lead(block, text := block.text)]
-    if leads:  # rarely: the extracted text is long
+    if leads:  # joining the whole extracted text costs; most pages have no lead to check
         kept = _SPACE.sub(" ", "".join(extracted.itertext()))
         leads = [text for text in leads if text not in kept]
     for position, text in enumerate(leads):
