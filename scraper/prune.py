@@ -215,3 +215,37 @@ def prune(tree: LexborHTMLParser) -> None:
     for node in body.css("[class], [id]"):
         if node.tag not in _NEVER_PRUNE and _is_chrome_name(node) and removable(node):
             node.decompose()
+    _drop_empty(body)
+
+
+# Kept though they hold no text: table cells keep columns in line, breaks and rules part text,
+# images mark the badge and logo boxes that trafilatura tells promotions by, and the JSON-LD
+# stays for trafilatura's fallback.
+_KEEP_EMPTY = frozenset("html body main article table thead tbody tfoot tr td th br hr img script video audio".split())
+
+
+def _drop_empty(body: LexborNode) -> None:
+    """Remove the elements that hold no text: spacers, icon fonts, the wrappers of removed chrome.
+
+    They are a quarter of a pruned page and trafilatura's passes cost time per element. The
+    deepest go first, so a wrapper they leave empty goes too. A block, or an inline element
+    with a space in it, leaves a space behind so that the words around it stay apart.
+    """
+    for node in reversed(body.css("*")):
+        if node.tag in _KEEP_EMPTY:
+            continue
+        spaced = False
+        child = node.child
+        while child is not None:
+            if child.is_text_node:
+                if (child.text_content or "").strip():
+                    break
+                spaced = True
+            elif child.tag != "_comment":
+                break
+            child = child.next
+        else:
+            if spaced or node.tag not in INLINE:
+                node.replace_with(" ")
+            else:
+                node.decompose()

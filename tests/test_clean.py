@@ -3,8 +3,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 from scraper import Article, NoContent, clean
+from scraper.prune import prune
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
 
@@ -277,3 +279,15 @@ def test_prose_about_copyright_is_not_a_rights_notice() -> None:
     text = clean(html).text
     assert prose in text and "Appeals are expected." in text
     assert "Copyright 2024" not in text
+
+
+def test_elements_without_text_go_and_the_words_around_them_stay_apart() -> None:
+    tree = LexborHTMLParser("""<html><body><div class="w1"><div class="w2"><i class="icon"></i></div></div>
+      <div id="a">tram<div></div>depot <b>old</b><span> </span><b>hall</b></div>
+      <table><tr><td></td><td>stalls</td></tr></table><p><img src="hall.jpg"></p></body></html>""")
+    prune(tree)
+    html = tree.html or ""
+    assert "w1" not in html and "w2" not in html and "icon" not in html
+    assert tree.css_first("#a").text() == "tram depot old hall"
+    assert len(tree.css("td")) == 2  # an empty cell keeps the columns in line
+    assert tree.css_first("img") is not None
