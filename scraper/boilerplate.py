@@ -64,6 +64,17 @@ _CHROME_LINES = frozenset(line.strip().casefold() for line in """
     skip to content
     skip to main content
     back to top
+    nach oben
+    retour en haut
+    volver arriba
+    table of contents
+    contents
+    inhaltsverzeichnis
+    inhalt
+    sommaire
+    índice
+    indice
+    spis treści
     lesen sie auch
     weiterlesen
     mehr zum thema
@@ -89,6 +100,8 @@ _TEASER_LABELS = """
     à lire aussi|a lire aussi|lire aussi|voir aussi|sur le même sujet|leggi anche|leggi pure|vedi anche
     czytaj także|czytaj też|czytaj więcej|zobacz też|zobacz także|читайте также|смотрите также
     leia também|veja também|lees ook|bekijk ook|läs också|læs også|les også
+    auch lesen|mehr lesen|weitere artikel|das könnte dich auch interessieren|das könnte sie auch interessieren
+    das thema könnte dich auch interessieren|you may also like|you might also like|more stories
 """
 _TEASER = re.compile(
     r"^\W*(" + "|".join(
@@ -138,6 +151,32 @@ _NOTICE = re.compile(
     r"um weiterzulesen|weiterlesen mit|pour lire la suite|pour continuer à lire",
 )
 _NOTICE_MAX_WORDS = 40
+# Links back up or out of the article ("Back to the newsroom", "Zurück zur Listenansicht"): the
+# way back and a place of the site's own, so that a heading such as "Back to basics" stays.
+_BACK_TO = re.compile(
+    r"^\W*(back to|return to|go back to|zurück (zu[mr]?|nach|zur)|retour (à|au|aux|vers)|volver (a|al)|"
+    r"regresar (a|al)|torna (a|al|alla)|powrót do|terug naar|tillbaka till)"
+    r"( the| all| den| die| der| la| le| les| l'| el| los| las| la| il| i| de)?\s*"
+    r"(top|oben|anfang|seitenanfang|start|startseite|home|homepage|übersicht|overview|list|liste|listenansicht|"
+    r"index|newsroom|news|nachrichten|blog|articles?|artikel|search|suche|results|ergebnisse|menu|menü|"
+    r"haut|accueil|sommaire|inicio|portada|arriba|noticias|su|inizio|elenco|góry|strony|listy|overzicht|boven)\b",
+)
+_BACK_TO_MAX_WORDS = 6
+# Disclosures of advertising and affiliate links, which pages print above or below the text.
+_DISCLOSURE = re.compile(
+    r"affiliate[- ]?links?|partner-?links|provisions-?links|enthält (unbezahlte |bezahlte )?(werbung|anzeigen)|"
+    r"contains (affiliate|sponsored|references to products)|we (may )?(earn|receive) (a )?(small )?commission|"
+    r"advertisers do not|sponsored (post|content)|liens (affiliés|sponsorisés)|contenu sponsorisé|"
+    r"enlaces de afiliados|link di affiliazione|linki afiliacyjne",
+)
+_DISCLOSURE_MAX_WORDS = 40
+# Credits of the pictures, which text extraction leaves without their pictures.
+_CREDIT = re.compile(
+    r"^\W*(titelbild|beitragsbild|headerbild|aufmacherbild|vorschaubild|bildquelle|bildnachweis|fotonachweis|"
+    r"fotos?|bild(er)?|photos?|photo credits?|image credits?|credits?|credits? photos?|crédits? photos?|"
+    r"image illustrative|featured image|header image|cover image|foto de portada|zdjęcie)\s*[:：©]",
+)
+_CREDIT_MAX_WORDS = 20
 
 
 def _is_pitch(line: str) -> bool:
@@ -155,7 +194,8 @@ def line_key(line: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
 
-_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOTICE_MAX_WORDS)
+_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOTICE_MAX_WORDS,
+                    _BACK_TO_MAX_WORDS, _DISCLOSURE_MAX_WORDS, _CREDIT_MAX_WORDS)
 
 
 def is_boilerplate(line: str, key: str) -> bool:
@@ -172,6 +212,9 @@ def is_boilerplate(line: str, key: str) -> bool:
         or (words <= _RIGHTS_MAX_WORDS and _RIGHTS.search(lower) is not None)
         or (words <= _COPYRIGHT_MAX_WORDS and _COPYRIGHT.search(lower) is not None)
         or (words <= _NOTICE_MAX_WORDS and _NOTICE.search(lower) is not None)
+        or (words <= _BACK_TO_MAX_WORDS and _BACK_TO.match(lower) is not None)
+        or (words <= _DISCLOSURE_MAX_WORDS and _DISCLOSURE.search(lower) is not None)
+        or (words <= _CREDIT_MAX_WORDS and _CREDIT.match(lower) is not None)
     )
 
 

@@ -174,6 +174,12 @@ def test_comment_and_newsletter_boxes_go_whatever_their_markup() -> None:
         "By using this site, you agree to the Privacy Policy and Terms of Use.",
         "Your email address will not be published. Required fields are marked *",
         "Advertisement",
+        "Zurück zur Listenansicht",
+        "Back to the newsroom",
+        "Anzeige, enthält Affiliate-Links",
+        "This post contains affiliate links; we may earn a commission when you buy through them.",
+        "Titelbild: Jane Doe / Example Agency",
+        "Table of contents",
     ],
 )
 def test_boilerplate_lines_in_the_body_are_dropped(line: str) -> None:
@@ -182,6 +188,13 @@ def test_boilerplate_lines_in_the_body_are_dropped(line: str) -> None:
     text = clean(html).text
     assert line not in text
     assert "Prices may fall." in text
+
+
+@pytest.mark.parametrize("line", ["Back to basics", "Zurück zur Natur", "Fotos aus dem Urlaub zeigen leere Strände."])
+def test_headings_and_sentences_like_chrome_phrases_are_kept(line: str) -> None:
+    story = " ".join(["Farmers in the valley expect a good harvest after the spring rains."] * 5)
+    html = f"<html><body><article><p>{story}</p><h2>{line}</h2><p>{story} Prices may fall.</p></article></body></html>"
+    assert line in clean(html).text
 
 
 def test_date_from_the_url_when_the_page_gives_none() -> None:
