@@ -96,7 +96,7 @@ def run(
     gate = client.gate
     lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
     cleaning = _Cleaning(cleaners)
-    _share_malloc_arenas()
+    _tune_malloc()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
         if not is_web_url(url):
@@ -179,7 +179,10 @@ class _Cleaning:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+_M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
+_MMAP_THRESHOLD = 128 * 1024
+"""Blocks this large get a mapping of their own (glibc's default start; set, it stays put)."""
 
 
 @functools.cache
@@ -192,11 +195,15 @@ def _glibc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
-def _share_malloc_arenas() -> None:
+def _tune_malloc() -> None:
     """Let the fetch threads share two malloc arenas: glibc gives each thread its own, and
-    freed page bodies left in a dozen arenas made the process twice as large (glibc only)."""
+    freed page bodies left in a dozen arenas made the process twice as large. And keep page
+    bodies (100 KB and more) in blocks of their own, handed back to the system when freed:
+    once glibc has raised its mmap threshold past them they come from the heap, whose holes
+    the process keeps, and a 2,000-URL run grew by 40 MB on them (glibc only)."""
     if libc := _glibc():
         libc.mallopt(_M_ARENA_MAX, 2)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
 
 
 def _clean_and_trim(html: str, url: str) -> Article:

@@ -58,9 +58,10 @@ def name_tokens(names: str) -> set[str]:
     return {token.lower() for token in _TOKEN_SPLIT.split(names) if token}
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def _is_chrome_value(value: str) -> bool:
-    """Whether a class or id attribute names chrome; pages repeat their names, so cached."""
+    """Whether a class or id attribute names chrome; a page repeats its names, so cached (for
+    a few pages' worth: a cleaning process would otherwise hold every name it ever saw)."""
     for name in value.split():
         if name.split("-")[0].lower() in _MODIFIERS:
             continue
