@@ -1,6 +1,7 @@
 """zstd with another text as dictionary: how the archive stores what mostly repeats something
-it already holds (an edited page's HTML against the page's earlier HTML, an article's Markdown
-against its plain text) for little more than the difference."""
+it already holds (an edited page's HTML against the page's earlier HTML, a page's first HTML
+against its article's plain text, an article's Markdown against that text) for little more
+than the difference."""
 
 from __future__ import annotations
 

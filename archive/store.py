@@ -30,6 +30,10 @@ from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
 from scraper.urls import canonical_url
 
+MERGE_PAGES = 256
+"""Pages of search index (rows of versions_fts_data, up to 4 KB each) that the end of a run may
+write merging its segments: about 1 MB, a few tens of milliseconds, whatever the archive's size."""
+
 
 @dataclass(frozen=True)
 class SaveResult:
@@ -61,6 +65,8 @@ class Archive:
         cover it), so that is retried until give_up."""
         while True:
             try:
+                if self.db.execute("PRAGMA page_count").fetchone()[0] == 0:
+                    self._new_file()
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
@@ -72,6 +78,15 @@ class Archive:
                 if "locked" not in str(exc) or time.monotonic() > give_up:
                     raise
                 time.sleep(0.05)
+
+    def _new_file(self) -> None:
+        """Settings a database takes only before its first table: pages of 2 KiB, as most rows
+        (an HTML blob, a version's text) span several pages and leave half of their last one
+        empty on average; free pages that can be given back to the file system (see _tidy).
+        The page size goes first: set after auto_vacuum, it does not take. Harmless if another
+        process made the file meanwhile: then both do nothing."""
+        self.db.execute("PRAGMA page_size=2048")
+        self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
 
     def close(self) -> None:
         self.db.close()
@@ -111,13 +126,17 @@ class Archive:
             changed = previous is None or previous[0] != article.content_hash
             version = latest + 1 if changed else latest
             if changed:
-                html_sha256 = self._store_blob(page.content, like=previous[1] if previous else None)
+                # The id is taken here, not left to the insert, so that a blob compressed against
+                # this version's text can name it; the write lock makes max(id) + 1 free.
+                version_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM versions").fetchone()[0]
+                html_sha256 = self._store_blob(page.content, like=previous[1] if previous else None,
+                                               text=article.text, text_id=version_id)
                 before = self.db.execute(
                     "SELECT text FROM versions WHERE page_id = ? AND version = ?", [page_id, latest]
                 ).fetchone()
                 added, removed = word_changes(before[0] if before else "", article.text)
                 self.db.table("versions").insert({
-                    "page_id": page_id, "version": version, "fetched_at": now,
+                    "id": version_id, "page_id": page_id, "version": version, "fetched_at": now,
                     "final_url": page.final_url, "status": page.status,
                     "headers": json.dumps(page.headers), "encoding": page.encoding,
                     "html_sha256": html_sha256, "content_hash": article.content_hash,
@@ -216,22 +235,45 @@ class Archive:
                 "failed": counts.get("failed", 0), "skipped": counts.get("skipped", 0),
             })
             self.db.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
+        self._tidy()
 
-    def _store_blob(self, content: bytes, *, like: str | None) -> str:
-        """Store content once, whatever brought it; compressed against the blob `like` (the
-        page's previous HTML) when that is smaller, as an edited page mostly repeats it."""
+    def _tidy(self) -> None:
+        """Bounded upkeep at the end of a run. Each write added a segment to the search index:
+        an index of at most MERGE_PAGES pages is merged into one; a larger one has segments of
+        a size merged two at a time, MERGE_PAGES pages of it a run, as merging it all would
+        rewrite the whole index every run. Then free pages go back to the file system
+        (in a database made with auto_vacuum; in an older one that does nothing)."""
+        with self._write():
+            pages = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM versions_fts_data LIMIT ?)",
+                                    [MERGE_PAGES + 1]).fetchone()[0]
+            if pages <= MERGE_PAGES:
+                self.db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('optimize')")
+            else:
+                self.db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('merge', ?)", [MERGE_PAGES])
+        try:
+            # executescript runs the pragma to its end; execute() would free a single page.
+            self.db.conn.executescript("PRAGMA incremental_vacuum")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+
+    def _store_blob(self, content: bytes, *, like: str | None, text: str, text_id: int) -> str:
+        """Store content once, whatever brought it, in the smallest of three forms: zstd alone;
+        zstd against the blob `like` (the page's previous HTML), as an edited page mostly
+        repeats it; or zstd against the article's text, which the page holds nearly word for
+        word (text_id: the version with that text, inserted next in this transaction)."""
         sha256 = hashlib.sha256(content).hexdigest()
         if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [sha256]).fetchone():
             return sha256
-        compressed, base = compression.compress(content), None
+        forms: list[tuple[bytes, str, str | None, int | None]] = [(compression.compress(content), "zstd", None, None)]
+        if text:
+            forms.append((compression.compress(content, like=text.encode()), "zstd-text", None, text_id))
         if like is not None:
             keyframe = self._keyframe(like)
-            delta = compression.compress(content, like=self.raw_html(keyframe))
-            if len(delta) < len(compressed):
-                compressed, base = delta, keyframe
+            forms.append((compression.compress(content, like=self.raw_html(keyframe)), "zstd", keyframe, None))
+        compressed, method, base, dictionary = min(forms, key=lambda form: len(form[0]))
         self.db.execute(
-            "INSERT INTO blobs (sha256, size, compression, content, base) VALUES (?, ?, 'zstd', ?, ?)",
-            [sha256, len(content), compressed, base],
+            "INSERT INTO blobs (sha256, size, compression, content, base, text_id) VALUES (?, ?, ?, ?, ?, ?)",
+            [sha256, len(content), method, compressed, base, dictionary],
         )
         return sha256
 
@@ -301,11 +343,24 @@ class Archive:
             raise SearchError(f"cannot search for {query!r}: {exc}") from exc
 
     def raw_html(self, sha256: str) -> bytes:
-        row = self.db.execute("SELECT content, base FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        """The HTML exactly as fetched."""
+        row = self.db.execute(
+            "SELECT content, compression, base, text_id FROM blobs WHERE sha256 = ?", [sha256]
+        ).fetchone()
         if row is None:
             raise NotArchived(f"no stored HTML with hash {sha256}")
-        content, base = row
+        content, method, base, text_id = row
+        if method == "zstd-text":
+            return compression.decompress(content, like=self._text(text_id).encode())
+        if method != "zstd":  # written by a newer version of this program
+            raise ArchiveError(f"stored HTML {sha256} is compressed as {method!r}, unknown to this version")
         return compression.decompress(content, like=self.raw_html(base) if base else None)
+
+    def _text(self, version_id: int) -> str:
+        row = self.db.execute("SELECT text FROM versions WHERE id = ?", [version_id]).fetchone()
+        if row is None:
+            raise ArchiveError(f"version {version_id}, whose text some stored HTML is compressed against, is gone")
+        return str(row[0])
 
     def records(
         self,

@@ -4,12 +4,13 @@ import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
 
 import archive as archive_package
-from archive import Archive
+from archive import Archive, compression, store
 from scraper import ArchiveError, Article, HTTPStatusError, NotArchived, Page
 
 
@@ -75,6 +76,48 @@ def test_an_edited_page_is_stored_as_a_delta_of_its_first_version(archive: Archi
     assert all(stored < rows[0][1] / 20 for _, stored, _ in rows[1:])
     for number, html in enumerate(htmls, 1):
         assert archive.raw_html(archive.version("https://example.com/story", number)["html_sha256"]) == html.encode()
+
+
+def story(paragraphs: int = 40) -> tuple[str, str]:
+    """An article's text and a page that holds it, in words no compressor can guess."""
+    texts = [" ".join(hashlib.sha256(f"{n}.{w}".encode()).hexdigest()[:10] for w in range(12))
+             for n in range(paragraphs)]
+    html = "<html><body><nav>Home | News</nav>" + "".join(f"<p>{text}</p>" for text in texts) + "</body></html>"
+    return "\n\n".join(texts), html
+
+
+def test_a_page_is_compressed_against_its_text_and_read_back_exactly(archive: Archive) -> None:
+    text, html = story()
+    archive.save(page(html=html), article(text=text))
+    version = archive.version("https://example.com/story")
+    method, text_id, stored = archive.db.execute("SELECT compression, text_id, length(content) FROM blobs").fetchone()
+    assert (method, text_id) == ("zstd-text", version["id"])
+    assert stored < len(compression.compress(html.encode())) / 5
+    assert archive.raw_html(version["html_sha256"]) == html.encode()
+
+
+def test_an_edit_of_a_page_compressed_against_its_text_is_a_delta_that_reads_back(archive: Archive) -> None:
+    text, html = story()
+    word = text.split()[100]
+    edited_text, edited = text.replace(word, "corrected"), html.replace(word, "corrected")
+    archive.save(page(html=html), article(text=text))
+    archive.save(page(html=edited), article(text=edited_text))
+    first, second = (hashlib.sha256(body.encode()).hexdigest() for body in (html, edited))
+    rows = archive.db.execute("SELECT sha256, compression, base FROM blobs ORDER BY rowid").fetchall()
+    assert rows == [(first, "zstd-text", None), (second, "zstd", first)]
+    assert archive.raw_html(second) == edited.encode()
+    # The same HTML again, cleaned to another text (by a newer cleaner, say): stored once, and
+    # still read with the text of the version that brought it.
+    archive.save(page("https://example.com/copy", html), article(text="Cleaned otherwise."))
+    assert archive.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 2
+    assert archive.raw_html(first) == html.encode()
+
+
+def test_html_in_a_compression_unknown_to_this_version_is_an_archive_error(archive: Archive) -> None:
+    archive.save(page(), article())
+    archive.db.execute("UPDATE blobs SET compression = 'zstd-2030'")
+    with pytest.raises(ArchiveError, match="'zstd-2030', unknown to this version"):
+        archive.raw_html(archive.version("https://example.com/story")["html_sha256"])
 
 
 def test_word_changes_are_counted_per_version(archive: Archive) -> None:
@@ -210,6 +253,76 @@ def test_markdown_of_a_third_schema_database_survives_the_upgrade(db_path: Path)
         assert upgraded.version("https://example.com/story")["markdown"] == markdown
         [found] = upgraded.search("plain")
         assert found["snippet"] == "[Plain] text of it."
+
+
+def test_a_database_of_the_fourth_schema_reads_its_html_and_grows_on(db_path: Path) -> None:
+    from sqlite_utils import Database
+
+    from archive.schema import migrations
+
+    old = Database(db_path)
+    migrations.apply(old, stop_before="m005_html_compressed_against_text")
+    old.table("pages").insert({"id": 1, "url": "https://example.com/story", "first_seen": "2025-01-01T00:00:00Z",
+                               "last_checked": "2025-01-01T00:00:00Z", "latest_version": 2})
+    text, html = story()
+    edited = html.replace("<nav>Home | News</nav>", "<nav>Home | World</nav>")
+    first, second = (hashlib.sha256(body.encode()).hexdigest() for body in (html, edited))
+    old.table("blobs").insert({"sha256": first, "size": len(html), "compression": "zstd",
+                               "content": compression.compress(html.encode())})
+    old.table("blobs").insert({"sha256": second, "size": len(edited), "compression": "zstd", "base": first,
+                               "content": compression.compress(edited.encode(), like=html.encode())})
+    for number, sha256 in ((1, first), (2, second)):
+        old.table("versions").insert({"page_id": 1, "version": number, "fetched_at": "2025-01-01T00:00:00Z",
+                                      "html_sha256": sha256, "content_hash": f"h{number}", "text": text})
+    old.close()
+    with Archive(db_path) as upgraded:
+        assert "text_id" in upgraded.db.table("blobs").columns_dict
+        assert upgraded.raw_html(first) == html.encode()
+        assert upgraded.raw_html(second) == edited.encode()
+        run = upgraded.start_run("run")
+        third = edited.replace("<nav>Home | World</nav>", "<nav>Home | Sport</nav>")
+        assert upgraded.save(page(html=third), article(text=text + " More."), run_id=run).version == 3
+        upgraded.finish_run(run, status="finished", urls=1)  # no auto_vacuum in this file: nothing to give back
+        assert upgraded.raw_html(hashlib.sha256(third.encode()).hexdigest()) == third.encode()
+        assert upgraded.db.execute("SELECT compression, base FROM blobs ORDER BY rowid").fetchall() == [
+            ("zstd", None), ("zstd", first), ("zstd", first)]
+        assert upgraded.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+
+
+def test_a_new_archive_gives_free_pages_back_at_the_end_of_a_run(archive: Archive) -> None:
+    assert archive.db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    assert archive.db.execute("PRAGMA page_size").fetchone()[0] == 2048
+    run = archive.start_run("run")
+    for n in range(20):
+        text, html = story(paragraphs=5 + n)
+        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    archive.finish_run(run, status="finished", urls=20)  # the search index merged: its old segments freed
+    assert archive.db.execute("PRAGMA freelist_count").fetchone()[0] == 0
+
+
+FERRIES = ("harbour bridge ferry", "night ferry to the harbour", "bridge over the river")
+
+
+@pytest.mark.parametrize("budget", [store.MERGE_PAGES, 2], ids=["index merged whole", "segments merged in pairs"])
+def test_the_end_of_a_run_merges_the_search_index_and_finds_the_same(
+        archive: Archive, monkeypatch: pytest.MonkeyPatch, budget: int) -> None:
+    monkeypatch.setattr(store, "MERGE_PAGES", budget)
+    run = archive.start_run("run")
+    for n in range(30):  # a save a transaction, a segment each
+        archive.save(page(f"https://example.com/{n}"), article(text=f"Story {n}: the {FERRIES[n % 3]}."), run_id=run)
+    for n in range(0, 30, 4):
+        archive.save(page(f"https://example.com/{n}"), article(text=f"Story {n}, corrected: the {FERRIES[n % 3]}."),
+                     run_id=run)
+    queries: list[tuple[str, dict[str, Any]]] = [
+        ("ferry", {}), ('"harbour bridge"', {}), ("corrected", {}), ("ferry", {"all_versions": True}),
+        ("bridge NOT harbour", {"syntax": True, "all_versions": True}), ("harb*", {"syntax": True})]
+    found = [archive.search(query, limit=100, **options) for query, options in queries]
+    assert all(found)
+    rows = archive.db.execute("SELECT count(*) FROM versions_fts_data").fetchone()[0]
+    archive.finish_run(run, status="finished", urls=30)
+    assert archive.db.execute("SELECT count(*) FROM versions_fts_data").fetchone()[0] < rows
+    assert [archive.search(query, limit=100, **options) for query, options in queries] == found
+    archive.db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('integrity-check')")  # raises if corrupt
 
 
 def test_datasette_metadata_describes_every_table_and_column(archive: Archive) -> None:
