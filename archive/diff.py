@@ -68,6 +68,8 @@ def counted(changes: list[Change]) -> tuple[int, int]:
 
 def word_changes(before: str, after: str) -> tuple[int, int]:
     """How many words after adds to before, and how many it removes."""
+    if not before.strip():  # a page's first version: no diff to run
+        return len(after.split()), 0
     return counted(word_diff(before, after))
 
 

@@ -179,10 +179,14 @@ class _Cleaning:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+_M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 _M_ARENA_MAX = -8
 _MMAP_THRESHOLD = 128 * 1024
 """Blocks this large get a mapping of their own (glibc's default start; set, it stays put)."""
+_TRIM_THRESHOLD = 16 * 1024 * 1024
+"""Free memory glibc may keep at the top of the heap: set with the mmap threshold or not, it
+would stay at 128 KB, and every zstd compression would map its tables afresh."""
 
 
 @functools.cache
@@ -204,6 +208,7 @@ def _tune_malloc() -> None:
     if libc := _glibc():
         libc.mallopt(_M_ARENA_MAX, 2)
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 def _clean_and_trim(html: str, url: str) -> Article:
