@@ -185,8 +185,8 @@ _M_ARENA_MAX = -8
 _MMAP_THRESHOLD = 128 * 1024
 """Blocks this large get a mapping of their own (glibc's default start; set, it stays put)."""
 _TRIM_THRESHOLD = 16 * 1024 * 1024
-"""Free memory glibc may keep at the top of the heap: set with the mmap threshold or not, it
-would stay at 128 KB, and every zstd compression would map its tables afresh."""
+"""Free memory glibc may keep at the top of the heap. Setting the mmap threshold pins this one
+at 128 KB too, and every zstd compression then mapped its tables afresh."""
 
 
 @functools.cache
