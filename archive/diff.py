@@ -42,6 +42,9 @@ def word_diff(before: str, after: str) -> list[Change]:
         if tag == "equal":
             emit("equal", "".join(paragraph + "\n" for paragraph in old[i1:i2]))
             continue
+        if tag in ("insert", "delete"):  # nothing on the other side to match words against
+            emit(tag, "".join(paragraph + "\n" for paragraph in (new[j1:j2] if tag == "insert" else old[i1:i2])))
+            continue
         # Words compared alone, written back with the space after them, so that the runs put
         # together give the texts again.
         old_tokens = _tokens("\n".join(old[i1:i2]) + "\n" if i2 > i1 else "")
@@ -68,8 +71,6 @@ def counted(changes: list[Change]) -> tuple[int, int]:
 
 def word_changes(before: str, after: str) -> tuple[int, int]:
     """How many words after adds to before, and how many it removes."""
-    if not before.strip():  # a page's first version: no diff to run
-        return len(after.split()), 0
     return counted(word_diff(before, after))
 
 

@@ -194,8 +194,14 @@ def line_key(line: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", line).split()).casefold()
 
 
-_LONGEST_RULE = max(_PITCH_MAX_WORDS, _TEASER_MAX_WORDS, _RIGHTS_MAX_WORDS, _NOTICE_MAX_WORDS,
-                    _BACK_TO_MAX_WORDS, _DISCLOSURE_MAX_WORDS, _CREDIT_MAX_WORDS)
+# Patterns of chrome in a line of at most so many words (those that must start the line say so
+# with "^").
+_SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int], ...] = (
+    (_TEASER, _TEASER_MAX_WORDS), (_RIGHTS, _RIGHTS_MAX_WORDS), (_COPYRIGHT, _COPYRIGHT_MAX_WORDS),
+    (_NOTICE, _NOTICE_MAX_WORDS), (_BACK_TO, _BACK_TO_MAX_WORDS), (_DISCLOSURE, _DISCLOSURE_MAX_WORDS),
+    (_CREDIT, _CREDIT_MAX_WORDS),
+)
+_LONGEST_RULE = max(_PITCH_MAX_WORDS, *(most for _, most in _SHORT_LINE_RULES))
 
 
 def is_boilerplate(line: str, key: str) -> bool:
@@ -208,13 +214,7 @@ def is_boilerplate(line: str, key: str) -> bool:
     return (
         key.rstrip(":") in _CHROME_LINES
         or (words <= _PITCH_MAX_WORDS and _is_pitch(lower))
-        or (words <= _TEASER_MAX_WORDS and _TEASER.match(lower) is not None)
-        or (words <= _RIGHTS_MAX_WORDS and _RIGHTS.search(lower) is not None)
-        or (words <= _COPYRIGHT_MAX_WORDS and _COPYRIGHT.search(lower) is not None)
-        or (words <= _NOTICE_MAX_WORDS and _NOTICE.search(lower) is not None)
-        or (words <= _BACK_TO_MAX_WORDS and _BACK_TO.match(lower) is not None)
-        or (words <= _DISCLOSURE_MAX_WORDS and _DISCLOSURE.search(lower) is not None)
-        or (words <= _CREDIT_MAX_WORDS and _CREDIT.match(lower) is not None)
+        or any(words <= most and pattern.search(lower) for pattern, most in _SHORT_LINE_RULES)
     )
 
 
