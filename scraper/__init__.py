@@ -2,7 +2,8 @@
 
 __version__ = "0.1.0"
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from scraper.errors import (
     ArchiveError,
@@ -26,8 +27,11 @@ from scraper.errors import (
     TooLarge,
     TooManyRedirects,
 )
-from scraper.fetcher import FetchSettings, fetch, make_client
 from scraper.models import Article, Page
+
+if TYPE_CHECKING:
+    from scraper.cleaner import clean
+    from scraper.fetcher import FetchSettings, fetch, make_client
 
 __all__ = [
     "ArchiveError",
@@ -60,11 +64,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # scraper.clean is loaded on first use: importing trafilatura costs a run's own process
-    # ~30 MB that it does not need when pages are cleaned in a pool.
-    if name == "clean":
-        from scraper.cleaner import clean
+_LOADED_ON_FIRST_USE = {"clean": "scraper.cleaner", "fetch": "scraper.fetcher", "make_client": "scraper.fetcher",
+                        "FetchSettings": "scraper.fetcher"}
+"""Parts whose imports are large (trafilatura ~30 MB, httpx), loaded when first asked for: a
+cleaning process needs no httpx, and a run's own process no trafilatura."""
 
-        return clean
+
+def __getattr__(name: str) -> Any:
+    if module := _LOADED_ON_FIRST_USE.get(name):
+        return getattr(importlib.import_module(module), name)
     raise AttributeError(f"module 'scraper' has no attribute {name!r}")

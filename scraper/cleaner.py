@@ -19,7 +19,7 @@ from selectolax.lexbor import LexborHTMLParser
 from scraper.boilerplate import drop_boilerplate
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
-from scraper.lead import restore_lead
+from scraper.lead import read_lead_region, restore_lead
 from scraper.metadata import read_metadata
 from scraper.models import Article, word_count
 from scraper.prune import prune
@@ -90,11 +90,13 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         prune(tree)
         # Metadata is read: extraction needs only the body, and less to parse is faster.
         pruned = f"<html><body>{tree.body.inner_html}</body></html>" if tree.body is not None else ""
+        lead_region = read_lead_region(tree.body) if tree.body is not None else None
+        del tree  # not needed any more, and extraction's own trees need the room on a large page
     with stopwatch.stage("extract"):
         body = _extract(pruned)
     with stopwatch.stage("post-process"):
-        if tree.body is not None:
-            restore_lead(tree.body, body)
+        if lead_region is not None:
+            restore_lead(lead_region, body)
         drop_boilerplate(body)
         text = to_text(body)
         words = word_count(text)

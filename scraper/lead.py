@@ -35,7 +35,7 @@ _CREDIT = re.compile(
 
 @dataclass
 class _Block:
-    node: LexborNode
+    in_caption: bool
     parts: list[str] = field(default_factory=list)
     linked: int = 0
     """Characters of the block's text inside links."""
@@ -45,11 +45,21 @@ class _Block:
         return _SPACE.sub(" ", "".join(self.parts)).strip()
 
 
-def _blocks_before(body: LexborNode, probe: str) -> list[_Block]:
-    """The blocks holding text (elements other than inline ones) between the first <h1> and
-    the block whose text holds probe, in document order; none when that block is not found
-    within _MAX_GAP blocks of the headline."""
-    found: dict[int, _Block] = {}  # insertion order is document order
+@dataclass(frozen=True)
+class LeadRegion:
+    """What restore_lead needs of the page, read before extraction so that the page's tree
+    can be freed first (several MB on a large page)."""
+
+    runs: list[tuple[int, str, bool]]
+    """The text nodes after the first <h1>, in document order, each with its block (by order
+    of first appearance) and whether a link holds it; up to the first of block _MAX_GAP + 1."""
+    captions: list[bool]
+    """For each block: whether it is an image caption."""
+
+
+def read_lead_region(body: LexborNode) -> LeadRegion:
+    region = LeadRegion([], [])
+    blocks: dict[int, int] = {}  # mem_id -> order of first appearance
     headline: LexborNode | None = None
     for node in body.traverse(include_text=True):
         if not node.is_text_node:
@@ -64,11 +74,26 @@ def _blocks_before(body: LexborNode, probe: str) -> list[_Block]:
             block = block.parent
         if block is None or block.mem_id == headline.mem_id:
             continue
-        entry = found.setdefault(block.mem_id, _Block(block))
+        if block.mem_id not in blocks:
+            blocks[block.mem_id] = len(blocks)
+            region.captions.append(_in_caption(block))
+        region.runs.append((blocks[block.mem_id], text, linked))
+        if len(blocks) > _MAX_GAP:
+            break
+    return region
+
+
+def _blocks_before(region: LeadRegion, probe: str) -> list[_Block]:
+    """The blocks holding text (elements other than inline ones) between the first <h1> and
+    the block whose text holds probe, in document order; none when that block is not found
+    within _MAX_GAP blocks of the headline."""
+    found: dict[int, _Block] = {}  # insertion order is document order
+    for position, text, linked in region.runs:
+        entry = found.setdefault(position, _Block(region.captions[position]))
         entry.parts.append(text)
         entry.linked += len(text.strip()) if linked else 0
         if probe in entry.text:
-            del found[block.mem_id]
+            del found[position]
             return list(found.values())
         if len(found) > _MAX_GAP:
             break
@@ -92,18 +117,18 @@ def _in_caption(node: LexborNode | None) -> bool:
 def _is_lead(block: _Block, text: str) -> bool:
     return (len(text) >= _MIN_CHARS and block.linked <= _MAX_LINKED * len(text)
             and _SENTENCE_END.search(text) is not None and _CREDIT.search(text) is None
-            and not is_boilerplate(text, line_key(text)) and not _in_caption(block.node))
+            and not is_boilerplate(text, line_key(text)) and not block.in_caption)
 
 
-def restore_lead(page_body: LexborNode, extracted: etree._Element) -> None:
-    """Put back, at the top of the extracted tree, prose blocks of page_body (the pruned page)
-    that stand between its first <h1> and the first extracted paragraph."""
+def restore_lead(region: LeadRegion, extracted: etree._Element) -> None:
+    """Put back, at the top of the extracted tree, prose blocks of the pruned page (as read by
+    read_lead_region) that stand between its first <h1> and the first extracted paragraph."""
     paragraphs = (_SPACE.sub(" ", "".join(p.itertext())).strip() for p in extracted.iter("p"))
     # The body's first paragraph is found on the page by its opening words.
     probe = next((text[:_PROBE] for text in paragraphs if len(text) >= _PROBE), None)
     if probe is None:
         return
-    leads = [text for block in _blocks_before(page_body, probe) if _is_lead(block, text := block.text)]
+    leads = [text for block in _blocks_before(region, probe) if _is_lead(block, text := block.text)]
     if leads:  # joining the whole extracted text costs; most pages have no lead to check
         kept = _SPACE.sub(" ", "".join(extracted.itertext()))
         leads = [text for text in leads if text not in kept]

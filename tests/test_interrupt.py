@@ -103,8 +103,8 @@ def test_a_cleaning_process_started_after_its_run_died_ends() -> None:
     dead_pid = int(gone.stdout)
     started = time.monotonic()
     orphan = subprocess.run(
-        [sys.executable, "-c", "import time; from scraper.pipeline import _init_cleaning_process;"
-         f" _init_cleaning_process({dead_pid}); time.sleep(30)"],
+        [sys.executable, "-c", "import time; from scraper.cleaning_pool import init_cleaning_process;"
+         f" init_cleaning_process({dead_pid}); time.sleep(30)"],
         capture_output=True, timeout=20,
     )
     assert orphan.returncode == 0 and time.monotonic() - started < 10
