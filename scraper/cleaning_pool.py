@@ -7,8 +7,6 @@ cleaner and nothing of fetching or archiving (httpx, sqlite-utils and, through i
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import multiprocessing
 import os
 import signal
@@ -18,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from scraper.errors import InternalError
+from scraper.malloc import trim_heap
 from scraper.models import Article
 
 
@@ -52,16 +51,6 @@ class CleaningPool:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
 
-@functools.cache
-def glibc() -> ctypes.CDLL | None:
-    """The C library's malloc tuning, on glibc only (None elsewhere)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-
-
 def clean_and_trim(html: str, url: str) -> Article:
     """Clean in a pool process, then hand the heap a large page left free back to the system:
     glibc keeps it, and each process would otherwise hold on to its largest page's worth."""
@@ -71,12 +60,6 @@ def clean_and_trim(html: str, url: str) -> Article:
         return clean(html, url=url)
     finally:
         trim_heap()
-
-
-def trim_heap() -> None:
-    """Hand free heap memory back to the system, which glibc otherwise keeps (glibc only)."""
-    if libc := glibc():
-        libc.malloc_trim(0)
 
 
 def init_cleaning_process(parent: int) -> None:

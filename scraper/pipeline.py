@@ -14,9 +14,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from archive.store import Archive, SaveResult
-from scraper.cleaning_pool import CleaningPool, glibc, trim_heap
+from scraper.cleaning_pool import CleaningPool
 from scraper.errors import Claimed, FetchError, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
+from scraper.malloc import trim_heap, tune_for_run
 from scraper.models import Article, Page
 from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient
 from scraper.urls import host_of, is_web_url
@@ -90,7 +91,7 @@ def run(
     gate = client.gate
     lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
     cleaning = CleaningPool(cleaners)
-    _tune_malloc()
+    tune_for_run()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
         if not is_web_url(url):
@@ -144,28 +145,6 @@ def run(
         executor.shutdown(wait=False, cancel_futures=True)
         client.close()  # in-flight requests fail fast instead of running to their timeouts
         cleaning.close()
-
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_M_ARENA_MAX = -8
-_MMAP_THRESHOLD = 128 * 1024
-"""Blocks this large get a mapping of their own (glibc's default start; set, it stays put)."""
-_TRIM_THRESHOLD = 16 * 1024 * 1024
-"""Free memory glibc may keep at the top of the heap. Setting the mmap threshold pins this one
-at 128 KB too, and every zstd compression then mapped its tables afresh."""
-
-
-def _tune_malloc() -> None:
-    """Let the fetch threads share two malloc arenas: glibc gives each thread its own, and
-    freed page bodies left in a dozen arenas made the process twice as large. And keep page
-    bodies (100 KB and more) in blocks of their own, handed back to the system when freed:
-    once glibc has raised its mmap threshold past them they come from the heap, whose holes
-    the process keeps, and a 2,000-URL run grew by 40 MB on them (glibc only)."""
-    if libc := glibc():
-        libc.mallopt(_M_ARENA_MAX, 2)
-        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
-        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
 
 
 _TRIM_EVERY = 200
