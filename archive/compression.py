@@ -1,13 +1,17 @@
 """zstd with another text as dictionary: how the archive stores what mostly repeats something
 it already holds (an edited page's HTML against the page's earlier HTML, a page's first HTML
 against its article's plain text, an article's Markdown against that text) for little more
-than the difference."""
+than the difference; and a dictionary trained on pages the archive holds, for the markup,
+scripts and styles that pages of many sites share."""
 
 from __future__ import annotations
 
 import zstandard
 
 LEVEL = 6
+DICTIONARY_SIZE = 64 * 1024
+"""Of a trained dictionary. Over 80 pages of 80 sites: 11% smaller HTML when trained on them,
+8% on pages it never saw; a larger one gains little more and is stored in every archive."""
 
 
 def raw_dict(content: bytes) -> zstandard.ZstdCompressionDict:
@@ -25,6 +29,13 @@ def decompress(content: bytes, *, like: bytes | None = None) -> bytes:
     if like is None:
         return bytes(zstandard.ZstdDecompressor().decompress(content))
     return bytes(zstandard.ZstdDecompressor(dict_data=raw_dict(like)).decompress(content))
+
+
+def train_dictionary(samples: list[bytes | bytearray | memoryview]) -> bytes:
+    """What the samples share, as a zstd dictionary to put before a page's own dictionary text.
+    Fixed cover parameters: zstd's search for the best ones takes five times longer and found
+    the same. Raises zstandard.ZstdError when the samples are too few or too alike."""
+    return bytes(zstandard.train_dictionary(DICTIONARY_SIZE, samples, k=1024, d=8, level=LEVEL).as_bytes())
 
 
 def pack_markdown(markdown: str, text: str) -> bytes:

@@ -180,6 +180,19 @@ def m005_html_compressed_against_text(db: Database) -> None:
     db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('usermerge', 2)")
 
 
+@migrations()
+def m006_trained_dictionary(db: Database) -> None:
+    # A zstd dictionary trained on HTML the archive holds, once it holds enough (see
+    # Archive._train_dictionary); a blob compressed with it and its text (compression
+    # 'zstd-dict-text') names it. Dictionaries are never changed or deleted.
+    db.table("dictionaries").create(
+        {"id": int, "trained_at": str, "samples": int, "sample_bytes": int, "content_zstd": bytes},
+        pk="id",
+        not_null={"trained_at", "samples", "sample_bytes", "content_zstd"},
+    )
+    db.table("blobs").add_column("dictionary_id", int)
+
+
 _FTS_TRIGGERS = (
     "CREATE TRIGGER versions_ai AFTER INSERT ON versions BEGIN"
     " INSERT INTO versions_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text); END",

@@ -1,7 +1,7 @@
 """Throughput of `scraper run` beside `trafilatura --input-file`, same URLs, same run.
 
-    python bench/throughput.py                  # 1,000 pages from 20 loopback hosts
-    python bench/throughput.py --urls 10000     # a longer list, for peak memory
+    python bench/throughput.py                  # 1,000 pages from 20 loopback hosts, 3 rounds
+    python bench/throughput.py --urls 10000 --rounds 1 --skip-trafilatura   # peak memory
 
 Pages of the evaluation corpus (../shared/eval/trafilatura-corpus, or --corpus) are served
 from 20 loopback addresses (127.0.0.1 ... 127.0.0.20) by a server in a subprocess, each
@@ -9,7 +9,10 @@ response after a fixed latency. Both tools get the same URL list and the same co
 with no politeness delay (trafilatura: SLEEP_TIME 0; scraper: --interval 0, --per-host equal
 to the concurrency). Prints pages per second for both and their ratio, the peak resident
 memory of the scraper process, and the CPU-bound limit: cores / mean cleaning time, the
-most any pipeline that cleans every page could do on this machine.
+most any pipeline that cleans every page could do on this machine. Machines shared with
+others drift (trafilatura's time for the same list varied by half within an hour), so each
+round runs both tools back to back, alternating which goes first, and the summary gives the
+median of the rounds.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from statistics import median
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -135,6 +140,57 @@ def mean_clean_seconds(pages: list[bytes], sample: int) -> float:
     return (time.perf_counter() - started) / min(sample, len(pages))
 
 
+@dataclass
+class Round:
+    ours: float
+    """pages/s of scraper run"""
+    rss: float
+    theirs: float | None
+    """pages/s of trafilatura's CLI"""
+    limit: float
+    """cores / mean cleaning time, measured right after"""
+
+
+def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Namespace, number: int) -> Round:
+    """Both tools on the list (scraper first in odd rounds, trafilatura first in even ones),
+    then the CPU-bound limit, printed as they come."""
+    urls = args.urls
+    ours_s = ours_rss = theirs_s = 0.0
+    summary: dict[str, object] = {}
+    order = ["scraper", "trafilatura"] if number % 2 else ["trafilatura", "scraper"]
+    for tool in order:
+        if tool == "scraper":
+            ours_s, ours_rss, ours = timed(
+                [sys.executable, "-m", "scraper", "run", str(listing), "--db", str(work / f"bench{number}.db"), "-q",
+                 "--json", "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency),
+                 "--interval", "0"])
+            summary = json.loads(ours.stdout or b"{}")
+        elif not args.skip_trafilatura:
+            config = work / "trafilatura.cfg"
+            config.write_text("[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
+                              "SLEEP_TIME = 0\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
+                              "INSECURE_SSL_FALLBACK = on\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
+                              "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nEXTRACTION_TIMEOUT = 0\n"
+                              "MIN_DUPLCHECK_SIZE = 100\nMAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\n"
+                              "EXTERNAL_URLS = off\n")
+            out = work / f"out{number}"
+            theirs_s, _, _ = timed(
+                [sys.executable, "-m", "trafilatura.cli", "--input-file", str(listing), "--parallel",
+                 str(args.concurrency), "--config-file", str(config), "--output-dir", str(out)])
+            written = sum(1 for _ in out.glob("*")) if out.exists() else 0
+    mean = mean_clean_seconds(pages, 300)
+    result = Round(urls / ours_s, ours_rss, urls / theirs_s if theirs_s else None, (os.cpu_count() or 1) / mean)
+    print(f"round {number}:")
+    print(f"  scraper run       {result.ours:6.1f} pages/s  ({ours_s:.1f} s; {summary.get('new_versions')} archived, "
+          f"{summary.get('failed')} failed)  peak RSS {ours_rss:.0f} MiB")
+    if result.theirs is not None:
+        print(f"  trafilatura CLI   {result.theirs:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
+        print(f"  throughput ratio (scraper / trafilatura) {result.ours / result.theirs:.2f}")
+    print(f"  CPU-bound limit   {result.limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
+          f"cleaning time); scraper reaches {100 * result.ours / result.limit:.0f}% of it", flush=True)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -142,6 +198,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds before each response")
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=18080)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of both tools, alternating; the summary gives medians (machines drift)")
     parser.add_argument("--skip-trafilatura", action="store_true", help="only scraper (for --urls 10000)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -160,38 +218,20 @@ def main() -> None:
             # Page n on host n % 20; past the corpus, the same pages again under a new query.
             listing.write_text("".join(f"http://127.0.0.{n % HOSTS + 1}:{args.port}/p/{n}?r={n}\n"
                                        for n in range(args.urls)))
-            ours_s, ours_rss, ours = timed(
-                [sys.executable, "-m", "scraper", "run", str(listing), "--db", str(Path(work) / "bench.db"), "-q",
-                 "--json", "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency),
-                 "--interval", "0"])
-            summary = json.loads(ours.stdout or b"{}")
             print(f"{args.urls} URLs on {HOSTS} hosts, {args.latency * 1000:.0f} ms latency, "
-                  f"concurrency {args.concurrency}, {os.cpu_count()} cores")
-            print(f"scraper run       {args.urls / ours_s:6.1f} pages/s  ({ours_s:.1f} s; "
-                  f"{summary.get('new_versions')} archived, {summary.get('failed')} failed)  "
-                  f"peak RSS {ours_rss:.0f} MiB")
-            if not args.skip_trafilatura:
-                config = Path(work) / "trafilatura.cfg"
-                config.write_text("[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
-                                  "SLEEP_TIME = 0\nUSER_AGENTS =\nCOOKIE =\nMAX_REDIRECTS = 2\nSSRF_PROTECTION = off\n"
-                                  "INSECURE_SSL_FALLBACK = on\nMIN_EXTRACTED_SIZE = 250\nMIN_OUTPUT_SIZE = 1\n"
-                                  "MIN_OUTPUT_COMM_SIZE = 1\nMAX_TREE_SIZE =\nEXTRACTION_TIMEOUT = 0\n"
-                                  "MIN_DUPLCHECK_SIZE = 100\nMAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\n"
-                                  "EXTERNAL_URLS = off\n")
-                theirs_s, _, _ = timed(
-                    [sys.executable, "-m", "trafilatura.cli", "--input-file", str(listing), "--parallel",
-                     str(args.concurrency), "--config-file", str(config), "--output-dir", str(Path(work) / "out")])
-                written = sum(1 for _ in (Path(work) / "out").glob("*")) if (Path(work) / "out").exists() else 0
-                print(f"trafilatura CLI   {args.urls / theirs_s:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
-                print(f"throughput ratio (scraper / trafilatura) {theirs_s / ours_s:.2f}")
+                  f"concurrency {args.concurrency}, {os.cpu_count()} cores, {args.rounds} rounds", flush=True)
             pages = load_pages(args.corpus)
-            mean = mean_clean_seconds(pages, 300)
-            limit = (os.cpu_count() or 1) / mean
-            print(f"CPU-bound limit   {limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
-                  f"cleaning time); scraper reaches {100 * args.urls / ours_s / limit:.0f}% of it")
+            rounds = [one_round(listing, Path(work), pages, args, number) for number in range(1, args.rounds + 1)]
     finally:
         server.kill()
         server.wait()
+    print(f"median of {len(rounds)}: scraper {median(r.ours for r in rounds):.1f} pages/s, "
+          f"peak RSS {max(r.rss for r in rounds):.0f} MiB (highest), "
+          f"{median(100 * r.ours / r.limit for r in rounds):.0f}% of the CPU-bound limit", end="")
+    if not args.skip_trafilatura:
+        print(f", throughput ratio {median(r.ours / (r.theirs or 1) for r in rounds):.2f} "
+              f"(each round: {', '.join(f'{r.ours / (r.theirs or 1):.2f}' for r in rounds)})", end="")
+    print()
 
 
 if __name__ == "__main__":

@@ -52,14 +52,26 @@ class CleaningPool:
 
 
 def clean_and_trim(html: str, url: str) -> Article:
-    """Clean in a pool process, then hand the heap a large page left free back to the system:
-    glibc keeps it, and each process would otherwise hold on to its largest page's worth."""
+    """Clean in a pool process, handing free heap back to the system after a large page and
+    every _TRIM_EVERY pages: glibc keeps it, and each process would otherwise hold on to its
+    largest page's worth. Not after every page: a trim costs about a millisecond, 7% of
+    cleaning a page."""
     from scraper.cleaner import clean
 
+    global _cleaned
     try:
         return clean(html, url=url)
     finally:
-        trim_heap()
+        _cleaned += 1
+        if len(html) > _LARGE_PAGE or _cleaned % _TRIM_EVERY == 0:
+            trim_heap()
+
+
+_TRIM_EVERY = 16
+_LARGE_PAGE = 512 * 1024
+"""Characters of HTML: 3% of the evaluation corpus's pages are larger."""
+_cleaned = 0
+"""Pages this process has cleaned."""
 
 
 def init_cleaning_process(parent: int) -> None:

@@ -113,6 +113,53 @@ def test_an_edit_of_a_page_compressed_against_its_text_is_a_delta_that_reads_bac
     assert archive.raw_html(first) == html.encode()
 
 
+def site_page(n: int) -> tuple[str, str]:
+    """Page n of one site: its own article in the chrome every page of the site shares."""
+    chrome = "".join(f"<li><a href='/{hashlib.sha256(bytes([k])).hexdigest()}'>{k}</a></li>" for k in range(40))
+    text, html = story(paragraphs=60 + n % 7)
+    words = {word: hashlib.sha256(f"{n}{word}".encode()).hexdigest()[:10] for word in set(text.split())}
+    for word, replacement in words.items():
+        text, html = text.replace(word, replacement), html.replace(word, replacement)
+    return text, html.replace("<nav>Home | News</nav>", f"<nav><ul>{chrome}</ul></nav>")
+
+
+def test_the_end_of_a_run_trains_a_dictionary_once_the_archive_holds_enough_pages(
+        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "DICTIONARY_SIZE", 4096)  # so that 40 small pages are enough
+    monkeypatch.setattr(store, "DICTIONARY_MIN_SAMPLES", 20)
+    pages = [site_page(n) for n in range(41)]
+    run = archive.start_run("run")
+    for n, (text, html) in enumerate(pages[:19]):
+        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    archive.finish_run(run, status="finished", urls=19)
+    assert archive.db.execute("SELECT count(*) FROM dictionaries").fetchone()[0] == 0  # too few pages
+
+    run = archive.start_run("run")
+    for n, (text, html) in enumerate(pages[19:40], 19):
+        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    archive.finish_run(run, status="interrupted", urls=21)  # Ctrl-C: the run ends at once
+    assert archive.db.execute("SELECT count(*) FROM dictionaries").fetchone()[0] == 0
+    before = archive.db.execute("SELECT sum(length(content)) FROM blobs").fetchone()[0]
+    archive.finish_run(archive.start_run("run"), status="finished", urls=0)
+    assert archive.db.execute("SELECT id, samples FROM dictionaries").fetchall() == [(1, 40)]
+    assert set(archive.db.execute("SELECT compression, dictionary_id FROM blobs").fetchall()) == {
+        ("zstd-dict-text", 1)}
+    assert archive.db.execute("SELECT sum(length(content)) FROM blobs").fetchone()[0] < before * 0.6
+
+    # A page archived later is stored with the dictionary too, for less than its text alone takes.
+    text, html = pages[40]
+    archive.save(page("https://example.com/40", html), article(text=text))
+    method, stored = archive.db.execute("SELECT compression, length(content) FROM blobs ORDER BY rowid DESC").fetchone()
+    assert method == "zstd-dict-text"
+    assert stored < len(compression.compress(html.encode(), like=text.encode())) * 0.6
+    with Archive(archive.path) as reopened:
+        for n, (_, html) in enumerate(pages):
+            assert reopened.raw_html(reopened.version(f"https://example.com/{n}")["html_sha256"]) == html.encode()
+    run = archive.start_run("run")
+    archive.finish_run(run, status="finished", urls=0)
+    assert archive.db.execute("SELECT count(*) FROM dictionaries").fetchone()[0] == 1  # trained once
+
+
 def test_html_in_a_compression_unknown_to_this_version_is_an_archive_error(archive: Archive) -> None:
     archive.save(page(), article())
     archive.db.execute("UPDATE blobs SET compression = 'zstd-2030'")
