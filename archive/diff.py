@@ -10,6 +10,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from scraper.models import word_count
+
 _TOKEN = re.compile(r"\S+|\s+")
 
 
@@ -63,14 +65,17 @@ def word_diff(before: str, after: str) -> list[Change]:
 
 
 def counted(changes: list[Change]) -> tuple[int, int]:
-    """How many words the changes add, and how many they remove."""
-    added = sum(len(change.text.split()) for change in changes if change.op == "insert")
-    removed = sum(len(change.text.split()) for change in changes if change.op == "delete")
+    """How many words the changes add, and how many they remove (in Chinese and Japanese, characters)."""
+    added = sum(word_count(change.text) for change in changes if change.op == "insert")
+    removed = sum(word_count(change.text) for change in changes if change.op == "delete")
     return added, removed
 
 
-def word_changes(before: str, after: str) -> tuple[int, int]:
-    """How many words after adds to before, and how many it removes."""
+def word_changes(before: str, after: str, *, words_after: int | None = None) -> tuple[int, int]:
+    """How many words after adds to before, and how many it removes. words_after, when known,
+    spares counting a first version's words again."""
+    if not before.strip():
+        return (word_count(after) if words_after is None else words_after), 0
     return counted(word_diff(before, after))
 
 

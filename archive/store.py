@@ -141,7 +141,8 @@ class Archive:
                 before = self.db.execute(
                     "SELECT text FROM versions WHERE page_id = ? AND version = ?", [page_id, latest]
                 ).fetchone()
-                added, removed = word_changes(before[0] if before else "", article.text)
+                added, removed = word_changes(before[0] if before else "", article.text,
+                                              words_after=article.word_count)
                 self._insert("versions", {
                     "id": version_id, "page_id": page_id, "version": version, "fetched_at": now,
                     "final_url": page.final_url, "status": page.status,

@@ -102,5 +102,9 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         words = word_count(text)
         if words < MIN_WORDS:
             raise NoContent(f"only {words} words of article text")
-        markdown = to_markdown(body, base_url=url)
-    return Article(text=text, markdown=markdown, **asdict(metadata))
+        article = Article(text=text, markdown=to_markdown(body, base_url=url), **asdict(metadata))
+        # Worked out here, in the cleaning process, and carried with the article to the run's
+        # process, whose one core also fetches and saves: the archive needs both.
+        article.__dict__["word_count"] = words
+        article.content_hash  # noqa: B018 - computed and cached
+    return article

@@ -301,6 +301,8 @@ class _Report:
         self.counts: Counter[str] = Counter()
         self.reasons = {"failed": Counter[str](), "skipped": Counter[str]()}
         self.failures: list[str] = []
+        self.sources_failed = 0
+        """Counted with the failed URLs, but reported as they happen and not in the archive."""
 
     def _event(self, event: str, **fields: Any) -> None:
         record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "event": event, **fields}
@@ -308,6 +310,7 @@ class _Report:
 
     def source_failed(self, error: ScraperError) -> None:
         self.counts["failed"] += 1
+        self.sources_failed += 1
         self.reasons["failed"][error.reason] += 1
         if self.json:
             self._event("source_failed", reason=error.reason, error=str(error))
@@ -345,8 +348,9 @@ class _Report:
             return
         for line in self.failures:
             click.echo(f"failed: {line}", err=True)
-        if self.counts["failed"] > len(self.failures):
-            click.echo(f"... and {self.counts['failed'] - len(self.failures)} more: see `scraper failures`", err=True)
+        unlisted = self.counts["failed"] - self.sources_failed - len(self.failures)
+        if unlisted > 0:
+            click.echo(f"... and {unlisted} more: see `scraper failures`", err=True)
         if not self.quiet:
             def why(state: str) -> str:
                 reasons = ", ".join(f"{reason} {n}" for reason, n in self.reasons[state].most_common())

@@ -48,12 +48,21 @@ class PoliteClient:
         self.gate = HostGate(self.politeness.interval)
         self.robots = RobotsRules(self.http, self.settings, self.gate) if self.politeness.robots else None
 
-    def fetch(self, url: str, *, validators: Validators | None = None, html_only: bool = True) -> Page:
-        """scraper.fetcher.fetch, after robots.txt allows it (else Disallowed), waiting turns at the host."""
+    def fetch(self, url: str, *, validators: Validators | None = None, html_only: bool = True,
+              max_bytes: int | None = None) -> Page:
+        """scraper.fetcher.fetch, waiting turns at the host, for what robots.txt allows: the URL
+        and every redirect hop (else Disallowed). max_bytes overrides the settings' cap."""
+        settings = self.settings if max_bytes is None else replace(self.settings, max_bytes=max_bytes)
         if self.robots is not None:
-            self.robots.check(url)
-        return fetch(url, client=self.http, settings=self.settings, validators=validators,
-                     before_request=self.gate.wait_turn, html_only=html_only)
+            self.robots.check(url)  # before the fetch's deadline starts: robots.txt may be slow
+
+        def before_request(current: str) -> None:
+            if self.robots is not None and current != url:
+                self.robots.check(current, redirected_from=url)
+            self.gate.wait_turn(current)
+
+        return fetch(url, client=self.http, settings=settings, validators=validators,
+                     before_request=before_request, html_only=html_only)
 
     def close(self) -> None:
         """Close the connections; requests still running fail at once."""
@@ -114,16 +123,19 @@ class RobotsRules:
         self._lock = threading.Lock()
         self._sites: dict[str, _Site] = {}
 
-    def check(self, url: str) -> None:
-        """Raise Disallowed unless the site's robots.txt lets us fetch url."""
+    def check(self, url: str, *, redirected_from: str | None = None) -> None:
+        """Raise Disallowed unless the site's robots.txt lets us fetch url (a redirect hop of
+        redirected_from, which the error then names)."""
         site = self._site(url)
         reason = site.refusal(url, self._agent)
+        if reason and redirected_from is not None:
+            raise Disallowed(redirected_from, f"redirected to {url}, {reason}")
         if reason:
             raise Disallowed(url, reason)
 
     def _site(self, url: str) -> _Site:
-        parts = urlsplit(url)
-        origin = f"{parts.scheme.lower()}://{(parts.netloc or '').lower()}"
+        # By host and port as a server knows them: no user name, no default port.
+        origin = f"{urlsplit(url).scheme.lower()}://{host_of(url)}"
         with self._lock:
             site = self._sites.setdefault(origin, _Site(origin))
         with site.lock:  # the first thread fetches, the others for this site wait for it

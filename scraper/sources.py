@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO, TypeVar
 
 from scraper.errors import FetchError, SourceError
-from scraper.feeds import newer_than, parse_feed, parse_sitemap
+from scraper.feeds import MAX_SITEMAP_BYTES, newer_than, parse_feed, parse_sitemap
 from scraper.politeness import PoliteClient
 
 T = TypeVar("T")
@@ -51,10 +51,11 @@ MAX_SITEMAPS = 1000
 """Sitemaps read from one sitemap index tree at most: a guard against loops and sprawl."""
 
 
-def _read(client: PoliteClient, kind: str, url: str, parse: Callable[[bytes, str], T]) -> T:
+def _read(client: PoliteClient, kind: str, url: str, parse: Callable[[bytes, str], T],
+          max_bytes: int | None = None) -> T:
     """Fetch a feed or sitemap and parse it; any failure is a SourceError naming it."""
     try:
-        page = client.fetch(url, html_only=False)
+        page = client.fetch(url, html_only=False, max_bytes=max_bytes)
         return parse(page.content, page.final_url)
     except (FetchError, SourceError) as error:
         raise SourceError(f"{kind} {url}: {error.message}") from error
@@ -74,7 +75,10 @@ def sitemap_urls(client: PoliteClient, url: str, *, since: datetime | None = Non
     queue, seen = deque([url]), {url}
     while queue:
         current = queue.popleft()
-        sitemap = _read(client, "sitemap", current, parse_sitemap)
+        # A sitemap may be larger than any page (the protocol allows 50 MiB): a run's page cap
+        # must not cut it short.
+        sitemap = _read(client, "sitemap", current, parse_sitemap,
+                        max_bytes=max(client.settings.max_bytes, MAX_SITEMAP_BYTES))
         entries = newer_than(sitemap.entries, since)
         if sitemap.kind == "urlset":
             yield from (entry.url for entry in entries)

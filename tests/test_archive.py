@@ -174,6 +174,15 @@ def test_word_changes_are_counted_per_version(archive: Archive) -> None:
         (5, 0), (2, 2)]
 
 
+def test_word_changes_count_characters_in_chinese_and_japanese(archive: Archive) -> None:
+    # Written without spaces: each character is a word, as in Article.word_count.
+    archive.save(page(), article(text="東京で雪が降った。\n\nIt snowed."))
+    archive.save(page(), article(text="大阪で雪が降った。\n\nIt snowed."))
+    history = archive.history("https://example.com/story")
+    assert history[0]["word_count"] == 11 and (history[0]["words_added"], history[0]["words_removed"]) == (11, 0)
+    assert (history[1]["words_added"], history[1]["words_removed"]) == (9, 9)  # the changed paragraph, whole
+
+
 def test_urls_differing_only_in_tracking_and_fragment_are_one_page(archive: Archive) -> None:
     archive.save(page("https://Example.com:443/story?utm_source=x#top"), article())
     assert archive.save(page("https://example.com/story"), article()).changed is False

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import FAST_FLAGS, scraper_cli
 from tests.hostile import HostileServer, bomb, max_concurrency
+from tests.server import LocalServer, Response
 
 
 @pytest.fixture
@@ -39,6 +40,26 @@ def test_run_over_a_feed_and_a_sitemap_index(hostile: HostileServer, db_path: Pa
         urls = {row[0] for row in db.execute("SELECT url FROM pages")}
     assert urls == {hostile.url(f"/page/feed-{n}") for n in (1, 2, 3)} | {
         hostile.url(f"/page/sm-{n}") for n in (1, 2, 3, 4, 5)}
+
+
+def test_a_sitemap_larger_than_the_page_cap_is_read_whole(db_path: Path) -> None:
+    with LocalServer() as server:
+        pages = [server.url(f"/fixtures/seeds/{name}")
+                 for name in ("000_d467d9e684ffadb1.html", "001_7b6a4f0f43ad198b.html")]
+        pages += [server.url(f"/status/404?n={n}") for n in range(20_000)]  # 1.3 MB of sitemap
+        entries = "".join(f"<url><loc>{url}</loc></url>\n" for url in pages)
+        sitemap = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n{entries}</urlset>\n'.encode()
+        assert len(sitemap) > 1_000_000
+        server.set("/sitemap.xml", Response(sitemap, headers={"Content-Type": "application/xml"}))
+        result = scraper_cli("run", "--sitemap", server.url("/sitemap.xml"), "--max-bytes", "1000000",
+                             "--max-urls", "2", "--json", *FAST_FLAGS)
+        too_large = scraper_cli("run", "--feed", server.url("/sitemap.xml"), "--max-bytes", "1000000", *FAST_FLAGS)
+    assert result.returncode == 0, result.stderr
+    assert summary(result)["new_versions"] == 2
+    # Feeds keep the run's cap.
+    assert too_large.returncode == 1
+    assert too_large.stderr.decode().startswith(
+        f"Error: feed {server.url('/sitemap.xml')}: {len(sitemap)} bytes declared, cap is 1000000\n0 URLs:")
 
 
 def test_since_and_max_urls(hostile: HostileServer, db_path: Path) -> None:

@@ -70,6 +70,25 @@ def test_robots_txt_is_obeyed_with_its_crawl_delay(servers: list[HostileServer],
     assert archive.db.execute("SELECT outcome FROM fetches WHERE url LIKE '%private1'").fetchone()[0] == "skipped"
 
 
+def test_a_redirect_to_a_disallowed_page_is_not_followed(servers: list[HostileServer], archive: Archive) -> None:
+    origin, other = servers[0], servers[1]
+    origin.set_robots("User-agent: *\nDisallow: /page/private\n")
+    other.set_robots("User-agent: *\nDisallow: /page/hidden\n")
+    to_same_host = origin.url("/redirect-to?url=" + origin.url("/page/private-here"))
+    to_other_host = origin.url("/redirect-to?url=" + other.url("/page/hidden-there"))
+    allowed = origin.url("/redirect-to?url=" + other.url("/page/shown"))
+    outcomes = {outcome.url: outcome for outcome in
+                archive_all(archive, [to_same_host, to_other_host, allowed], Politeness(interval=0))}
+    for url, target in ((to_same_host, "/page/private-here"), (to_other_host, "/page/hidden-there")):
+        refused = outcomes[url]
+        assert refused.skipped and refused.error is not None and refused.error.reason == "robots.txt"
+        assert f"redirected to {target}" not in refused.describe_error()  # the hop is named in full
+        assert "redirected to http://" in refused.describe_error() and target in refused.describe_error()
+    assert outcomes[allowed].ok
+    assert origin.hits("/page/") == [] and other.hits("/page/hidden") == []
+    assert len(other.hits("/page/shown")) == 1 and len(other.hits("/robots.txt")) == 1
+
+
 def test_robots_txt_rules_for_our_user_agent(servers: list[HostileServer], archive: Archive) -> None:
     server = servers[2]
     server.set_robots("User-agent: scraper\nDisallow: /\n\nUser-agent: *\nAllow: /\n")
