@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -49,14 +49,13 @@ class Outcome:
 
 def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Outcome:
     """Clean a page already in hand and archive it; failures are recorded, not raised."""
-    try:
+
+    def cleaned() -> tuple[Page, Article | None]:
         from scraper.cleaner import clean
 
-        article = clean(page.html, url=page.final_url)
-    except ScraperError as error:
-        archive.record_failure(page.url, error, run_id=run_id)
-        return Outcome(page.url, error=error)
-    return Outcome(page.url, result=archive.save(page, article, run_id=run_id))
+        return page, clean(page.html, url=page.final_url)
+
+    return _archive(archive, page.url, cleaned, run_id)
 
 
 _WINDOW = 1000
@@ -154,8 +153,14 @@ between live ones grew the run's process by 30 MB over 10,000 pages."""
 
 def _settle(archive: Archive, url: str, future: Future[tuple[Page, Article | None]], run_id: int | None) -> Outcome:
     """Archive what a worker brought back, or record why it brought nothing."""
+    return _archive(archive, url, future.result, run_id)
+
+
+def _archive(archive: Archive, url: str, produce: Callable[[], tuple[Page, Article | None]],
+             run_id: int | None) -> Outcome:
+    """Archive the page and article produce() gives (no article: a 304), or record why it failed."""
     try:
-        page, article = future.result()
+        page, article = produce()
         if article is None:
             return Outcome(url, result=archive.not_modified(page, run_id=run_id))
         return Outcome(url, result=archive.save(page, article, run_id=run_id))
