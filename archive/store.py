@@ -113,41 +113,43 @@ class Archive:
     # ---- writing -------------------------------------------------------------------
 
     def save(self, page: Page, article: Article, *, run_id: int | None = None) -> SaveResult:
-        """Store a snapshot of page; a new version only if the article changed."""
+        """Store a snapshot of page; a new version only if the article changed.
+
+        The slow part (compressing the HTML and the Markdown, counting the words changed: a
+        few milliseconds, tens on a long edited page) is done before the write lock, against
+        the page's latest version as read then, so that other writers wait only for the rows.
+        Should another writer save this page in between, it is done again under the lock.
+        """
         url = canonical_url(page.url)
         now = iso_utc(page.fetched_at)
+        plan = self._plan(url, page, article)
         with self._write():
-            row = self.db.execute(
-                "SELECT id, latest_version FROM pages WHERE url = ?", [url]
-            ).fetchone()
-            if row is None:
+            if self._latest(url) != plan.latest:
+                plan = self._plan(url, page, article)
+            if plan.latest is None:
                 page_id = self._insert("pages", {"url": url, "final_url": page.final_url, "first_seen": now,
                                                  "last_checked": now, "latest_version": 0})
                 latest = 0
             else:
-                page_id, latest = row
-            previous = self.db.execute(
-                "SELECT content_hash, html_sha256 FROM versions WHERE page_id = ? AND version = ?",
-                [page_id, latest],
-            ).fetchone()
-            changed = previous is None or previous[0] != article.content_hash
-            version = latest + 1 if changed else latest
-            if changed:
+                page_id, latest = plan.latest[:2]
+            version = latest + 1 if plan.changed else latest
+            if plan.changed:
                 # The id is taken here, not left to the insert, so that a blob compressed against
                 # this version's text can name it; the write lock makes max(id) + 1 free.
                 version_id = self.db.execute("SELECT coalesce(max(id), 0) + 1 FROM versions").fetchone()[0]
-                html_sha256 = self._store_blob(page.content, like=previous[1] if previous else None,
-                                               text=article.text, text_id=version_id)
-                before = self.db.execute(
-                    "SELECT text FROM versions WHERE page_id = ? AND version = ?", [page_id, latest]
-                ).fetchone()
-                added, removed = word_changes(before[0] if before else "", article.text,
-                                              words_after=article.word_count)
+                if plan.blob is not None:
+                    blob = plan.blob
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO blobs (sha256, size, compression, content, base, text_id, dictionary_id)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [plan.html_sha256, len(page.content), blob.method, blob.content, blob.base,
+                         version_id if blob.method in _TEXT_METHODS else None, blob.dictionary_id],
+                    )
                 self._insert("versions", {
                     "id": version_id, "page_id": page_id, "version": version, "fetched_at": now,
                     "final_url": page.final_url, "status": page.status,
                     "headers": json.dumps(page.headers), "encoding": page.encoding,
-                    "html_sha256": html_sha256, "content_hash": article.content_hash,
+                    "html_sha256": plan.html_sha256, "content_hash": article.content_hash,
                     "title": article.title, "author": article.author,
                     "authors": json.dumps(list(article.authors), ensure_ascii=False),
                     "published": article.published, "modified": article.modified,
@@ -155,8 +157,8 @@ class Archive:
                     "site_name": article.site_name, "description": article.description,
                     "canonical_url": article.canonical_url, "image": article.image,
                     "word_count": article.word_count, "text": article.text,
-                    "markdown_zstd": compression.pack_markdown(article.markdown, article.text),
-                    "words_added": added, "words_removed": removed,
+                    "markdown_zstd": plan.markdown_zstd,
+                    "words_added": plan.words_added, "words_removed": plan.words_removed,
                 })
                 self.db.execute(
                     "UPDATE pages SET latest_version = ?, last_changed = ? WHERE id = ?",
@@ -166,8 +168,37 @@ class Archive:
                 "UPDATE pages SET last_checked = ?, final_url = ?, etag = ?, last_modified = ? WHERE id = ?",
                 [now, page.final_url, page.headers.get("etag"), page.headers.get("last-modified"), page_id],
             )
-            self._log(run_id, url, "new" if changed else "unchanged", version=version, status=page.status)
-        return SaveResult(url, version, changed, article.title, article.word_count, page.final_url)
+            self._log(run_id, url, "new" if plan.changed else "unchanged", version=version, status=page.status)
+        return SaveResult(url, version, plan.changed, article.title, article.word_count, page.final_url)
+
+    def _latest(self, url: str) -> tuple[int, int, str | None, str | None] | None:
+        """The page's id, latest version number, and that version's content hash and HTML hash."""
+        row = self.db.execute(
+            "SELECT p.id, p.latest_version, v.content_hash, v.html_sha256 FROM pages p"
+            " LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [url]
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], row[3])
+
+    def _plan(self, url: str, page: Page, article: Article) -> _Plan:
+        """What saving article as the page's next version would write, worked out from the
+        page's latest version as it stands."""
+        latest = self._latest(url)
+        previous = latest if latest is not None and latest[2] is not None else None
+        if previous is not None and previous[2] == article.content_hash:
+            return _Plan(latest, changed=False)
+        html_sha256 = hashlib.sha256(page.content).hexdigest()
+        stored = self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [html_sha256]).fetchone()
+        before = "" if previous is None else self.db.execute(
+            "SELECT text FROM versions WHERE page_id = ? AND version = ?", [previous[0], previous[1]]
+        ).fetchone()[0]
+        added, removed = word_changes(before, article.text, words_after=article.word_count)
+        return _Plan(
+            latest, changed=True, html_sha256=html_sha256,
+            blob=None if stored else self._compressed(page.content, like=previous[3] if previous else None,
+                                                      text=article.text),
+            markdown_zstd=compression.pack_markdown(article.markdown, article.text),
+            words_added=added, words_removed=removed,
+        )
 
     def not_modified(self, page: Page, *, run_id: int | None = None) -> SaveResult:
         """Record a 304 answer to a conditional GET: the latest version is still current."""
@@ -266,35 +297,25 @@ class Archive:
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot write to the archive: {exc}") from exc
 
-    def _store_blob(self, content: bytes, *, like: str | None, text: str, text_id: int) -> str:
-        """Store content once, whatever brought it: zstd with the article's text as dictionary,
-        as the page holds it nearly word for word (text_id: the version with that text, inserted
-        next in this transaction), preceded by the archive's trained dictionary once it has one;
+    def _compressed(self, content: bytes, *, like: str | None, text: str) -> _Blob:
+        """How to store content: zstd with the article's text as dictionary, as the page holds
+        it nearly word for word, preceded by the archive's trained dictionary once it has one;
         or, when smaller, with the blob `like` (the page's previous HTML), as an edited page
         mostly repeats it. zstd alone only for a page without text: it is smaller than the text
         form on few pages and by little (0.8% over the storage benchmark), and a third
         compression of every page would cost the run ~1.5 ms a page."""
-        sha256 = hashlib.sha256(content).hexdigest()
-        if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [sha256]).fetchone():
-            return sha256
         forms: list[_Blob]
         if text:
             dictionary_id, trained = self._current_dictionary()
             method = "zstd-dict-text" if dictionary_id else "zstd-text"
             forms = [_Blob(compression.compress(content, like=trained + text.encode()), method,
-                           text_id=text_id, dictionary_id=dictionary_id)]
+                           dictionary_id=dictionary_id)]
         else:
             forms = [_Blob(compression.compress(content), "zstd")]
         if like is not None:
             keyframe = self._keyframe(like)
             forms.append(_Blob(compression.compress(content, like=self.raw_html(keyframe)), "zstd", base=keyframe))
-        blob = min(forms, key=lambda form: len(form.content))
-        self.db.execute(
-            "INSERT INTO blobs (sha256, size, compression, content, base, text_id, dictionary_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [sha256, len(content), blob.method, blob.content, blob.base, blob.text_id, blob.dictionary_id],
-        )
-        return sha256
+        return min(forms, key=lambda form: len(form.content))
 
     def _current_dictionary(self) -> tuple[int | None, bytes]:
         """The id and content of the archive's trained dictionary (None and b"" before one)."""
@@ -510,13 +531,30 @@ def _alive(status: str | None, host: str | None, pid: int | None) -> bool:
 
 @dataclass(frozen=True)
 class _Blob:
-    """One way of storing a page's HTML, as a row of blobs has it."""
+    """One way of storing a page's HTML, as a row of blobs has it (the text methods also name
+    the version whose text they were compressed with)."""
 
     content: bytes
     method: str
     base: str | None = None
-    text_id: int | None = None
     dictionary_id: int | None = None
+
+
+_TEXT_METHODS = ("zstd-text", "zstd-dict-text")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The rows a save would write, worked out against the page's latest version `latest`."""
+
+    latest: tuple[int, int, str | None, str | None] | None
+    changed: bool
+    html_sha256: str | None = None
+    blob: _Blob | None = None
+    """None when the HTML is stored already."""
+    markdown_zstd: bytes | None = None
+    words_added: int = 0
+    words_removed: int = 0
 
 
 class _Immediate:

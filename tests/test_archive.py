@@ -174,6 +174,38 @@ def test_word_changes_are_counted_per_version(archive: Archive) -> None:
         (5, 0), (2, 2)]
 
 
+@pytest.mark.parametrize("theirs, expected", [
+    ("Two words.", (3, True, (3, 2))),  # ours follows theirs, its words counted against theirs
+    ("Three words here.", (2, False, None)),  # theirs already holds ours: nothing new
+])
+def test_a_save_that_another_writer_overtook_is_worked_out_again(
+        archive: Archive, theirs: str, expected: tuple[int, bool, tuple[int, int] | None]) -> None:
+    # The compression and word counts of a save are worked out before its write lock; another
+    # process may save the same page in between.
+    archive.save(page(), article(text="One."))
+    other = Archive(archive.path)
+    plan = archive._plan
+    plans = []
+
+    def overtaken(*args: Any) -> Any:
+        plans.append(plan(*args))
+        if len(plans) == 1:
+            other.save(page(html="<p>theirs</p>"), article(text=theirs))
+        return plans[-1]
+
+    archive._plan = overtaken  # type: ignore[method-assign]
+    result = archive.save(page(html="<p>ours</p>"), article(text="Three words here."))
+    other.close()
+    version, changed, words = expected
+    assert (result.version, result.changed, len(plans)) == (version, changed, 2)
+    history = archive.history("https://example.com/story")
+    assert [row["version"] for row in history] == list(range(1, version + 1))
+    if words is not None:
+        assert (history[-1]["words_added"], history[-1]["words_removed"]) == words
+        assert archive.raw_html(history[-1]["html_sha256"]) == b"<p>ours</p>"
+    assert archive.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
 def test_word_changes_count_characters_in_chinese_and_japanese(archive: Archive) -> None:
     # Written without spaces: each character is a word, as in Article.word_count.
     archive.save(page(), article(text="東京で雪が降った。\n\nIt snowed."))
