@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import zstandard
 from sqlite_utils import Database
@@ -122,7 +122,10 @@ class Archive:
         """
         url = canonical_url(page.url)
         now = iso_utc(page.fetched_at)
-        plan = self._plan(url, page, article)
+        try:
+            plan = self._plan(url, page, article)
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot read the archive: {exc}") from exc
         with self._write():
             if self._latest(url) != plan.latest:
                 plan = self._plan(url, page, article)
@@ -131,7 +134,7 @@ class Archive:
                                                  "last_checked": now, "latest_version": 0})
                 latest = 0
             else:
-                page_id, latest = plan.latest[:2]
+                page_id, latest = plan.latest.page_id, plan.latest.version
             version = latest + 1 if plan.changed else latest
             if plan.changed:
                 # The id is taken here, not left to the insert, so that a blob compressed against
@@ -171,30 +174,29 @@ class Archive:
             self._log(run_id, url, "new" if plan.changed else "unchanged", version=version, status=page.status)
         return SaveResult(url, version, plan.changed, article.title, article.word_count, page.final_url)
 
-    def _latest(self, url: str) -> tuple[int, int, str | None, str | None] | None:
-        """The page's id, latest version number, and that version's content hash and HTML hash."""
+    def _latest(self, url: str) -> _Latest | None:
         row = self.db.execute(
             "SELECT p.id, p.latest_version, v.content_hash, v.html_sha256 FROM pages p"
             " LEFT JOIN versions v ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [url]
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2], row[3])
+        return None if row is None else _Latest(*row)
 
     def _plan(self, url: str, page: Page, article: Article) -> _Plan:
         """What saving article as the page's next version would write, worked out from the
         page's latest version as it stands."""
         latest = self._latest(url)
-        previous = latest if latest is not None and latest[2] is not None else None
-        if previous is not None and previous[2] == article.content_hash:
+        previous = latest if latest is not None and latest.content_hash is not None else None
+        if previous is not None and previous.content_hash == article.content_hash:
             return _Plan(latest, changed=False)
         html_sha256 = hashlib.sha256(page.content).hexdigest()
         stored = self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [html_sha256]).fetchone()
         before = "" if previous is None else self.db.execute(
-            "SELECT text FROM versions WHERE page_id = ? AND version = ?", [previous[0], previous[1]]
+            "SELECT text FROM versions WHERE page_id = ? AND version = ?", [previous.page_id, previous.version]
         ).fetchone()[0]
         added, removed = word_changes(before, article.text, words_after=article.word_count)
         return _Plan(
             latest, changed=True, html_sha256=html_sha256,
-            blob=None if stored else self._compressed(page.content, like=previous[3] if previous else None,
+            blob=None if stored else self._compressed(page.content, like=previous.html_sha256 if previous else None,
                                                       text=article.text),
             markdown_zstd=compression.pack_markdown(article.markdown, article.text),
             words_added=added, words_removed=removed,
@@ -543,11 +545,20 @@ class _Blob:
 _TEXT_METHODS = ("zstd-text", "zstd-dict-text")
 
 
+class _Latest(NamedTuple):
+    """A page and its latest version (the hashes are None while it has none)."""
+
+    page_id: int
+    version: int
+    content_hash: str | None
+    html_sha256: str | None
+
+
 @dataclass(frozen=True)
 class _Plan:
     """The rows a save would write, worked out against the page's latest version `latest`."""
 
-    latest: tuple[int, int, str | None, str | None] | None
+    latest: _Latest | None
     changed: bool
     html_sha256: str | None = None
     blob: _Blob | None = None
