@@ -21,7 +21,7 @@ from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
 from scraper.lead import read_lead_region, restore_lead
 from scraper.metadata import read_metadata
-from scraper.models import Article, word_count
+from scraper.models import Article
 from scraper.prune import prune
 from scraper.render import to_markdown, to_text
 
@@ -98,13 +98,10 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         if lead_region is not None:
             restore_lead(lead_region, body)
         drop_boilerplate(body)
-        text = to_text(body)
-        words = word_count(text)
-        if words < MIN_WORDS:
-            raise NoContent(f"only {words} words of article text")
-        article = Article(text=text, markdown=to_markdown(body, base_url=url), **asdict(metadata))
-        # Worked out here, in the cleaning process, and carried with the article to the run's
-        # process, whose one core also fetches and saves: the archive needs both.
-        article.__dict__["word_count"] = words
-        article.content_hash  # noqa: B018 - computed and cached
+        article = Article(text=to_text(body), markdown=to_markdown(body, base_url=url), **asdict(metadata))
+        if article.word_count < MIN_WORDS:
+            raise NoContent(f"only {article.word_count} words of article text")
+        # Both cached here, in the cleaning process, and carried with the article to the run's
+        # process, whose one core also fetches and saves: the archive needs them.
+        article.content_hash  # noqa: B018
     return article
