@@ -339,20 +339,21 @@ class Archive:
         share more). Pages stored before, beyond the samples, are left as they are."""
         if self.db.execute("SELECT 1 FROM dictionaries").fetchone():
             return
-        samples: dict[str, bytes] = {}
+        samples: dict[str, tuple[bytes, bytes, int, bytes]] = {}  # sha256 -> HTML, stored form, text_id, text
         total = 0
-        for sha256, size in self.db.execute(
-            "SELECT sha256, size FROM blobs WHERE compression = 'zstd-text' AND size <= ? ORDER BY rowid DESC LIMIT ?",
-            [DICTIONARY_SAMPLE_BYTES // DICTIONARY_MIN_SAMPLES, DICTIONARY_SAMPLES],
+        for sha256, size, content, text_id in self.db.execute(
+            "SELECT sha256, size, content, text_id FROM blobs WHERE compression = 'zstd-text' AND size <= ?"
+            " ORDER BY rowid DESC LIMIT ?", [DICTIONARY_SAMPLE_BYTES // DICTIONARY_MIN_SAMPLES, DICTIONARY_SAMPLES],
         ).fetchall():
             if total + size > DICTIONARY_SAMPLE_BYTES:
                 break
-            samples[sha256] = self.raw_html(sha256)
+            text = self._text(text_id).encode()
+            samples[sha256] = (compression.decompress(content, like=text), content, text_id, text)
             total += size
         if len(samples) < DICTIONARY_MIN_SAMPLES or total < 100 * compression.DICTIONARY_SIZE:
             return
         try:
-            trained = compression.train_dictionary(list(samples.values()))
+            trained = compression.train_dictionary([html for html, *_ in samples.values()])
         except zstandard.ZstdError:
             return  # too few or too alike to learn from: the next run tries again
         with self._write():
@@ -363,10 +364,8 @@ class Archive:
                 "content_zstd": compression.compress(trained),
             })
             repacked = []
-            for sha256, html in reversed(samples.items()):  # oldest first
-                content, text_id = self.db.execute(
-                    "SELECT content, text_id FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
-                like = trained + self._text(text_id).encode()
+            for sha256, (html, content, text_id, text) in reversed(samples.items()):  # oldest first
+                like = trained + text
                 packed = compression.compress(html, like=like)
                 # Checked before the old form goes: the page's HTML exists nowhere else.
                 if len(packed) < len(content) and compression.decompress(packed, like=like) == html:
