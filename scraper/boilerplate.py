@@ -273,17 +273,74 @@ def _drop_record_lines(body: etree._Element) -> None:
             _remove_keeping_tail(block)
 
 
+_HEADING_MAX_WORDS = 8
+"""Words of a heading or label at most."""
+
+# Headings of a box of links to more of the site ("Related articles", "Mehr zum Thema", "Weitere
+# Beiträge aus der Kolumne:", "Auch auf example.com"), which pages set below or inside the text.
+_RELATED_HEADING = re.compile(
+    r"^\W*(related|recommended|more (from|on|in|about|stories|articles|news)|further reading|"
+    r"you (may|might) also|also on|other (articles|stories|posts|news)|read next|up next|explore more|"
+    r"discover more|latest (news|stories|articles|posts)|"
+    r"weitere|mehr (zum|zu|aus|von|auf|über|themen|artikel|beiträge|news)|empfohlene|ähnliche|verwandte|"
+    r"auch auf|auch interessant|lesen sie auch|entdecke|das könnte|beliebte|meistgelesen|passende|"
+    r"andere (artikel|beiträge|themen)|"
+    r"contenido relacionado|relacionad[oa]s?|más (sobre|de|noticias|información)|otras noticias|"
+    r"te puede interesar|lo más|últimas noticias|à lire aussi|sur le même sujet|autres articles|"
+    r"articles similaires|à découvrir|leggi anche|altri articoli|articoli correlati|czytaj (także|też)|"
+    r"zobacz (też|także)|więcej|powiązane|polecane|leia também|veja também|mais (lidas|notícias)|"
+    r"notícias relacionadas)\b",
+)
+# ... but a list of sources or references is the article's own.
+_SOURCES = re.compile(r"quellen|sources?|referen|literatur|fuentes|bibliogra|źródła")
+_RELATED_ITEM_MAX_WORDS = 20
+_RELATED_ITEM_LINKED = 0.8
+
+
+def _is_related_heading(text: str) -> bool:
+    lower = text.lower()
+    return (0 < len(text.split()) <= _HEADING_MAX_WORDS and not text.endswith((".", "!", "?", '"', "”"))
+            and _RELATED_HEADING.match(lower) is not None and _SOURCES.search(lower) is None)
+
+
+def _is_related_item(block: etree._Element, text: str) -> bool:
+    """A teaser of a box of links: a link, or a headline (a few words, no full stop)."""
+    if len(text.split()) <= _RELATED_ITEM_MAX_WORDS and not text.endswith((".", "!", "?")):
+        return True
+    linked = sum(len(" ".join(_block_text(link).split())) for link in block.iter("ref"))
+    return linked >= _RELATED_ITEM_LINKED * len(text)
+
+
+def _drop_related_boxes(blocks: list[tuple[etree._Element, str]]) -> set[etree._Element]:
+    """Remove each heading of related links with the teasers that follow it (a heading followed
+    by prose is a section of the article); blocks are the body's, each with its text. Returns
+    the blocks removed."""
+    removed: set[etree._Element] = set()
+    for position, (block, text) in enumerate(blocks):
+        if block in removed or not _is_related_heading(text):
+            continue
+        teasers = []
+        for teaser, teaser_text in blocks[position + 1:]:
+            if not _is_related_item(teaser, teaser_text):
+                break
+            teasers.append(teaser)
+        if teasers:
+            for element in (block, *teasers):
+                _remove_keeping_tail(element)
+                removed.add(element)
+    return removed
+
+
 def drop_boilerplate(body: etree._Element) -> None:
     """Remove boilerplate blocks and short repeated blocks from an extracted body, in place."""
+    blocks = [(block, " ".join(_block_text(block).split())) for block in _innermost_blocks(body)]
+    removed = _drop_related_boxes(blocks)
     seen: set[str] = set()
-    removed: set[etree._Element] = set()
-    for block in _innermost_blocks(body):
-        if any(ancestor in removed for ancestor in block.iterancestors()):
+    for block, text in blocks:
+        if block in removed or any(ancestor in removed for ancestor in block.iterancestors()):
             continue
-        raw = _block_text(block)
-        if len(raw) > _LONG_BLOCK:
+        if len(text) > _LONG_BLOCK:
             continue
-        text = " ".join(raw.split())
         key = line_key(text)
         if not key or (key in seen and len(key) < _REPEAT_MAX):
             _remove_keeping_tail(block)
@@ -298,9 +355,6 @@ def drop_boilerplate(body: etree._Element) -> None:
             removed.add(block)
         seen.add(key)
     _drop_record_lines(body)
-
-
-_HEADING_MAX_WORDS = 8
 
 
 def _is_caption_like(block: etree._Element) -> bool:

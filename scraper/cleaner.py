@@ -23,7 +23,7 @@ from scraper.lead import read_lead_region, restore_lead
 from scraper.metadata import read_metadata
 from scraper.models import Article
 from scraper.prune import prune
-from scraper.render import to_markdown, to_text
+from scraper.render import render
 
 MIN_WORDS = 10
 """An extraction shorter than this is not an article body."""
@@ -65,7 +65,7 @@ def clean_timed(html: str | bytes, url: str | None = None) -> tuple[Article, dic
 
 
 def _extract(html: str) -> etree._Element:
-    # No URL: trafilatura would resolve every link of the page, kept or not; to_markdown
+    # No URL: trafilatura would resolve every link of the page, kept or not; render
     # resolves the few that survive. "xml" skips its text rendering, since we render our own.
     try:
         document = trafilatura.bare_extraction(
@@ -90,7 +90,8 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         prune(tree)
         # Metadata is read: extraction needs only the body, and less to parse is faster.
         pruned = f"<html><body>{tree.body.inner_html}</body></html>" if tree.body is not None else ""
-        lead_region = read_lead_region(tree.body) if tree.body is not None else None
+        lead_region = read_lead_region(tree.body, metadata.description, metadata.title) \
+            if tree.body is not None else None
         del tree  # not needed any more, and extraction's own trees need the room on a large page
     with stopwatch.stage("extract"):
         body = _extract(pruned)
@@ -98,7 +99,8 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         if lead_region is not None:
             restore_lead(lead_region, body)
         drop_boilerplate(body)
-        article = Article(text=to_text(body), markdown=to_markdown(body, base_url=url), **asdict(metadata))
+        text, markdown = render(body, base_url=url)
+        article = Article(text=text, markdown=markdown, **asdict(metadata))
         if article.word_count < MIN_WORDS:
             raise NoContent(f"only {article.word_count} words of article text")
         # Both cached here, in the cleaning process, and carried with the article to the run's

@@ -48,6 +48,8 @@ _CHROME_TOKENS = frozenset("""
 # ... unless the same name also says it holds text ("article-comment-body").
 _TEXT_TOKENS = frozenset({"body", "text", "content", "copy"})
 _TOKEN_SPLIT = re.compile(r"[-_\s]+|(?<=[a-z])(?=[A-Z])")
+# Any chrome token inside a lower-cased name: most names hold none, and this one search tells.
+_CHROME_INSIDE = re.compile("|".join(sorted(_CHROME_TOKENS, key=len, reverse=True)))
 # Leading words that make a name a switch ("no-share", "has-sidebar"), not a container.
 _MODIFIERS = frozenset({"no", "has", "with", "show", "hide", "enable", "disable", "is"})
 _NEVER_PRUNE = frozenset({"html", "body", "main", "article"})
@@ -62,6 +64,8 @@ def name_tokens(names: str) -> set[str]:
 def _is_chrome_value(value: str) -> bool:
     """Whether a class or id attribute names chrome; a page repeats its names, so cached (for
     a few pages' worth: a cleaning process would otherwise hold every name it ever saw)."""
+    if _CHROME_INSIDE.search(value.lower()) is None:
+        return False
     for name in value.split():
         if name.split("-")[0].lower() in _MODIFIERS:
             continue
@@ -73,7 +77,8 @@ def _is_chrome_value(value: str) -> bool:
 
 
 def _is_chrome_name(node: LexborNode) -> bool:
-    return _is_chrome_value(node.id or "") or _is_chrome_value(node.attrs.get("class") or "")
+    attributes = node.attributes
+    return _is_chrome_value(attributes.get("id") or "") or _is_chrome_value(attributes.get("class") or "")
 
 
 def _text_length(node: LexborNode) -> int:

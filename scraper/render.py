@@ -35,13 +35,23 @@ def _tidy(text: str) -> str:
     return _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
 
 
-def _inline(element: etree._Element, markdown: bool) -> str:
+_Plain = dict[etree._Element, str]
+"""The text of the blocks that are the same in text and Markdown, kept from one rendering for
+the other (lxml gives one proxy per element while it is referenced, so elements can be keys)."""
+
+
+def _inline(element: etree._Element, markdown: bool, plain: _Plain) -> str:
     """The text of a block, with <lb> as a newline and, for Markdown, emphasis and links."""
-    if next(element.iter(*(_MARKED if markdown else _UNMARKED)), None) is None:
-        # The common case, done by libxml2: a block without breaks, sub-blocks or, for
-        # Markdown, links and emphasis is its plain text.
-        plain = etree.tostring(element, method="text", encoding=str, with_tail=False)
-        return _tidy(plain.replace("\n", " ")).strip()
+    if (known := plain.get(element)) is not None:
+        return known
+    # The common case, done by libxml2: a block without breaks, sub-blocks or, for Markdown,
+    # links and emphasis is its plain text, the same in both renderings.
+    alike = next(element.iter(*_MARKED), None) is None
+    if alike or (not markdown and next(element.iter(*_UNMARKED), None) is None):
+        text = _tidy(etree.tostring(element, method="text", encoding=str, with_tail=False).replace("\n", " ")).strip()
+        if alike:
+            plain[element] = text
+        return text
 
     def walk(node: etree._Element) -> Iterator[str]:
         if node.text:
@@ -72,22 +82,22 @@ def _loose(text: str | None) -> str:
     return _tidy((text or "").replace("\n", " ")).strip()
 
 
-def _blocks(container: etree._Element, markdown: bool) -> Iterator[str]:
+def _blocks(container: etree._Element, markdown: bool, plain: _Plain) -> Iterator[str]:
     """Render the blocks of a container; loose text between them is a paragraph of its own."""
     if loose := _loose(container.text):
         yield loose
     for child in container:
         if child.tag == "div":
-            yield from _blocks(child, markdown)
+            yield from _blocks(child, markdown, plain)
         else:
-            yield from _render(child, markdown)
+            yield from _render(child, markdown, plain)
         if loose := _loose(child.tail):
             yield loose
 
 
-def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[str]:
+def _render(block: etree._Element, markdown: bool, plain: _Plain, depth: int = 0) -> Iterator[str]:
     def text(node: etree._Element) -> str:
-        return _inline(node, markdown)
+        return _inline(node, markdown, plain)
 
     if block.tag == "head":
         level = block.get("rend", "h2")[-1:]
@@ -102,7 +112,7 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
             if line:
                 bullet = f"{number}." if ordered else "-"
                 items.append(f"{'  ' * depth}{bullet} {line}" if markdown else line)
-            items.extend(_nested(item, markdown, depth + 1))
+            items.extend(_nested(item, markdown, plain, depth + 1))
         if markdown:
             if items:
                 yield "\n".join(items)
@@ -110,7 +120,7 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
             yield from items
     elif block.tag == "quote":
         has_blocks = any(child.tag in _BLOCK_TAGS for child in block)
-        inner = list(_blocks(block, markdown)) if has_blocks else [text(block)]
+        inner = list(_blocks(block, markdown, plain)) if has_blocks else [text(block)]
         for part in filter(None, inner):
             yield "\n".join(f"> {line}" for line in part.split("\n")) if markdown else part
     elif block.tag == "code":
@@ -132,31 +142,30 @@ def _render(block: etree._Element, markdown: bool, depth: int = 0) -> Iterator[s
         paragraph = text(block)
         if paragraph:
             yield paragraph
-        yield from _nested(block, markdown, depth)
+        yield from _nested(block, markdown, plain, depth)
 
 
-def _nested(block: etree._Element, markdown: bool, depth: int) -> Iterator[str]:
+def _nested(block: etree._Element, markdown: bool, plain: _Plain, depth: int) -> Iterator[str]:
     """Lists, quotes and tables inside a paragraph or list item, which _inline leaves out."""
     for nested in block.iter(*_NESTED):
         if nested is block:
             continue
         owner = next(ancestor for ancestor in nested.iterancestors() if ancestor is block or ancestor.tag in _NESTED)
         if owner is block:
-            yield from _render(nested, markdown, depth)
+            yield from _render(nested, markdown, plain, depth)
 
 
-def to_text(body: etree._Element) -> str:
-    """Paragraphs, headings, list items and table rows, separated by blank lines."""
-    return "\n\n".join(_blocks(body, markdown=False))
+def render(body: etree._Element, base_url: str | None = None) -> tuple[str, str]:
+    """The body as plain text and as Markdown.
 
-
-def to_markdown(body: etree._Element, base_url: str | None = None) -> str:
-    """Markdown with headings, lists, quotes, code, links and any emphasis in the tree kept.
-
-    Relative links are resolved against base_url, rewriting the tree's link targets.
+    Text: paragraphs, headings, list items and table rows, separated by blank lines.
+    Markdown: headings, lists, quotes, code, links and any emphasis in the tree kept; relative
+    links are resolved against base_url, rewriting the tree's link targets.
     """
+    plain: _Plain = {}
+    text = "\n\n".join(_blocks(body, False, plain))
     if base_url:
         for link in body.iter("ref"):
             if target := link.get("target"):
                 link.set("target", _absolute(base_url, target))
-    return "\n\n".join(_blocks(body, markdown=True))
+    return text, "\n\n".join(_blocks(body, True, plain))

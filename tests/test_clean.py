@@ -3,9 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import Article, NoContent, clean
+from scraper.boilerplate import drop_boilerplate
 from scraper.prune import prune
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
@@ -253,6 +255,61 @@ def test_captions_and_pitches_between_headline_and_body_are_not_a_lead(between: 
     text = clean(_news_page(between)).text
     assert text.startswith("The city council voted")
     assert "sixty stalls" not in text and "newsletter" not in text
+
+
+_SUMMARY = ("After years of debate, the depot on Mill Road gets a second life: the council backs a plan"
+            " that keeps its brick halls and brings the weekly market in from the cold.")
+
+
+@pytest.mark.parametrize("described", [True, False])
+def test_the_summary_the_page_shows_over_its_picture_is_kept_first(described: bool) -> None:
+    # Set in the picture's caption, the standfirst reads as a caption; the page's own
+    # description says it is the summary of the article.
+    meta = f'<meta name="description" content="{_SUMMARY}">' if described else ""
+    html = _news_page(f"<figure><img src='depot.jpg'><figcaption>{_SUMMARY}<span>Photo: City Archive</span>"
+                      "</figcaption></figure>").replace("<html>", f"<html><head>{meta}</head>")
+    text = clean(html).text
+    assert text.startswith(_SUMMARY + "\n\n") is described
+    assert "City Archive" not in text
+
+
+def test_a_description_that_repeats_the_headline_is_not_a_lead() -> None:
+    headline = "Old tram depot on Mill Road to become a covered market for the weekly traders"
+    html = _news_page("").replace("<html>", f'<html><head><meta name="description" content="{headline}"></head>')
+    text = clean(html.replace("Old tram depot to become a market", headline)).text
+    assert text.startswith("The city council voted")
+
+
+def _page_ending_in(box: str) -> str:
+    story = ["The city council voted on Tuesday to turn the old tram depot into a covered market, after a"
+             " debate that lasted six hours.",
+             "Traders who now sell from stalls on the square will be offered the first places in the hall,"
+             " the mayor said."]
+    bio = "<p>Jane Doe has covered the city hall for the paper since 2015 and writes about transport.</p>"
+    return (f"<html><body><div class='x'><h1>Old tram depot to become a market</h1>"
+            f"{''.join(f'<p>{line}</p>' for line in story)}{box}{bio}</div></body></html>")
+
+
+def test_a_box_of_related_links_goes_with_its_heading() -> None:
+    teasers = "".join(f'<p><a href="/news/{n}">{title}</a></p>' for n, title in enumerate(
+        ["Bus lanes on the ring road open next week", "A new bridge for the harbour quarter"]))
+    text = clean(_page_ending_in(f"<p>More from the city:</p>{teasers}")).text
+    assert "More from the city" not in text and "Bus lanes" not in text and "harbour" not in text
+    assert text.endswith("writes about transport.")
+
+
+@pytest.mark.parametrize("section", [
+    "<p>More from the council's report</p><p>The report also asks for a bicycle park beside the hall.</p>",
+    '<p>Weitere genutzte Quellen:</p><p><ref target="https://example.org/a">https://example.org/a</ref></p>',
+])
+def test_a_section_or_a_list_of_sources_under_a_related_heading_is_kept(section: str) -> None:
+    # Extracted trees as trafilatura gives them: it drops most such lists on its own.
+    before, after = ("".join(f"<p>Part {n} of the story of the tram depot that is to become a covered market.</p>"
+                             for n in parts) for parts in ((1, 2, 3), (4, 5, 6)))
+    xml = f"<body>{before}{section}{after}</body>"
+    body = etree.fromstring(xml)
+    drop_boilerplate(body)
+    assert etree.tostring(body, encoding=str) == xml
 
 
 def test_slides_hidden_by_style_beside_the_shown_one_are_kept() -> None:
