@@ -116,17 +116,43 @@ def _children(pid: int) -> list[int]:
     return children
 
 
-def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[bytes]]:
-    """Wall seconds and peak RSS (MiB) of a command."""
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds a process has used so far (0 once gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+@dataclass
+class Timed:
+    seconds: float
+    """wall time"""
+    peak_rss: float
+    """MiB, the process and its children"""
+    cpu_main: float
+    """CPU seconds of the process itself"""
+    cpu_children: float
+    """CPU seconds of its child processes (as last seen before they ended)"""
+    result: subprocess.CompletedProcess[bytes]
+
+
+def timed(command: list[str]) -> Timed:
+    """Wall seconds, peak RSS and CPU seconds of a command and its child processes."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = 0.0
+    peak, main, children = 0.0, 0.0, {}
     while process.poll() is None:
         peak = max(peak, peak_rss_mib(process.pid))
+        main = max(main, cpu_seconds(process.pid))
+        for child in _children(process.pid):
+            children[child] = max(children.get(child, 0.0), cpu_seconds(child))
         time.sleep(0.05)
     out, err = process.communicate()
     seconds = time.perf_counter() - started
-    return seconds, peak, subprocess.CompletedProcess(command, process.returncode, out, err)
+    return Timed(seconds, peak, main, sum(children.values()),
+                 subprocess.CompletedProcess(command, process.returncode, out, err))
 
 
 def mean_clean_seconds(pages: list[bytes], sample: int) -> float:
@@ -151,20 +177,24 @@ class Round:
     """cores / mean cleaning time, measured right after"""
 
 
-def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Namespace, number: int) -> Round:
+def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Namespace, number: int,
+              server: int) -> Round:
     """Both tools on the list (scraper first in odd rounds, trafilatura first in even ones),
     then the CPU-bound limit, printed as they come."""
     urls = args.urls
-    ours_s = ours_rss = theirs_s = 0.0
+    ours: Timed | None = None
+    theirs_s = server_cpu = 0.0
     summary: dict[str, object] = {}
     order = ["scraper", "trafilatura"] if number % 2 else ["trafilatura", "scraper"]
     for tool in order:
         if tool == "scraper":
-            ours_s, ours_rss, ours = timed(
+            before = cpu_seconds(server)
+            ours = timed(
                 [sys.executable, "-m", "scraper", "run", str(listing), "--db", str(work / f"bench{number}.db"), "-q",
                  "--json", "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency),
                  "--interval", "0"])
-            summary = json.loads(ours.stdout or b"{}")
+            server_cpu = cpu_seconds(server) - before
+            summary = json.loads(ours.result.stdout or b"{}")
         elif not args.skip_trafilatura:
             config = work / "trafilatura.cfg"
             config.write_text("[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
@@ -174,20 +204,28 @@ def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Name
                               "MIN_DUPLCHECK_SIZE = 100\nMAX_REPETITIONS = 2\nEXTENSIVE_DATE_SEARCH = on\n"
                               "EXTERNAL_URLS = off\n")
             out = work / f"out{number}"
-            theirs_s, _, _ = timed(
+            theirs_s = timed(
                 [sys.executable, "-m", "trafilatura.cli", "--input-file", str(listing), "--parallel",
-                 str(args.concurrency), "--config-file", str(config), "--output-dir", str(out)])
+                 str(args.concurrency), "--config-file", str(config), "--output-dir", str(out)]).seconds
             written = sum(1 for _ in out.glob("*")) if out.exists() else 0
+    assert ours is not None
     mean = mean_clean_seconds(pages, 300)
-    result = Round(urls / ours_s, ours_rss, urls / theirs_s if theirs_s else None, (os.cpu_count() or 1) / mean)
+    result = Round(urls / ours.seconds, ours.peak_rss, urls / theirs_s if theirs_s else None,
+                   (os.cpu_count() or 1) / mean)
     print(f"round {number}:")
-    print(f"  scraper run       {result.ours:6.1f} pages/s  ({ours_s:.1f} s; {summary.get('new_versions')} archived, "
-          f"{summary.get('failed')} failed)  peak RSS {ours_rss:.0f} MiB")
+    print(f"  scraper run       {result.ours:6.1f} pages/s  ({ours.seconds:.1f} s; {summary.get('new_versions')} "
+          f"archived, {summary.get('failed')} failed)  peak RSS {ours.peak_rss:.0f} MiB")
     if result.theirs is not None:
         print(f"  trafilatura CLI   {result.theirs:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
         print(f"  throughput ratio (scraper / trafilatura) {result.ours / result.theirs:.2f}")
     print(f"  CPU-bound limit   {result.limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
           f"cleaning time); scraper reaches {100 * result.ours / result.limit:.0f}% of it", flush=True)
+    # Every process of the run shares the cores: what each spent a page bounds the throughput.
+    per_page = {"cleaning processes": ours.cpu_children, "run process": ours.cpu_main, "page server": server_cpu}
+    total = sum(per_page.values())
+    print("  CPU a page        " + ", ".join(f"{name} {1000 * cpu / urls:.1f} ms" for name, cpu in per_page.items())
+          + f": {1000 * total / urls:.1f} ms, at most {(os.cpu_count() or 1) * urls / total:.1f} pages/s",
+          flush=True)
     return result
 
 
@@ -221,7 +259,8 @@ def main() -> None:
             print(f"{args.urls} URLs on {HOSTS} hosts, {args.latency * 1000:.0f} ms latency, "
                   f"concurrency {args.concurrency}, {os.cpu_count()} cores, {args.rounds} rounds", flush=True)
             pages = load_pages(args.corpus)
-            rounds = [one_round(listing, Path(work), pages, args, number) for number in range(1, args.rounds + 1)]
+            rounds = [one_round(listing, Path(work), pages, args, number, server.pid)
+                      for number in range(1, args.rounds + 1)]
     finally:
         server.kill()
         server.wait()
