@@ -273,6 +273,16 @@ def test_the_summary_the_page_shows_over_its_picture_is_kept_first(described: bo
     assert "City Archive" not in text
 
 
+def test_a_summary_in_chinese_that_markup_splits_is_found() -> None:
+    # Written without spaces, the opening "word" runs to the comma: bold type splits it.
+    summary = ("蔡健雅是新加坡出生的华语流行乐女歌手、音乐制作人和词曲创作人，"
+               "一九九七年在新加坡发行英语专辑正式出道，后来定居台湾。")
+    shown = summary.replace("华语流行乐", "<b>华语</b>流行乐")
+    html = _news_page(f"<figure><img src='a.jpg'><figcaption>{shown}</figcaption></figure>").replace(
+        "<html>", f'<html><head><meta name="description" content="{summary}"></head>')
+    assert clean(html).text.startswith(summary + "\n\n")
+
+
 def test_a_description_that_repeats_the_headline_is_not_a_lead() -> None:
     headline = "Old tram depot on Mill Road to become a covered market for the weekly traders"
     html = _news_page("").replace("<html>", f'<html><head><meta name="description" content="{headline}"></head>')
