@@ -101,8 +101,8 @@ def read_lead_region(body: LexborNode, description: str | None = None, headline:
 
 
 def _block_of(node: LexborNode) -> tuple[LexborNode | None, bool]:
-    """The element that holds a text node as a block (its nearest ancestor that is not inline),
-    and whether a link holds the text."""
+    """The element that holds a text node or inline element as a block (its nearest ancestor
+    that is not inline), and whether a link holds it."""
     block, linked = node.parent, False
     while block is not None and block.tag in INLINE:
         linked = linked or block.tag == "a"
@@ -118,9 +118,7 @@ def _block_showing(body: LexborNode, probe: str) -> _Block | None:
     checked: set[int] = set()
     # lexbor finds the elements whose own text holds the word, in document order.
     for element in body.css(f':lexbor-contains("{quoted}")'):
-        block: LexborNode | None = element
-        while block is not None and block.tag in INLINE:
-            block = block.parent
+        block = _block_of(element)[0] if element.tag in INLINE else element
         if block is None or block.tag == "script" or block.mem_id in checked:  # JSON-LD is not on show
             continue
         checked.add(block.mem_id)
