@@ -128,10 +128,9 @@ class RobotsRules:
         redirected_from, which the error then names)."""
         site = self._site(url)
         reason = site.refusal(url, self._agent)
-        if reason and redirected_from is not None:
-            raise Disallowed(redirected_from, f"redirected to {url}, {reason}")
         if reason:
-            raise Disallowed(url, reason)
+            raise Disallowed(url, reason) if redirected_from is None \
+                else Disallowed(redirected_from, f"redirected to {url}, {reason}")
 
     def _site(self, url: str) -> _Site:
         # By host and port as a server knows them: no user name, no default port.
