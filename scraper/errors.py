@@ -10,6 +10,8 @@
     │   ├── BadContent             corrupt compression or a broken body
     │   ├── NotHTML                content type is not a web page
     │   ├── BlockedAddress         a private address refused by --block-private
+    │   ├── InvalidURL             the URL, or a redirect's target, is not one to fetch
+    │   ├── RobotsUnavailable      the site's robots.txt answered 5xx: not now (RFC 9309)
     │   └── Skipped                not fetched, by policy rather than failure
     │       ├── Disallowed         robots.txt forbids it
     │       └── Claimed            another run is fetching it right now
@@ -25,6 +27,8 @@ runs record and summaries group by.
 """
 
 from __future__ import annotations
+
+from scraper.urls import shorten
 
 
 class ScraperError(Exception):
@@ -43,7 +47,7 @@ class FetchError(ScraperError):
     retryable = False
 
     def __init__(self, url: str, message: str) -> None:
-        super().__init__(f"{url}: {message}")
+        super().__init__(f"{shorten(url)}: {message}")  # a 100 KB URL is never echoed whole
         self.url = url
         self._message = message
 
@@ -95,6 +99,20 @@ class NotHTML(FetchError):
 
 class BlockedAddress(FetchError):
     reason = "blocked address"
+
+
+class InvalidURL(FetchError):
+    reason = "invalid url"
+
+
+class RobotsUnavailable(FetchError):
+    """robots.txt answered a server error: RFC 9309 says to crawl the site later, and the
+    run reports its URLs as failed rather than pass them over in silence."""
+
+    def __init__(self, url: str, status: int, message: str) -> None:
+        super().__init__(url, message)
+        self.status = status
+        self.reason = f"robots.txt {status}"
 
 
 class Skipped(FetchError):

@@ -9,9 +9,8 @@ however well the body compresses.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import email.utils
-import ipaddress
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import httpx
 from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 
 from scraper import __version__
+from scraper.addresses import PrivateAddress, PublicOnlyTransport, refuse_private, resolve
 from scraper.decompress import DecodeError, OverLimit, decode_body
 from scraper.encoding import decode_html
 from scraper.errors import (
@@ -32,12 +32,13 @@ from scraper.errors import (
     FetchError,
     FetchTimeout,
     HTTPStatusError,
+    InvalidURL,
     NotHTML,
     TooLarge,
     TooManyRedirects,
 )
 from scraper.models import Page, utc_now
-from scraper.urls import is_web_url
+from scraper.urls import control_character, shorten, url_problem
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
@@ -64,7 +65,10 @@ class FetchSettings:
     max_redirects: int = 10
     user_agent: str = f"scraper/{__version__} (article archiver; python-httpx)"
     block_private: bool = False
-    """Refuse loopback, private and link-local addresses, on every redirect hop (for services)."""
+    """Refuse loopback, private and link-local addresses, on every redirect hop (for services).
+    A client from make_client connects to the very address it checked (no DNS rebinding), and
+    directly: never through a proxy named in the environment. A client of the caller's own gets
+    only the check of each hop's name before its request."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +90,15 @@ class Validators:
 def make_client(settings: FetchSettings | None = None) -> httpx.Client:
     """One client for a whole run: connection pooling across URLs. Thread-safe."""
     settings = settings or FetchSettings()
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     return httpx.Client(
         follow_redirects=False,  # fetch() follows them, checking each hop
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
                  "Accept-Encoding": "gzip, deflate, br, zstd"},
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=limits,
+        transport=PublicOnlyTransport(limits) if settings.block_private else None,
+        event_hooks={"response": [_refuse_bad_location]},
     )
 
 
@@ -114,6 +121,9 @@ def fetch(
     Raises a FetchError subclass saying why the page could not be had.
     """
     settings = settings or FetchSettings()
+    problem = url_problem(url)
+    if problem:
+        raise InvalidURL(url, problem)
     own_client = client is None
     http = client or make_client(settings)
     started = time.monotonic()
@@ -177,6 +187,10 @@ class _Request:
                 self.before_request(current)
             try:
                 location = self._get(current)
+            except PrivateAddress as exc:  # found by the client's transport as it connected
+                raise BlockedAddress(url, str(exc)) from None
+            except _BadLocation as exc:
+                raise InvalidURL(url, str(exc)) from None
             except httpx.TimeoutException as exc:
                 raise FetchTimeout(url, f"timed out ({type(exc).__name__})") from exc
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -188,10 +202,9 @@ class _Request:
                 raise failure from exc
             if isinstance(location, Page):
                 return location
-            if not is_web_url(location):
-                raise FetchError(url, f"redirected to {location}, not an http(s) URL")
             if location in hops:
-                raise TooManyRedirects(url, "redirect loop: " + " -> ".join([*hops[hops.index(location):], location]))
+                loop = [*hops[hops.index(location):], location]
+                raise TooManyRedirects(url, "redirect loop: " + " -> ".join(shorten(hop, 100) for hop in loop))
             if len(hops) > settings.max_redirects:
                 raise TooManyRedirects(url, f"more than {settings.max_redirects} redirects")
             hops.append(location)
@@ -208,7 +221,7 @@ class _Request:
         with self.http.stream("GET", current, headers=conditional, timeout=timeout) as response:
             status = response.status_code
             if status in _REDIRECTS and response.headers.get("location"):
-                return urljoin(current, response.headers["location"].strip())
+                return _redirect_target(current, response.headers["location"])
             headers = dict(response.headers)
 
             def page(content: bytes, html: str = "", encoding: str = "") -> Page:
@@ -251,6 +264,30 @@ class _Request:
         return bytes(body)
 
 
+class _BadLocation(Exception):
+    """A redirect to what is no URL to fetch (the fetcher makes it an InvalidURL)."""
+
+
+def _redirect_target(current: str, location: str) -> str:
+    """The absolute URL a redirect from current to location goes to; _BadLocation if it is none to fetch."""
+    location = location.strip()
+    problem = control_character(location)  # looked for before urljoin, which drops TAB, CR and LF unseen
+    if problem is None:
+        with contextlib.suppress(ValueError):  # a malformed IPv6 host: url_problem names it
+            location = urljoin(current, location)
+        problem = url_problem(location)
+    if problem:
+        raise _BadLocation(f"redirected to {shorten(location)}: {problem}")
+    return location
+
+
+def _refuse_bad_location(response: httpx.Response) -> None:
+    """A response hook: httpx parses a redirect's Location even when it does not follow it, and
+    would turn a bad one into a protocol error; this names what is wrong with it first."""
+    if response.has_redirect_location:
+        _redirect_target(str(response.request.url), response.headers["location"])
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
     if not value:
@@ -270,18 +307,16 @@ def parse_retry_after(value: str | None) -> float | None:
 def _refuse_private(url: str, target: str) -> None:
     """Raise BlockedAddress unless every address target's host resolves to is public.
 
-    The check resolves the name itself; httpx resolves it again to connect, so a name that
-    changes its answer in between (DNS rebinding) is not stopped by this alone.
+    A check before the request, and before its wait for a turn at the host, that a client of
+    any making gets; a client from make_client checks again the very addresses it connects to.
     """
     parts = urlsplit(target)
     host = parts.hostname or ""
     try:
-        infos = socket.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        addresses = resolve(host, parts.port or 80)
+    except (OSError, UnicodeError):
         return  # the request itself will fail with a clear DNS error
-    for *_, address in infos:
-        ip = ipaddress.ip_address(address[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if not ip.is_global:
-            raise BlockedAddress(url, f"{host} is {ip}, a private address (refused by block_private)")
+    try:
+        refuse_private(host, addresses)
+    except PrivateAddress as exc:
+        raise BlockedAddress(url, str(exc)) from None

@@ -14,6 +14,8 @@ from scraper import (
     TooManyRedirects,
     fetch,
 )
+from scraper.errors import InvalidURL
+from scraper.urls import is_web_url, shorten, url_problem
 from tests.conftest import FAST
 from tests.server import LocalServer, Response, fixture_response
 
@@ -112,3 +114,69 @@ def test_wrong_charset_header_falls_back_to_the_real_encoding(server: LocalServe
         headers={"Content-Type": "text/html; charset=utf-8"},
     ))
     assert text in fetch(url, settings=FAST).html
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("ftp://example.org/file", "not an http(s) URL (its scheme is ftp:)"),
+    ("example.org/story", "not an http(s) URL"),
+    ("http:///story", "no host"),
+    ("http://example.org:99999/", "port 99999 is out of range"),
+    ("http://example.org:0/", "port 0 is out of range"),
+    ("http://example.org:http/", "port 'http' is not a number"),
+    ("http://[::1]:70000/", "port 70000 is out of range"),
+    ("http://[::1", "invalid IPv6 address"),
+    ("http://[zz]/", "invalid IPv6 address"),
+    ("http://example.org/a\r\nX-Injected: 1", "control character U+000D at position 21"),
+    ("http://example.org/\n", "control character U+000A at position 20"),
+    ("http://exam\tple.org/", "control character U+0009 at position 12"),
+    ("http://example.org/\x00", "control character U+0000 at position 20"),
+    ("http://example.org/\x7f", "control character U+007F at position 20"),
+    ("http://example.org/\x85", "control character U+0085 at position 20"),
+    ("http://example.org/" + "a" * 102381, "URL of 102400 characters, over the 8192 limit"),
+])
+def test_url_problem_says_what_is_wrong(text: str, problem: str) -> None:
+    assert url_problem(text) == problem
+    assert not is_web_url(text)
+
+
+@pytest.mark.parametrize("text", [
+    "http://example.org", "HTTPS://Example.org:8443/a b?q=1#f", " http://example.org/ ", "http://[::1]:8080/",
+    "http://user:pw@example.org:65535/", "http://example.org/" + "a" * 8000, "http://例え.jp/記事",
+])
+def test_good_urls_have_no_problem(text: str) -> None:
+    assert url_problem(text) is None and is_web_url(text)
+
+
+def test_shorten_keeps_both_ends_of_a_long_url() -> None:
+    url = "http://example.org/" + "a" * 100_000 + "/end.html"
+    shown = shorten(url, limit=200)
+    assert len(shown) == 200 and shown.startswith("http://example.org/aaa") and shown.endswith("aa/end.html")
+    assert "…" in shown
+    assert shorten("http://example.org/") == "http://example.org/"
+    assert shorten("http://example.org/a\r\nb") == "http://example.org/a\\r\\nb"  # one line, always
+
+
+def test_a_huge_url_is_refused_and_never_echoed_whole() -> None:
+    url = "http://127.0.0.1:1/" + "a" * 100_000
+    with pytest.raises(InvalidURL) as caught:
+        fetch(url, settings=FAST)
+    assert caught.value.url == url and caught.value.reason == "invalid url"
+    assert len(str(caught.value)) < 400
+    assert "URL of 100019 characters, over the 8192 limit" in str(caught.value)
+
+
+@pytest.mark.parametrize(("location", "problem"), [
+    ("/next\tpage", "control character U+0009 at position 6"),  # urljoin alone would drop the TAB
+    ("/next\x85page", "control character U+0085 at position 6"),  # a raw byte 0x85 is NEL in latin-1
+    ("http://127.0.0.1:99999/next", "port 99999 is out of range"),
+    ("http://[::1/next", "invalid IPv6 address"),
+    ("mailto:someone@example.org", "not an http(s) URL (its scheme is mailto:)"),
+])
+def test_a_bad_redirect_target_is_refused_with_its_reason(server: LocalServer, location: str, problem: str) -> None:
+    url = server.set("/moved", Response(status=302, headers={"Location": location}))
+    with pytest.raises(InvalidURL) as caught:
+        fetch(url, settings=FAST)
+    assert caught.value.url == url and server.hits("/moved") == 1  # not retried: it will not mend
+    assert caught.value.message.startswith("redirected to ") and caught.value.message.endswith(f": {problem}")
+    assert "\t" not in str(caught.value) and "\x85" not in str(caught.value)
+    assert server.hits("/nextpage") == 0 and server.hits("/next%C2%85page") == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 import time
 import tracemalloc
@@ -12,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from scraper import clean
+from scraper import addresses, clean
 from scraper.errors import (
     BadContent,
     BlockedAddress,
@@ -197,6 +199,79 @@ def test_block_private_checks_every_redirect_hop(monkeypatch: pytest.MonkeyPatch
             pytest.raises(BlockedAddress, match=r"169\.254\.169\.254"):
         fetch("http://public.example/story", client=client, settings=settings)
     assert asked == ["http://public.example/story"]
+
+
+def fake_names(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """socket.getaddrinfo answering for made-up names, the next of their addresses on each
+    lookup (the last one repeats), as a rebinding DNS server would. Returns the lookups made."""
+    real_getaddrinfo = socket.getaddrinfo
+    lookups: list[tuple[str, str]] = []
+
+    def resolve(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in answers:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        queue = answers[host]
+        address = queue.pop(0) if len(queue) > 1 else queue[0]
+        lookups.append((host, address))
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        sockaddr = (address, int(port), 0, 0) if family == socket.AF_INET6 else (address, int(port))
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr)]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    return lookups
+
+
+def test_block_private_connects_to_the_address_it_checked(
+        hostile: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Public when checked, loopback when asked again to connect: DNS rebinding.
+    lookups = fake_names(monkeypatch, {"rebind.example": ["93.184.216.34", "127.0.0.1"]})
+    url = f"http://rebind.example:{hostile.port}/page/rebound"
+    with pytest.raises(BlockedAddress, match=r"rebind\.example is 127\.0\.0\.1, a private address") as caught:
+        fetch(url, settings=replace(FAST, block_private=True, retries=0))
+    assert caught.value.reason == "blocked address" and caught.value.url == url
+    assert hostile.hits("/page/rebound") == []
+    assert lookups == [("rebind.example", "93.184.216.34"), ("rebind.example", "127.0.0.1")]
+
+
+def test_block_private_connects_by_the_checked_address_keeping_the_name(
+        hostile: HostileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Loopback let through for once, to see the guarded transport reach the very address it
+    # resolved while the request still names the host.
+    lookups = fake_names(monkeypatch, {"news.example": ["127.0.0.1"]})
+    monkeypatch.setattr(addresses, "is_public", lambda address: True)
+    page = fetch(f"http://news.example:{hostile.port}/page/guarded", settings=replace(FAST, block_private=True))
+    assert page.status == 200 and "guarded" in page.html
+    assert hostile.hits("/page/guarded")[-1].headers["host"] == f"news.example:{hostile.port}"
+    assert len(lookups) == 2  # the check before the request, and the transport's own
+
+
+@pytest.mark.parametrize(("address", "inner"), [
+    ("64:ff9b::7f00:1", "127.0.0.1"),  # NAT64
+    ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+    ("2002:a00:1::1", "10.0.0.1"),  # 6to4
+    ("::192.168.1.1", "192.168.1.1"),  # IPv4-compatible
+    ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
+])
+def test_block_private_sees_the_ipv4_inside_ipv6(monkeypatch: pytest.MonkeyPatch, address: str, inner: str) -> None:
+    fake_names(monkeypatch, {"sneaky.example": [address]})
+    with pytest.raises(BlockedAddress, match=re.escape(f"IPv4 {inner}")):
+        fetch("http://sneaky.example/", settings=replace(FAST, block_private=True, retries=0, connect_timeout=0.5))
+
+
+@pytest.mark.parametrize("address", [
+    "64:ff9b::7f00:1", "64:ff9b::c0a8:1", "64:ff9b:1::a00:1", "2002:7f00:1::", "2002:c0a8:101::1", "::127.0.0.1",
+    "::10.0.0.1", "::ffff:10.1.2.3", "::1", "::", "fe80::1", "fc00::1", "2001::1", "127.0.0.1", "100.64.0.1",
+])
+def test_addresses_that_reach_private_space_are_not_public(address: str) -> None:
+    assert not addresses.is_public(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", [
+    "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "64:ff9b::5db8:d822", "2002:5db8:d822::1",
+    "::ffff:93.184.216.34",
+])
+def test_public_addresses_are_public(address: str) -> None:
+    assert addresses.is_public(ipaddress.ip_address(address))
 
 
 def test_default_settings_are_sane() -> None:
