@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 import httpx
 from protego import Protego
 
-from scraper.errors import Disallowed, FetchError, HTTPStatusError
+from scraper.errors import Disallowed, FetchError, HTTPStatusError, InvalidURL, RobotsUnavailable
 from scraper.fetcher import FetchSettings, Validators, fetch, make_client
 from scraper.models import Page
-from scraper.urls import host_of
+from scraper.urls import host_of, shorten, url_problem
 
 ROBOTS_MAX_BYTES = 512 * 1024
 """RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt."""
@@ -51,8 +51,12 @@ class PoliteClient:
     def fetch(self, url: str, *, validators: Validators | None = None, html_only: bool = True,
               max_bytes: int | None = None) -> Page:
         """scraper.fetcher.fetch, waiting turns at the host, for what robots.txt allows: the URL
-        and every redirect hop (else Disallowed). max_bytes overrides the settings' cap."""
+        and every redirect hop (else Disallowed; a robots.txt that cannot be had fails the URL,
+        see RobotsRules). max_bytes overrides the settings' cap."""
         settings = self.settings if max_bytes is None else replace(self.settings, max_bytes=max_bytes)
+        problem = url_problem(url)
+        if problem:  # said of the URL itself, not of a robots.txt made from it
+            raise InvalidURL(url, problem)
         if self.robots is not None:
             self.robots.check(url)  # before the fetch's deadline starts: robots.txt may be slow
 
@@ -111,9 +115,11 @@ class HostGate:
 class RobotsRules:
     """robots.txt of each site, fetched once per run on first use. Thread-safe.
 
-    As RFC 9309 says: a robots.txt that is missing (4xx) allows everything; one that cannot
-    be had (5xx, timeout, refused connection) disallows everything, since the site may be
-    in trouble.
+    As RFC 9309 says: a robots.txt that is missing (4xx) allows everything; one that answers
+    a server error (5xx) means "not now", and the site's URLs fail with RobotsUnavailable.
+    A site whose robots.txt cannot be reached at all (refused connection, failed DNS lookup,
+    timeout, blocked address) fails its URLs with the error the fetch gave, robots.txt named.
+    Either answer holds for the rest of the run, so a dead site is not asked again per URL.
     """
 
     def __init__(self, client: httpx.Client, settings: FetchSettings, gate: HostGate) -> None:
@@ -124,13 +130,16 @@ class RobotsRules:
         self._sites: dict[str, _Site] = {}
 
     def check(self, url: str, *, redirected_from: str | None = None) -> None:
-        """Raise Disallowed unless the site's robots.txt lets us fetch url (a redirect hop of
-        redirected_from, which the error then names)."""
+        """Raise unless the site's robots.txt lets us fetch url (a redirect hop of
+        redirected_from, which the error then names): Disallowed, or why robots.txt could
+        not be had."""
         site = self._site(url)
-        reason = site.refusal(url, self._agent)
-        if reason:
-            raise Disallowed(url, reason) if redirected_from is None \
-                else Disallowed(redirected_from, f"redirected to {url}, {reason}")
+        subject = url if redirected_from is None else redirected_from
+        hop = "" if redirected_from is None else f"redirected to {shorten(url)}, "
+        if site.failure is not None:
+            raise _failure(site.failure, subject, hop)
+        if site.rules is not None and not site.rules.can_fetch(url, self._agent):
+            raise Disallowed(subject, f"{hop}disallowed by {site.origin}/robots.txt")
 
     def _site(self, url: str) -> _Site:
         # By host and port as a server knows them: no user name, no default port.
@@ -153,13 +162,26 @@ class RobotsRules:
             return error
 
 
+def _failure(error: FetchError, url: str, hop: str) -> FetchError:
+    """The error of url, whose site's robots.txt could not be had for error."""
+    failure: FetchError
+    if isinstance(error, HTTPStatusError):
+        failure = RobotsUnavailable(url, error.status, f"{hop}{error.url} answered HTTP {error.status}, "
+                                    "so the site is not fetched now")
+    else:  # the same kind of error the page's own fetch would have met
+        failure = type(error)(url, f"{hop}{error.url} could not be reached ({error.message})")
+    failure.retryable = False  # the answer holds for the run
+    return failure
+
+
 class _Site:
     def __init__(self, origin: str) -> None:
         self.origin = origin
         self.lock = threading.Lock()
         self.loaded = False
         self.rules: Protego | None = None
-        self.unreachable: str | None = None
+        self.failure: FetchError | None = None
+        """Why robots.txt could not be had."""
 
     def load(self, result: Page | FetchError) -> None:
         self.loaded = True
@@ -168,14 +190,7 @@ class _Site:
         elif isinstance(result, HTTPStatusError) and 400 <= result.status < 500:
             self.rules = None  # no robots.txt: everything is allowed
         else:
-            self.unreachable = result.message
-
-    def refusal(self, url: str, agent: str) -> str | None:
-        if self.unreachable is not None:
-            return f"robots.txt could not be read ({self.unreachable}), so the site is not fetched"
-        if self.rules is not None and not self.rules.can_fetch(url, agent):
-            return f"disallowed by {self.origin}/robots.txt"
-        return None
+            self.failure = result
 
     def crawl_delay(self, agent: str) -> float | None:
         delay = self.rules.crawl_delay(agent) if self.rules is not None else None

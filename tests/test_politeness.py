@@ -3,15 +3,19 @@ spacing, robots.txt, conditional GET, and claims that keep overlapping runs apar
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archive import Archive
+from scraper.errors import BlockedAddress, ConnectionFailed, FetchTimeout, RobotsUnavailable
 from scraper.pipeline import Outcome, run
 from scraper.politeness import PoliteClient, Politeness
-from tests.conftest import FAST
+from tests.conftest import FAST, FAST_FLAGS, scraper_cli
 from tests.hostile import HostileServer, max_concurrency, start_gaps
 from tests.server import LocalServer, Response
 
@@ -103,12 +107,94 @@ def test_ignore_robots(servers: list[HostileServer], archive: Archive) -> None:
     assert outcomes[0].ok and server.hits("/robots.txt") == []
 
 
-def test_an_unreachable_robots_txt_disallows_the_site(archive: Archive) -> None:
+def closed_port() -> int:
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_robots_txt_answering_5xx_fails_the_site_for_now(archive: Archive) -> None:
     with LocalServer() as server:
         server.set("/robots.txt", Response(status=503))
+        page = server.url("/fixtures/seeds/000_d467d9e684ffadb1.html")
+        outcomes = archive_all(archive, [page, page + "?again"], Politeness(interval=0))
+        assert server.hits("/robots.txt") == 2  # asked once, retried once, then kept for the run
+    for outcome in outcomes:
+        assert not outcome.ok and not outcome.skipped
+        assert isinstance(outcome.error, RobotsUnavailable) and outcome.error.reason == "robots.txt 503"
+        assert "robots.txt answered HTTP 503" in outcome.describe_error()
+    assert archive.db.execute("SELECT count(*) FROM fetches WHERE outcome = 'failed'").fetchone()[0] == 2
+
+
+def test_a_robots_txt_answering_4xx_allows_everything(archive: Archive) -> None:
+    with LocalServer() as server:
+        server.set("/robots.txt", Response(status=403))
         outcomes = archive_all(archive, [server.url("/fixtures/seeds/000_d467d9e684ffadb1.html")],
                                Politeness(interval=0))
-    assert outcomes[0].skipped and "could not be read" in outcomes[0].describe_error()
+    assert outcomes[0].ok
+
+
+def test_a_site_that_refuses_connections_is_a_failure_not_a_skip(archive: Archive) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/story"
+    outcome, = archive_all(archive, [url], Politeness(interval=0))
+    assert not outcome.skipped and isinstance(outcome.error, ConnectionFailed)
+    assert outcome.error.reason == "connection" and outcome.error.url == url
+    assert "/robots.txt could not be reached" in outcome.describe_error()
+
+
+def test_a_name_that_does_not_resolve_is_a_failure(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_getaddrinfo = socket.getaddrinfo
+
+    def resolve(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "gone.example":  # as a resolver answers for a name that no longer exists
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    outcome, = archive_all(archive, ["http://gone.example/story"], Politeness(interval=0))
+    assert not outcome.skipped and isinstance(outcome.error, ConnectionFailed)
+    assert "robots.txt could not be reached" in outcome.describe_error()
+    assert "Name or service not known" in outcome.describe_error()
+
+
+def test_a_robots_txt_that_times_out_is_a_timeout_of_the_url(archive: Archive) -> None:
+    with LocalServer() as server:
+        server.set("/robots.txt", Response(body=b"User-agent: *\nAllow: /\n", delay=3))
+        client = PoliteClient(replace(FAST, read_timeout=0.3, deadline=20), Politeness(interval=0))
+        outcome, = run([server.url("/fixtures/seeds/000_d467d9e684ffadb1.html")], archive, client=client)
+        assert server.hits("/fixtures/seeds/000_d467d9e684ffadb1.html") == 0
+    assert not outcome.skipped and isinstance(outcome.error, FetchTimeout) and outcome.error.reason == "timeout"
+    assert "robots.txt could not be reached" in outcome.describe_error()
+
+
+def test_a_redirect_to_a_dead_site_names_the_hop(servers: list[HostileServer], archive: Archive) -> None:
+    dead = f"http://127.0.0.1:{closed_port()}/elsewhere"
+    url = servers[0].url("/redirect-to?url=" + dead)
+    outcome, = archive_all(archive, [url], Politeness(interval=0))
+    assert isinstance(outcome.error, ConnectionFailed) and outcome.error.url == url
+    assert f"redirected to {dead}, " in outcome.describe_error()
+    assert len(servers[0].hits("/redirect-to")) == 1  # the hop's robots.txt answer is not retried
+
+
+def test_block_private_with_robots_is_a_blocked_address_failure(
+        servers: list[HostileServer], archive: Archive) -> None:
+    client = PoliteClient(replace(FAST, block_private=True), Politeness(interval=0))
+    outcome, = run([servers[0].url("/page/inside")], archive, client=client)
+    assert not outcome.skipped and isinstance(outcome.error, BlockedAddress)
+    assert outcome.error.reason == "blocked address" and "private address" in outcome.describe_error()
+    assert servers[0].hits() == []  # not even robots.txt was asked for
+
+
+def test_a_dead_site_fails_a_cron_run(db_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/x"
+    result = scraper_cli("run", "-", *FAST_FLAGS, input=f"{url}\n".encode())
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert "1 URLs: 0 fetched, 0 new versions, 0 unchanged, 0 skipped, 1 failed (connection 1)" in err
+    assert f"failed: {url}: " in err and "robots.txt could not be reached" in err
+    failures = scraper_cli("failures")
+    assert failures.returncode == 0
+    assert "\tconnection\t" + url + "\t" in failures.stdout.decode()
 
 
 def test_a_second_run_asks_conditionally_and_counts_304_as_unchanged(
