@@ -24,6 +24,8 @@ _LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
 """RFC 8215's local-use NAT64 prefix: where the IPv4 address sits is the operator's choice."""
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 """The deprecated IPv4-compatible form ::a.b.c.d (with :: and ::1 in it)."""
+_IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+"""SIIT's IPv4-translated form ::ffff:0:a.b.c.d (RFC 2765)."""
 
 
 class PrivateAddress(Exception):
@@ -36,18 +38,20 @@ class PrivateAddress(Exception):
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address reaches: IPv4-mapped, 6to4, NAT64, IPv4-compatible."""
+    """The IPv4 address an IPv6 address reaches: IPv4-mapped, 6to4, NAT64, IPv4-compatible or -translated."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:  # 2002::/16, the IPv4 address in bits 16-48
         return address.sixtofour
-    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+    if any(address in network for network in (_NAT64, _IPV4_COMPATIBLE, _IPV4_TRANSLATED)):
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def is_public(address: IPAddress) -> bool:
-    """Whether address is globally reachable, judged for an IPv6 form of IPv4 by the IPv4 inside."""
+    """Whether address is a globally reachable host, judged for an IPv6 form of IPv4 by the IPv4 inside."""
+    if address.is_multicast:  # which Python counts as global
+        return False
     if isinstance(address, ipaddress.IPv6Address):
         if address in _LOCAL_NAT64:
             return False

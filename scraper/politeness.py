@@ -166,10 +166,10 @@ def _failure(error: FetchError, url: str, hop: str) -> FetchError:
     """The error of url, whose site's robots.txt could not be had for error."""
     failure: FetchError
     if isinstance(error, HTTPStatusError):
-        failure = RobotsUnavailable(url, error.status, f"{hop}{error.url} answered HTTP {error.status}, "
+        failure = RobotsUnavailable(url, error.status, f"{hop}{shorten(error.url)} answered HTTP {error.status}, "
                                     "so the site is not fetched now")
     else:  # the same kind of error the page's own fetch would have met
-        failure = type(error)(url, f"{hop}{error.url} could not be reached ({error.message})")
+        failure = type(error)(url, f"{hop}{shorten(error.url)} could not be reached ({error.message})")
     failure.retryable = False  # the answer holds for the run
     return failure
 

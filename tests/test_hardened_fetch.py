@@ -251,6 +251,7 @@ def test_block_private_connects_by_the_checked_address_keeping_the_name(
     ("2002:a00:1::1", "10.0.0.1"),  # 6to4
     ("::192.168.1.1", "192.168.1.1"),  # IPv4-compatible
     ("::ffff:127.0.0.1", "127.0.0.1"),  # IPv4-mapped
+    ("::ffff:0:7f00:1", "127.0.0.1"),  # IPv4-translated
 ])
 def test_block_private_sees_the_ipv4_inside_ipv6(monkeypatch: pytest.MonkeyPatch, address: str, inner: str) -> None:
     fake_names(monkeypatch, {"sneaky.example": [address]})
@@ -260,7 +261,8 @@ def test_block_private_sees_the_ipv4_inside_ipv6(monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.parametrize("address", [
     "64:ff9b::7f00:1", "64:ff9b::c0a8:1", "64:ff9b:1::a00:1", "2002:7f00:1::", "2002:c0a8:101::1", "::127.0.0.1",
-    "::10.0.0.1", "::ffff:10.1.2.3", "::1", "::", "fe80::1", "fc00::1", "2001::1", "127.0.0.1", "100.64.0.1",
+    "::10.0.0.1", "::ffff:10.1.2.3", "::ffff:0:a00:1", "::1", "::", "fe80::1", "fc00::1", "2001::1", "ff02::1",
+    "127.0.0.1", "100.64.0.1", "224.0.0.1",
 ])
 def test_addresses_that_reach_private_space_are_not_public(address: str) -> None:
     assert not addresses.is_public(ipaddress.ip_address(address))
@@ -268,7 +270,7 @@ def test_addresses_that_reach_private_space_are_not_public(address: str) -> None
 
 @pytest.mark.parametrize("address", [
     "93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "64:ff9b::5db8:d822", "2002:5db8:d822::1",
-    "::ffff:93.184.216.34",
+    "::ffff:93.184.216.34", "::ffff:0:5db8:d822",
 ])
 def test_public_addresses_are_public(address: str) -> None:
     assert addresses.is_public(ipaddress.ip_address(address))
