@@ -28,8 +28,9 @@ _IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 """SIIT's IPv4-translated form ::ffff:0:a.b.c.d (RFC 2765)."""
 
 
-class PrivateAddress(Exception):
-    """A host that resolves to an address that is not public (the fetcher makes it a BlockedAddress)."""
+class PrivateAddress(httpx.ConnectError):
+    """A host that resolves to an address that is not public: an httpx error for whoever uses
+    the transport directly, a BlockedAddress from the fetcher."""
 
     def __init__(self, host: str, address: IPAddress) -> None:
         inner = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None

@@ -187,7 +187,7 @@ class _Request:
                 self.before_request(current)
             try:
                 location = self._get(current)
-            except PrivateAddress as exc:  # found by the client's transport as it connected
+            except PrivateAddress as exc:  # found by the client's transport as it connected (before TransportError)
                 raise BlockedAddress(url, str(exc)) from None
             except _BadLocation as exc:
                 raise InvalidURL(url, str(exc)) from None
@@ -264,8 +264,9 @@ class _Request:
         return bytes(body)
 
 
-class _BadLocation(Exception):
-    """A redirect to what is no URL to fetch (the fetcher makes it an InvalidURL)."""
+class _BadLocation(httpx.RemoteProtocolError):
+    """A redirect to what is no URL to fetch: the error httpx itself gives a bad Location, for
+    whoever uses a client from make_client directly; an InvalidURL from the fetcher."""
 
 
 def _redirect_target(current: str, location: str) -> str:
