@@ -15,6 +15,34 @@ CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 _WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")
 
 
+# What a page may hold but an article must not: C0 controls but tab and newline, DEL and C1
+# controls (the terminal escapes ESC[2J, OSC, CSI), bidi embeddings, overrides and isolates
+# (they reorder how what follows them is shown), and the two characters XML forbids; and lone
+# surrogates, which no encoding writes (JSON-LD may escape one), as U+FFFD.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
+
+
+def safe_text(text: str) -> str:
+    """text without control characters and with no lone surrogate: safe to show on a
+    terminal, to hash, to store and to put in an XML tree."""
+    return _UNSAFE.sub(_replacement, text)
+
+
+def make_fields_safe(instance: object) -> None:
+    """Apply safe_text, in place, to each field of a dataclass instance (frozen or not) that
+    is a string or a tuple of strings."""
+    for name, value in vars(instance).items():
+        if isinstance(value, str):
+            object.__setattr__(instance, name, safe_text(value))
+        elif isinstance(value, tuple):
+            object.__setattr__(instance, name, tuple(safe_text(item) if isinstance(item, str) else item
+                                                     for item in value))
+
+
 def word_count(text: str) -> int:
     """Words of text; in Chinese and Japanese, characters."""
     return len(_WORD.findall(text))
@@ -70,6 +98,10 @@ class Article:
     description: str | None = None
     canonical_url: str | None = None
     image: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every field comes from the page: none may carry a terminal escape or fail to encode.
+        make_fields_safe(self)
 
     @property
     def author(self) -> str | None:
