@@ -18,7 +18,7 @@ from urllib.parse import urljoin
 from htmldate import find_date
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper.models import make_fields_safe
+from scraper.models import make_fields_safe, safe_text
 
 _ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -54,7 +54,7 @@ def _text(value: Any) -> str | None:
         value = value.get("name") or value.get("url") or value.get("@id")
     if not isinstance(value, str):
         return None
-    value = _SPACE.sub(" ", value).strip()
+    value = _SPACE.sub(" ", safe_text(value)).strip()
     return value or None
 
 
@@ -145,9 +145,9 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
         key = node.attributes.get("property") or node.attributes.get("name") or node.attributes.get("itemprop")
-        content = node.attributes.get("content")
-        if key and content and content.strip():
-            meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content).strip())
+        content = safe_text(node.attributes.get("content") or "").strip()
+        if key and content:
+            meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content))
     article, site = _article_json_ld(tree)
 
     def link(rel: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -32,15 +32,18 @@ def safe_text(text: str) -> str:
     return _UNSAFE.sub(_replacement, text)
 
 
-def make_fields_safe(instance: object) -> None:
+def make_fields_safe(instance: Any) -> None:
     """Apply safe_text, in place, to each field of a dataclass instance (frozen or not) that
-    is a string or a tuple of strings."""
-    for name, value in vars(instance).items():
+    is a string or a tuple of strings; a string it empties becomes None where that is the
+    field's default (a title of control characters only is no title)."""
+    for item in fields(instance):
+        value = getattr(instance, item.name)
         if isinstance(value, str):
-            object.__setattr__(instance, name, safe_text(value))
+            safe = safe_text(value)
+            object.__setattr__(instance, item.name, None if not safe and item.default is None else safe)
         elif isinstance(value, tuple):
-            object.__setattr__(instance, name, tuple(safe_text(item) if isinstance(item, str) else item
-                                                     for item in value))
+            safe_items = (safe_text(part) if isinstance(part, str) else part for part in value)
+            object.__setattr__(instance, item.name, tuple(part for part in safe_items if part))
 
 
 def word_count(text: str) -> int:

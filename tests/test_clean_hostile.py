@@ -158,3 +158,11 @@ def test_bidi_overrides_are_dropped_from_metadata() -> None:
                          f'<meta name="description" content="{spoofed}">'))
     assert article.authors == ("Invoice gpj.exe",)
     assert not any(unicodedata.category(ch) == "Cf" for ch in article.description or "")
+
+
+def test_a_headline_of_control_characters_only_is_no_headline() -> None:
+    head = json_ld(json.dumps({"@type": "NewsArticle", "headline": "\x1b\x07", "author": ["\x1b", "Jane Doe"]}))
+    article = clean(page(head=head + '<meta property="og:site_name" content="&#x1b;&#x07;">'))
+    assert article.title == _HEADLINE
+    assert article.authors == ("Jane Doe",)
+    assert article.site_name is None
