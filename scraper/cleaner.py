@@ -21,7 +21,7 @@ from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
 from scraper.lead import read_lead_region, restore_lead
 from scraper.metadata import read_metadata
-from scraper.models import Article
+from scraper.models import Article, safe_text
 from scraper.prune import prune
 from scraper.render import render
 
@@ -80,6 +80,8 @@ def _extract(html: str) -> etree._Element:
 
 
 def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article:
+    # The page's address may be as odd as the page: links are resolved against it into lxml's tree.
+    url = safe_text(url) if url else url
     with stopwatch.stage("parse"):
         if isinstance(html, bytes):
             html, _ = decode_html(html)

@@ -53,7 +53,8 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
 
     Bytes that are valid UTF-8 are taken as UTF-8 whatever the page declares: legacy text
     is almost never valid UTF-8 by chance, while wrong declarations are common. So are bytes
-    that are nearly so: a UTF-8 page with a stray byte or two from a pasted legacy string.
+    that are nearly so: a UTF-8 page with a stray byte or two from a pasted legacy string,
+    and a page declared UTF-8 whose valid UTF-8 characters outnumber its bad bytes.
     """
     for bom, name in _BOMS:
         if content.startswith(bom):
@@ -63,7 +64,8 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
     except UnicodeDecodeError:
         lenient = content.decode("utf-8", errors="replace")
     invalid = lenient.count("\ufffd")
-    if len(lenient) - len(lenient.encode("ascii", "ignore")) - invalid >= _NEARLY_UTF8 * invalid:
+    valid = len(lenient) - len(lenient.encode("ascii", "ignore")) - invalid  # non-ASCII characters
+    if valid >= _NEARLY_UTF8 * invalid:
         return lenient, "utf-8"
     header = _HEADER_CHARSET.search(content_type)
     meta = _META_CHARSET.search(content[:4096])
@@ -73,6 +75,10 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
         # A server's default latin-1 label over CJK or Cyrillic text: detect instead.
         declared = [name for name in declared if name not in _LATIN]
     for name in filter(None, declared):
+        if name == "utf-8" and valid >= invalid:
+            # Declared, and more of it UTF-8 than not: damaged UTF-8, read as browsers do, with
+            # a replacement character for each bad byte (legacy text has almost no valid UTF-8).
+            return lenient, name
         try:
             return content.decode(name), name
         except UnicodeDecodeError:

@@ -16,6 +16,7 @@ from lxml import etree
 from selectolax.lexbor import LexborNode
 
 from scraper.boilerplate import is_boilerplate, line_key
+from scraper.models import safe_text
 from scraper.prune import INLINE, name_tokens
 
 _MAX_GAP = 12
@@ -78,6 +79,7 @@ def read_lead_region(body: LexborNode, description: str | None = None, headline:
     probe = shortened[:_PROBE] if len(shortened) >= _MIN_DESCRIPTION else None
     shown = _block_showing(body, probe) if probe is not None else None
     standfirst = _standfirst(shown, summary, headline) if shown is not None else None
+    standfirst = safe_text(standfirst) if standfirst is not None else None
     region = LeadRegion([], [], standfirst=standfirst, description_probe=probe)
     blocks: dict[int, int] = {}  # mem_id -> order of first appearance
     h1: LexborNode | None = None
@@ -233,6 +235,8 @@ def restore_lead(region: LeadRegion, extracted: etree._Element) -> None:
     probe = next((text[:_PROBE] for text in paragraphs if len(text) >= _PROBE), None)
     leads = [text for block in _blocks_before(region, probe) if _is_lead(block, text := block.text)] \
         if probe is not None else []
+    # Control characters, which the extraction drops, would also stop lxml taking the text.
+    leads = [safe_text(text) for text in leads]
     if region.standfirst is not None:
         leads = [region.standfirst, *(text for text in leads if text != region.standfirst)]
     if leads:  # joining the whole extracted text costs; most pages have no lead to check

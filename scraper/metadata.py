@@ -18,6 +18,8 @@ from urllib.parse import urljoin
 from htmldate import find_date
 from selectolax.lexbor import LexborHTMLParser
 
+from scraper.models import make_fields_safe, safe_text
+
 _ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
     "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "scholarlyarticle",
@@ -41,6 +43,9 @@ class Metadata:
     canonical_url: str | None = None
     image: str | None = None
 
+    def __post_init__(self) -> None:
+        make_fields_safe(self)  # safe before the lead is looked for by the description
+
 
 def _text(value: Any) -> str | None:
     if isinstance(value, list):
@@ -49,7 +54,7 @@ def _text(value: Any) -> str | None:
         value = value.get("name") or value.get("url") or value.get("@id")
     if not isinstance(value, str):
         return None
-    value = _SPACE.sub(" ", value).strip()
+    value = _SPACE.sub(" ", safe_text(value)).strip()
     return value or None
 
 
@@ -57,8 +62,8 @@ def _json_ld_objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
     for script in tree.css("script[type='application/ld+json']"):
         try:
             data = json.loads(script.text(deep=True) or "null", strict=False)
-        except ValueError:
-            continue  # broken JSON-LD is common; the meta tags still speak
+        except (ValueError, RecursionError):
+            continue  # broken (or absurdly deep) JSON-LD is common; the meta tags still speak
         stack = [data]
         while stack:
             item = stack.pop()
@@ -140,9 +145,9 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
         key = node.attributes.get("property") or node.attributes.get("name") or node.attributes.get("itemprop")
-        content = node.attributes.get("content")
-        if key and content and content.strip():
-            meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content).strip())
+        content = safe_text(node.attributes.get("content") or "").strip()
+        if key and content:
+            meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content))
     article, site = _article_json_ld(tree)
 
     def link(rel: str) -> str | None:
@@ -193,9 +198,19 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
         site_name=site_name,
         description=_first(_text(article.get("description")), meta.get("description"),
                            meta.get("og:description"), meta.get("twitter:description")),
-        canonical_url=urljoin(url, canonical) if url and canonical else canonical,
-        image=urljoin(url, image) if url and image else image,
+        canonical_url=_absolute(url, canonical),
+        image=_absolute(url, image),
     )
+
+
+def _absolute(base: str | None, target: str | None) -> str | None:
+    """target resolved against base; as written when either is malformed (a bad IPv6 host)."""
+    if not base or not target:
+        return target
+    try:
+        return urljoin(base, target)
+    except ValueError:
+        return target
 
 
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|-|$)")

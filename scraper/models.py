@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -13,6 +13,37 @@ from typing import Any
 CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"
 """Kana and CJK ideographs, as a regex character range."""
 _WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")
+
+
+# What a page may hold but an article must not: C0 controls but tab and newline, DEL and C1
+# controls (the terminal escapes ESC[2J, OSC, CSI), bidi embeddings, overrides and isolates
+# (they reorder how what follows them is shown), and the two characters XML forbids; and lone
+# surrogates, which no encoding writes (JSON-LD may escape one), as U+FFFD.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "\ufffd" if "\ud800" <= match.group() <= "\udfff" else ""
+
+
+def safe_text(text: str) -> str:
+    """text without control characters and with no lone surrogate: safe to show on a
+    terminal, to hash, to store and to put in an XML tree."""
+    return _UNSAFE.sub(_replacement, text)
+
+
+def make_fields_safe(instance: Any) -> None:
+    """Apply safe_text, in place, to each field of a dataclass instance (frozen or not) that
+    is a string or a tuple of strings; a string it empties becomes None where that is the
+    field's default (a title of control characters only is no title)."""
+    for item in fields(instance):
+        value = getattr(instance, item.name)
+        if isinstance(value, str):
+            safe = safe_text(value)
+            object.__setattr__(instance, item.name, None if not safe and item.default is None else safe)
+        elif isinstance(value, tuple):
+            safe_items = (safe_text(part) if isinstance(part, str) else part for part in value)
+            object.__setattr__(instance, item.name, tuple(part for part in safe_items if part))
 
 
 def word_count(text: str) -> int:
@@ -70,6 +101,10 @@ class Article:
     description: str | None = None
     canonical_url: str | None = None
     image: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every field comes from the page: none may carry a terminal escape or fail to encode.
+        make_fields_safe(self)
 
     @property
     def author(self) -> str | None:

@@ -53,6 +53,7 @@ _CHROME_INSIDE = re.compile("|".join(sorted(_CHROME_TOKENS, key=len, reverse=Tru
 # Leading words that make a name a switch ("no-share", "has-sidebar"), not a container.
 _MODIFIERS = frozenset({"no", "has", "with", "show", "hide", "enable", "disable", "is"})
 _NEVER_PRUNE = frozenset({"html", "body", "main", "article"})
+_PAGE = frozenset({"html", "body"})
 
 
 def name_tokens(names: str) -> set[str]:
@@ -161,6 +162,15 @@ def _shown_in_turn(main: LexborNode | None) -> set[int]:
                             if (sibling.tag, (sibling.attributes.get("class") or "").split()[:1]) == kind}
 
 
+def _ancestors(node: LexborNode | None) -> set[int]:
+    """node and its ancestors (by mem_id)."""
+    chain = set()
+    while node is not None:
+        chain.add(node.mem_id)
+        node = node.parent
+    return chain
+
+
 def _inside(node: LexborNode | None, elements: set[int]) -> bool:
     """Whether node or one of its ancestors is one of elements (by mem_id); html, body, main
     and article do not count."""
@@ -194,17 +204,21 @@ def _prose_before(node: LexborNode, box: LexborNode) -> bool:
 
 def prune(tree: LexborHTMLParser) -> None:
     """Remove from the parsed page everything that is site chrome, in place."""
+    # A page hidden whole (<html hidden>, <body style="display:none">) is shown by its script.
     for node in tree.css(_ALWAYS_DROP):
-        node.decompose()
+        if node.tag not in _PAGE:
+            node.decompose()
     body = tree.body
     if body is None:
         return
-    hidden = [node for node in body.css("[style]") if _HIDDEN_STYLE.search(node.attributes.get("style") or "")]
+    hidden = [node for node in body.css("[style]")
+              if node.tag not in _PAGE and _HIDDEN_STYLE.search(node.attributes.get("style") or "")]
     main = _main_block(body, {node.mem_id for node in hidden})
     protected = _protected(main)
     shown_in_turn = _shown_in_turn(main)
+    holding_main = _ancestors(main)  # a hidden <main> or <article> around it, shown by a script
     for node in hidden:
-        if not _inside(node, shown_in_turn):
+        if node.mem_id not in holding_main and not _inside(node, shown_in_turn):
             node.decompose()
     for box in [_form_box(control, protected) for control in body.css(_TEXT_ENTRY)]:
         box.decompose()

@@ -30,3 +30,19 @@ def test_legacy_text_with_a_little_utf8_stays_legacy() -> None:
     text, encoding = decode_html(mixed, content_type)
     assert encoding != "utf-8"  # detection decides; it reads the sentence right
     assert sentence in text
+
+
+def test_declared_utf8_with_bad_bytes_is_read_as_utf8() -> None:
+    # More bad bytes than a stray one or two, but more valid UTF-8 still: detection used to
+    # read it all as a legacy code page, every accented letter garbled.
+    sentence = "Grüße aus Köln, sagt der Bäcker an der schönen Straße."
+    damaged = f"<meta charset=utf-8><p>{sentence}</p>".encode() + b"<p>\xff\xfe\xc3</p>"
+    text, encoding = decode_html(damaged)
+    assert encoding == "utf-8"
+    assert sentence in text and text.endswith("<p>\ufffd\ufffd\ufffd</p>")
+
+
+def test_legacy_text_declared_utf8_is_still_detected() -> None:
+    sentence = "Grüße aus Köln, sagt der Bäcker an der schönen Straße."
+    text, _ = decode_html(f"<meta charset=utf-8><p>{sentence}</p>".encode("cp1252"))
+    assert sentence in text
