@@ -23,6 +23,7 @@ _QUOTED = re.compile(r'("(?:[^"]|"")*"?)')
 # A token as unicode61 sees one, a CJK character standing alone.
 _TOKEN = re.compile(rf"[{CJK_CHARACTERS}]|[^\W_{CJK_CHARACTERS}]+")
 _OPERATORS = {"AND", "OR", "NOT", "NEAR"}
+_SENTENCE_END = re.compile(r"[.!?。！？]|\n")
 
 
 def indexed(text: str | None) -> str | None:
@@ -81,23 +82,35 @@ def snippet(text: str, query: str, *, syntax: bool, tokens: int = 16) -> str:
     if not spans:
         return ""
     words = [_normal(text[start:end]) for start, end in spans]
-    hits: list[tuple[int, int]] = []  # first and last token of each match
+    hits: list[tuple[int, int, int]] = []  # first and last token of each match, and its phrase
     wanted = phrases(query, syntax=syntax)
     for first in range(len(words)):
-        for phrase, prefix in wanted:
+        for number, (phrase, prefix) in enumerate(wanted):
             last = first + len(phrase) - 1
             if last < len(words) and words[first:last] == phrase[:-1] and (
                     words[last].startswith(phrase[-1]) if prefix else words[last] == phrase[-1]):
-                hits.append((first, last))
+                hits.append((first, last, number))
                 break
+
+    def sentence_starts_at(token: int) -> bool:
+        return token == 0 or bool(_SENTENCE_END.search(text[spans[token - 1][1]:spans[token][0]]))
+
+    def score(start: int) -> tuple[int, bool]:
+        """As FTS5 scores a window: each phrase found counts 100, each further match of it 1."""
+        inside = [number for first, last, number in hits if start <= first and last < start + tokens]
+        return 100 * len(set(inside)) + len(inside) - len(set(inside)), sentence_starts_at(start)
+
     start = 0
-    if hits:  # the window that holds the most matches, starting a few tokens before one
-        starts = {max(0, first - 3) for first, _ in hits}
-        start = max(sorted(starts), key=lambda at: sum(at <= first and last < at + tokens for first, last in hits))
+    for first, last, _ in hits:  # a window around each match, from a sentence's start if near
+        around = max(0, first - (tokens - (last - first + 1)) // 2)
+        begins = [token for token in range(max(0, first - tokens // 2), first + 1) if sentence_starts_at(token)]
+        candidate = begins[-1] if begins else around
+        if score(candidate) > score(start) or not any(start <= hit[0] < start + tokens for hit in hits):
+            start = candidate
     end = min(len(spans), start + tokens)
     pieces = ["…" if start else ""]
     at = spans[start][0] if start else 0
-    for first, last in hits:
+    for first, last, _ in hits:
         if first < start or last >= end or spans[first][0] < at:
             continue
         pieces += [text[at:spans[first][0]], "[", text[spans[first][0]:spans[last][1]], "]"]

@@ -78,6 +78,8 @@ class Archive:
             # isolation_level=None: transactions are opened explicitly, see _write().
             self.db = Database(self._connect(busy_timeout))
         except sqlite3.Error as exc:
+            if "not a database" in str(exc):
+                raise ArchiveError(f"{self.path} is not a SQLite database") from exc
             raise ArchiveError(f"cannot open {self.path}: {exc}") from exc
         try:
             self._check()

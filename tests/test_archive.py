@@ -270,7 +270,7 @@ def test_reopening_keeps_everything_and_uses_wal(db_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("these are not the tables you are looking for\n" * 100)
-    with pytest.raises(ArchiveError, match="notes.txt is not a SQLite database$"):
+    with pytest.raises(ArchiveError, match=r"notes.txt is not a SQLite database$"):
         Archive(path)
 
 
@@ -279,7 +279,7 @@ def test_a_write_blocked_by_another_writer_is_an_archive_error(db_path: Path) ->
         other = sqlite3.connect(db_path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
-            with pytest.raises(ArchiveError, match="cannot write to the archive: database is locked .*over 0.5 s"):
+            with pytest.raises(ArchiveError, match=r"cannot write to the archive: database is locked .*over 0.5 s"):
                 archive.save(page(), article())
         finally:
             other.execute("ROLLBACK")
