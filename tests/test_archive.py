@@ -424,3 +424,53 @@ def test_datasette_metadata_describes_every_table_and_column(archive: Archive) -
             continue
         columns = set(archive.db.table(name).columns_dict) - {"id"}
         assert set(table["columns"]) == columns, name
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_killed(archive: Archive) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    host = socket.gethostname()
+    archive.db.execute("INSERT INTO runs (command, started_at, status, host, pid) VALUES"
+                       " ('run', 'x', 'running', ?, ?), ('run', 'x', 'running', ?, ?), ('run', 'x', 'running', ?, ?)",
+                       [host, gone.pid, host, os.getpid(), "elsewhere.example", gone.pid])
+    run_id = archive.start_run("run")
+    statuses = [row[0] for row in archive.db.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses == ["killed", "running", "running", "running"]  # alive here; another machine's; the new one
+    assert run_id == 4
+
+
+def test_history_and_show_find_a_page_by_the_url_it_redirected_to(archive: Archive) -> None:
+    moved = Page(url="https://example.com/old", final_url="https://example.com/new", content=b"<p>v1</p>",
+                 html="<p>v1</p>", status=200)
+    archive.save(moved, article())
+    assert archive.history("https://example.com/new")[0]["final_url"] == "https://example.com/new"
+    assert archive.version("https://example.com/new")["text"] == article().text
+    archive.save(page("https://example.com/new"), article("Its own text."))
+    assert archive.version("https://example.com/new")["text"] == "Its own text."  # the URL requested comes first
+    with pytest.raises(NotArchived):
+        archive.history("https://example.com/elsewhere")
+
+
+def test_a_save_waits_out_a_write_lock_held_longer_than_the_busy_timeout(db_path: Path) -> None:
+    import threading
+    import time
+
+    with Archive(db_path, busy_timeout=0.2) as archive:
+        other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for a while
+        release = threading.Timer(1.5, lambda: other.execute("COMMIT"))
+        started = time.monotonic()
+        release.start()
+        try:
+            assert archive.save(page(), article()).version == 1
+        finally:
+            release.join()
+            other.close()
+        assert time.monotonic() - started >= 1.0
+    with Archive(db_path, readonly=True) as reader:
+        assert reader.version("https://example.com/story")["version"] == 1
