@@ -5,8 +5,9 @@ Every page's latest version gets a MinHash signature of its text's word 5-grams 
 `minhash_bands`). Two texts that agree on all rows of any one band share a bucket: an
 indexed SQL lookup finds these candidates, and the signatures' agreement estimates their
 Jaccard similarity. The tables are the index: nothing is held in memory between calls.
-An archive opened read-only gets the signatures it lacks computed into temporary tables that
-stand in for the stored ones while it is open (see refresh_index): nothing is stored.
+An archive opened read-only has them stored all the same when its file can be written, else
+computed into temporary tables that stand in for the stored ones while it is open (see
+refresh_index).
 
 datasketch imports scipy (~0.6 s): it is imported only when a signature is computed, so
 importing this module, or asking about an archive whose index is up to date, stays cheap.
@@ -19,7 +20,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from archive.schema import needs_upgrade
 from archive.store import Archive
+from scraper.errors import ArchiveError
 from scraper.models import CJK
 
 NUM_PERM = 128
@@ -138,13 +141,22 @@ def refresh_index(archive: Archive) -> int:
     index then holds one entry a page, and its buckets lead only to current texts. Signatures are
     computed outside any transaction; each batch of _BATCH versions is written in one short one.
 
-    On an archive opened read-only the new rows go to temporary tables, which views named as the
-    stored tables join to them for the connection's other queries (the older rows stay: the
-    queries read current versions only).
+    An archive opened read-only (the read commands) has the index stored all the same, through a
+    connection of its own, when the file can be written at once and its schema is current (a read
+    never migrates). Else, in a read-only folder say, the new rows go to temporary tables, which
+    views named as the stored tables join to them for this connection's other queries (the older
+    rows stay: the queries read current versions only); nothing is stored.
     """
     minhashes, bands = "minhashes", "minhash_bands"
     if archive.readonly:
-        _overlay(archive)
+        with archive._reading():
+            if archive.db.execute(_UNINDEXED, [0, NUM_PERM, 1]).fetchone() is None:
+                return 0
+        if not _overlaid(archive):
+            try:
+                return _store_elsewhere(archive)
+            except ArchiveError:
+                _overlay(archive)
         minhashes, bands = "temp.new_minhashes", "temp.new_minhash_bands"
     added = 0
     after = 0
@@ -174,11 +186,21 @@ def refresh_index(archive: Archive) -> int:
                 added += 1
 
 
+def _store_elsewhere(archive: Archive) -> int:
+    """Index the read-only archive's file through a connection that writes, if it can at once."""
+    if needs_upgrade(archive.db):
+        raise ArchiveError(f"{archive.path} has an older schema, which only a write command upgrades")
+    with Archive(archive.path, busy_timeout=1.0, lock_patience=0) as writer:
+        return refresh_index(writer)
+
+
+def _overlaid(archive: Archive) -> bool:
+    return archive.db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'new_minhashes'").fetchone() is not None
+
+
 def _overlay(archive: Archive) -> None:
     """Temporary tables for the rows a read-only archive cannot store, and temporary views, named
     as the stored tables (which they hide from unqualified names), holding both."""
-    if archive.db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'new_minhashes'").fetchone():
-        return
     archive.db.conn.executescript(
         "CREATE TEMP TABLE new_minhashes (version_id INTEGER PRIMARY KEY, num_perm INTEGER, signature BLOB);"
         " CREATE TEMP TABLE new_minhash_bands (band INTEGER, bucket INTEGER, version_id INTEGER);"

@@ -98,15 +98,32 @@ def test_every_read_command_works_in_a_read_only_folder_and_writes_nothing(
     assert SYNDICATED_URL in similar.stdout.decode()  # the near-duplicate index, built in memory
 
 
-def test_a_read_only_archive_finds_near_duplicates_without_storing_their_index(db_path: Path) -> None:
-    from archive.similar import duplicate_pages, similar
+def test_a_read_only_archive_that_cannot_be_written_finds_near_duplicates_in_memory(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive import similar as similar_module
+    from scraper import ArchiveError
+
+    def refused(archive: Archive) -> int:
+        raise ArchiveError("attempt to write a readonly database")
+
+    _filled(db_path)
+    monkeypatch.setattr(similar_module, "_store_elsewhere", refused)
+    with Archive(db_path, readonly=True) as archive:
+        assert [match.url for match in similar_module.similar(archive, SEED_URLS[0])] == [SYNDICATED_URL]
+        assert len(similar_module.duplicate_pages(archive)) == 1
+        assert [match.url for match in similar_module.similar(archive, SYNDICATED_URL)] == [SEED_URLS[0]]
+    with Archive(db_path) as archive:
+        assert archive.db.execute("SELECT count(*) FROM minhashes").fetchone()[0] == 0
+
+
+def test_a_read_only_archive_that_can_be_written_stores_its_near_duplicate_index(db_path: Path) -> None:
+    from archive.similar import similar
 
     _filled(db_path)
     with Archive(db_path, readonly=True) as archive:
         assert [match.url for match in similar(archive, SEED_URLS[0])] == [SYNDICATED_URL]
-        assert len(duplicate_pages(archive)) == 1
-    with Archive(db_path) as archive:
-        assert archive.db.execute("SELECT count(*) FROM minhashes").fetchone()[0] == 0
+    with Archive(db_path, readonly=True) as archive:
+        assert archive.db.execute("SELECT count(*) FROM minhashes").fetchone()[0] == 6
 
 
 @pytest.fixture
