@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -372,11 +372,9 @@ class Archive:
                 self.db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('optimize')")
             else:
                 self.db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('merge', ?)", [MERGE_PAGES])
-        try:
-            # executescript runs the pragma to its end; execute() would free a single page.
-            self.db.conn.executescript("PRAGMA incremental_vacuum")
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+        # executescript runs the pragma to its end; execute() would free a single page. It takes
+        # the write lock itself, so waits for it as _write() does.
+        _patiently(lambda: self.db.conn.executescript("PRAGMA incremental_vacuum"), self.lock_patience)
 
     def _compressed(self, content: bytes, *, like: str | None, text: str) -> _Blob:
         """How to store content: zstd with the article's text as dictionary, as the page holds
@@ -674,6 +672,26 @@ class _Plan:
     text_indexed: str | None = None
 
 
+def _patiently(write: Callable[[], object], patience: float) -> None:
+    """Run write, which takes the write lock; while another connection holds it (SQLite has
+    waited the busy timeout), try again until `patience` seconds have gone by. SQLite errors
+    become ArchiveError."""
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            write()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+            if time.monotonic() >= give_up:
+                raise ArchiveError(f"cannot write to the archive: {exc} (another process held the write lock"
+                                   f" for over {patience:g} s)") from exc
+            time.sleep(0.05)  # as long as a try takes with a busy timeout of 0
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+
+
 class _Immediate:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; SQLite errors become ArchiveError.
 
@@ -686,19 +704,7 @@ class _Immediate:
         self.begin = begin or "BEGIN IMMEDIATE"
 
     def __enter__(self) -> None:
-        give_up = time.monotonic() + self.patience
-        while True:
-            try:
-                self.conn.execute(self.begin)
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= give_up:
-                    held = f" (another process held the write lock for over {self.patience:g} s)"
-                    raise ArchiveError(f"cannot write to the archive: {exc}{held if 'locked' in str(exc) else ''}") \
-                        from exc
-                time.sleep(0.05)  # as much as each try waits with a busy timeout of 0
-            except sqlite3.Error as exc:
-                raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+        _patiently(lambda: self.conn.execute(self.begin), self.patience)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:

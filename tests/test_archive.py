@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -456,21 +460,31 @@ def test_history_and_show_find_a_page_by_the_url_it_redirected_to(archive: Archi
         archive.history("https://example.com/elsewhere")
 
 
-def test_a_save_waits_out_a_write_lock_held_longer_than_the_busy_timeout(db_path: Path) -> None:
-    import threading
-    import time
+@contextmanager
+def _locked_for(db_path: Path, seconds: float) -> Iterator[None]:
+    """Another connection holds the write lock, and lets it go after `seconds`."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(seconds, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        yield
+    finally:
+        release.join()
+        other.close()
 
+
+def test_writes_wait_out_a_write_lock_held_longer_than_the_busy_timeout(db_path: Path) -> None:
     with Archive(db_path, busy_timeout=0.2) as archive:
-        other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for a while
-        release = threading.Timer(1.5, lambda: other.execute("COMMIT"))
         started = time.monotonic()
-        release.start()
-        try:
+        with _locked_for(db_path, 1.5):
             assert archive.save(page(), article()).version == 1
-        finally:
-            release.join()
-            other.close()
         assert time.monotonic() - started >= 1.0
+        run_id = archive.start_run("run")
+        with _locked_for(db_path, 1.0):
+            archive.finish_run(run_id, status="interrupted", urls=1)
+        with _locked_for(db_path, 1.0):
+            archive._tidy()  # the upkeep that takes the lock itself
     with Archive(db_path, readonly=True) as reader:
         assert reader.version("https://example.com/story")["version"] == 1
+        assert reader.last_runs()[0]["status"] == "interrupted"
