@@ -102,8 +102,12 @@ class Archive:
         try:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return conn
-        except sqlite3.OperationalError:  # a WAL file whose -shm cannot be made: a read-only folder
+        except sqlite3.OperationalError as exc:
             conn.close()
+            # A WAL file whose -shm cannot be made or written: a read-only folder. Not when busy:
+            # immutable=1 reads the file without locks, as it stands mid-write.
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+                raise
         if not self.path.is_file():
             raise ArchiveError(f"no archive at {self.path}")
         return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
