@@ -1,9 +1,14 @@
-"""Archived records -> text formats on a file object, one record at a time."""
+"""Archived records -> text formats on a file object, one record at a time.
+
+Text is made safe to look at and to open: control characters (terminal escapes) are dropped
+from every text field, and a CSV cell that a spreadsheet would run as a formula gets a leading '.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
@@ -16,6 +21,24 @@ FIELDS = (
 """Fields of jsonl and csv records. Markdown is the md format's body, not a field."""
 RECORD_SEPARATOR = "\f\n"
 """Between records of the txt format: a form feed on its own line."""
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 controls but tab and newline (ESC starts terminal escapes), DEL and C1 controls (CSI, OSC)."""
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet may read as the start of a formula in a CSV cell (OWASP's list)."""
+
+
+def _clean(value: Any) -> Any:
+    """value with control characters taken out of its text (a list's too)."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    return value
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula: text starting as one gets a leading '."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def _jsonl(records: Iterable[Record], out: TextIO) -> None:
@@ -27,7 +50,8 @@ def _csv(records: Iterable[Record], out: TextIO) -> None:
     writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({**record, "authors": "; ".join(record.get("authors") or ())})
+        row = {**record, "authors": "; ".join(record.get("authors") or ())}
+        writer.writerow({name: _cell(value) for name, value in row.items()})
 
 
 def _txt(records: Iterable[Record], out: TextIO) -> None:
@@ -67,7 +91,7 @@ def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl")
     def counted() -> Iterator[Record]:
         nonlocal written
         for record in records:
-            yield record
+            yield {name: _clean(value) for name, value in record.items()}
             written += 1
 
     writer(counted(), out)

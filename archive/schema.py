@@ -9,6 +9,7 @@ from sqlite_utils.migrations import Migrations
 
 from archive.compression import pack_markdown
 from archive.diff import word_changes
+from archive.fts import indexed
 
 migrations = Migrations("scraper.archive")
 
@@ -193,6 +194,33 @@ def m006_trained_dictionary(db: Database) -> None:
     db.table("blobs").add_column("dictionary_id", int)
 
 
+@migrations()
+def m007_search_finds_cjk_words(db: Database) -> None:
+    # The search index is given each version's title and text with every CJK character as a
+    # token of its own (see archive/fts.py), which the stored text is not: so it holds no
+    # content (content=''), and Archive.save writes it; the triggers that copied versions go.
+    for trigger in ("versions_ai", "versions_ad", "versions_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS versions_fts")
+    db.execute(f"CREATE VIRTUAL TABLE versions_fts USING FTS5 {FTS_COLUMNS}")
+    rows = db.conn.execute("SELECT rowid, title, text FROM versions")  # streamed: another table is written
+    for rowid, title, text in rows:
+        db.execute("INSERT INTO versions_fts (rowid, title, text) VALUES (?, ?, ?)",
+                   [rowid, indexed(title), indexed(text)])
+    db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('usermerge', 2)")
+
+
+FTS_COLUMNS = "(title, text, content='', tokenize='unicode61 remove_diacritics 2')"
+
+TABLES = {
+    "m001_initial": ("pages", "blobs", "versions", "runs", "fetches"),
+    "m003_validators_and_leases": ("leases",),
+    "m004_deltas_word_changes_markdown_search_minhash": ("versions_fts", "minhashes", "minhash_bands"),
+    "m006_trained_dictionary": ("dictionaries",),
+}
+"""The tables each migration made, which an archive with it applied must hold."""
+
+
 _FTS_TRIGGERS = (
     "CREATE TRIGGER versions_ai AFTER INSERT ON versions BEGIN"
     " INSERT INTO versions_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text); END",
@@ -213,6 +241,21 @@ def _word_changes(db: Database) -> Iterator[tuple[int, int, int, int]]:
         added, removed = word_changes(before, text)
         yield page_id, version, added, removed
         previous = (page_id, text)
+
+
+def ours(db: Database) -> bool:
+    """Whether db's schema was made by these migrations."""
+    return bool(migrations.applied(db))
+
+
+def missing_table(db: Database) -> str | None:
+    """A table that the migrations applied to db made and that is not there, if any."""
+    present = set(db.table_names())
+    for migration in migrations.applied(db):
+        for table in TABLES.get(migration.name, ()):
+            if table not in present:
+                return table
+    return None
 
 
 def needs_upgrade(db: Database) -> bool:

@@ -5,6 +5,9 @@ Every page's latest version gets a MinHash signature of its text's word 5-grams 
 `minhash_bands`). Two texts that agree on all rows of any one band share a bucket: an
 indexed SQL lookup finds these candidates, and the signatures' agreement estimates their
 Jaccard similarity. The tables are the index: nothing is held in memory between calls.
+An archive opened read-only has them stored all the same when its file can be written, else
+computed into temporary tables that stand in for the stored ones while it is open (see
+refresh_index).
 
 datasketch imports scipy (~0.6 s): it is imported only when a signature is computed, so
 importing this module, or asking about an archive whose index is up to date, stays cheap.
@@ -17,7 +20,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from archive.schema import needs_upgrade
 from archive.store import Archive
+from scraper.errors import ArchiveError
 from scraper.models import CJK
 
 NUM_PERM = 128
@@ -135,11 +140,29 @@ def refresh_index(archive: Archive) -> int:
     Rows of a page's older versions are dropped when its new latest version is indexed: the
     index then holds one entry a page, and its buckets lead only to current texts. Signatures are
     computed outside any transaction; each batch of _BATCH versions is written in one short one.
+
+    An archive opened read-only (the read commands) has the index stored all the same, through a
+    connection of its own, when the file can be written at once and its schema is current (a read
+    never migrates). Else, in a read-only folder say, the new rows go to temporary tables, which
+    views named as the stored tables join to them for this connection's other queries (the older
+    rows stay: the queries read current versions only); nothing is stored.
     """
+    minhashes, bands = "minhashes", "minhash_bands"
+    if archive.readonly:
+        with archive._reading():
+            if archive.db.execute(_UNINDEXED, [0, NUM_PERM, 1]).fetchone() is None:
+                return 0
+        if not _overlaid(archive):
+            try:
+                return _store_elsewhere(archive)
+            except ArchiveError:
+                _overlay(archive)
+        minhashes, bands = "temp.new_minhashes", "temp.new_minhash_bands"
     added = 0
     after = 0
     while True:
-        rows = archive.db.execute(_UNINDEXED, [after, NUM_PERM, _BATCH]).fetchall()
+        with archive._reading():
+            rows = archive.db.execute(_UNINDEXED, [after, NUM_PERM, _BATCH]).fetchall()
         if not rows:
             return added
         after = rows[-1][0]
@@ -148,18 +171,46 @@ def refresh_index(archive: Archive) -> int:
             for page_id, version_id, sig in computed:
                 if not _is_latest(archive, page_id, version_id):
                     continue  # a newer version was saved meanwhile: the next call indexes that one
-                for delete in _DROP_PAGE_ROWS:
-                    archive.db.execute(delete, [page_id])
+                if not archive.readonly:
+                    for delete in _DROP_PAGE_ROWS:
+                        archive.db.execute(delete, [page_id])
                 archive.db.execute(
-                    "INSERT INTO minhashes (version_id, num_perm, signature) VALUES (?, ?, ?)",
+                    f"INSERT INTO {minhashes} (version_id, num_perm, signature) VALUES (?, ?, ?)",
                     [version_id, NUM_PERM, sig],
                 )
                 if sig:
                     archive.db.conn.executemany(
-                        "INSERT INTO minhash_bands (band, bucket, version_id) VALUES (?, ?, ?)",
+                        f"INSERT INTO {bands} (band, bucket, version_id) VALUES (?, ?, ?)",
                         [(band, bucket, version_id) for band, bucket in _buckets(sig)],
                     )
                 added += 1
+
+
+def _store_elsewhere(archive: Archive) -> int:
+    """Index the read-only archive's file through a connection that writes, if it can at once."""
+    if needs_upgrade(archive.db):
+        raise ArchiveError(f"{archive.path} has an older schema, which only a write command upgrades")
+    with Archive(archive.path, busy_timeout=1.0, lock_patience=0) as writer:
+        return refresh_index(writer)
+
+
+def _overlaid(archive: Archive) -> bool:
+    return archive.db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'new_minhashes'").fetchone() is not None
+
+
+def _overlay(archive: Archive) -> None:
+    """Temporary tables for the rows a read-only archive cannot store, and temporary views, named
+    as the stored tables (which they hide from unqualified names), holding both."""
+    archive.db.conn.executescript(
+        "CREATE TEMP TABLE new_minhashes (version_id INTEGER PRIMARY KEY, num_perm INTEGER, signature BLOB);"
+        " CREATE TEMP TABLE new_minhash_bands (band INTEGER, bucket INTEGER, version_id INTEGER);"
+        " CREATE INDEX temp.new_minhash_bands_bucket ON new_minhash_bands (band, bucket);"
+        " CREATE TEMP VIEW minhashes AS SELECT version_id, num_perm, signature FROM main.minhashes"
+        "  WHERE version_id NOT IN (SELECT version_id FROM temp.new_minhashes)"
+        "  UNION ALL SELECT version_id, num_perm, signature FROM temp.new_minhashes;"
+        " CREATE TEMP VIEW minhash_bands AS SELECT band, bucket, version_id FROM main.minhash_bands"
+        "  UNION ALL SELECT band, bucket, version_id FROM temp.new_minhash_bands;"
+    )
 
 
 def _is_latest(archive: Archive, page_id: int, version_id: int) -> bool:
@@ -177,30 +228,31 @@ def similar(archive: Archive, url: str, *, threshold: float = THRESHOLD, limit: 
     scored by the signatures' estimate, and those at or above threshold are returned.
     """
     page_id = archive.page(url)["id"]
-    refresh_index(archive)
-    row = archive.db.execute(
-        "SELECT m.signature, v.id FROM pages p JOIN versions v ON v.page_id = p.id AND v.version = p.latest_version"
-        " JOIN minhashes m ON m.version_id = v.id WHERE p.id = ?", [page_id]
-    ).fetchone()
-    if row is None or not row[0]:
-        return []  # no words, or a version saved since the refresh: nothing to compare
-    mine, version_id = row
-    candidates = archive.db.execute(
-        "WITH candidates AS (SELECT DISTINCT other.version_id FROM minhash_bands own"
-        " JOIN minhash_bands other ON other.band = own.band AND other.bucket = own.bucket"
-        " WHERE own.version_id = ? AND other.version_id != ?)"
-        " SELECT p.url, v.title, v.version, m.signature FROM candidates c"
-        " JOIN minhashes m ON m.version_id = c.version_id"
-        " JOIN versions v ON v.id = c.version_id"
-        " JOIN pages p ON p.id = v.page_id AND p.latest_version = v.version"
-        " WHERE p.id != ?",
-        [version_id, version_id, page_id],
-    )
-    matches = [
-        Match(url=other_url, title=title, similarity=score, version=version)
-        for other_url, title, version, sig in candidates
-        if (score := estimate(mine, sig)) >= threshold
-    ]
+    with archive._reading():  # a damaged archive: one line, not a traceback
+        refresh_index(archive)
+        row = archive.db.execute(
+            "SELECT m.signature, v.id FROM pages p JOIN versions v ON v.page_id = p.id AND v.version = p.latest_version"
+            " JOIN minhashes m ON m.version_id = v.id WHERE p.id = ?", [page_id]
+        ).fetchone()
+        if row is None or not row[0]:
+            return []  # no words, or a version saved since the refresh: nothing to compare
+        mine, version_id = row
+        candidates = archive.db.execute(
+            "WITH candidates AS (SELECT DISTINCT other.version_id FROM minhash_bands own"
+            " JOIN minhash_bands other ON other.band = own.band AND other.bucket = own.bucket"
+            " WHERE own.version_id = ? AND other.version_id != ?)"
+            " SELECT p.url, v.title, v.version, m.signature FROM candidates c"
+            " JOIN minhashes m ON m.version_id = c.version_id"
+            " JOIN versions v ON v.id = c.version_id"
+            " JOIN pages p ON p.id = v.page_id AND p.latest_version = v.version"
+            " WHERE p.id != ?",
+            [version_id, version_id, page_id],
+        )
+        matches = [
+            Match(url=other_url, title=title, similarity=score, version=version)
+            for other_url, title, version, sig in candidates
+            if (score := estimate(mine, sig)) >= threshold
+        ]
     matches.sort(key=lambda match: (-match.similarity, match.url))
     return matches[:limit]
 
@@ -214,19 +266,20 @@ def duplicate_pages(archive: Archive, *, threshold: float = THRESHOLD) -> set[in
     in pairs over the threshold (and SQLite's temporary set of distinct candidate pairs), not
     with the archive.
     """
-    refresh_index(archive)
-    parent: dict[int, int] = {}  # union-find over the pages of qualifying pairs only
+    with archive._reading():
+        refresh_index(archive)
+        parent: dict[int, int] = {}  # union-find over the pages of qualifying pairs only
 
-    def root(page_id: int) -> int:
-        while (up := parent.get(page_id, page_id)) != page_id:
-            parent[page_id] = parent.get(up, up)  # path halving
-            page_id = up
-        return page_id
+        def root(page_id: int) -> int:
+            while (up := parent.get(page_id, page_id)) != page_id:
+                parent[page_id] = parent.get(up, up)  # path halving
+                page_id = up
+            return page_id
 
-    for first, second in _pairs(archive, threshold):
-        a, b = root(first), root(second)
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # the root stays the group's lowest page id
+        for first, second in _pairs(archive, threshold):
+            a, b = root(first), root(second)
+            if a != b:
+                parent[max(a, b)] = min(a, b)  # the root stays the group's lowest page id
     return {page_id for page_id in parent if root(page_id) != page_id}
 
 

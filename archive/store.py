@@ -13,7 +13,8 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +24,9 @@ from typing import Any, NamedTuple
 import zstandard
 from sqlite_utils import Database
 
-from archive import compression
+from archive import compression, fts
 from archive.diff import word_changes
-from archive.schema import needs_upgrade, upgrade
+from archive.schema import missing_table, needs_upgrade, ours, upgrade
 from scraper.errors import ArchiveError, NotArchived, ScraperError, SearchError, Skipped
 from scraper.fetcher import Validators
 from scraper.models import Article, Page, iso_utc, utc_now
@@ -41,6 +42,10 @@ once there are DICTIONARY_MIN_SAMPLES of them, and a hundred times the dictionar
 (zstd's advice)."""
 DICTIONARY_MIN_SAMPLES = 32
 DICTIONARY_SAMPLE_BYTES = 16 * 1024 * 1024
+LOCK_PATIENCE = 600.0
+"""Seconds a write waits for the write lock while another process holds it (one busy timeout
+at a time, tried again), before it gives up with ArchiveError: a page's finished work is worth
+waiting for, and nothing of ours holds the lock for more than a moment."""
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,67 @@ class SaveResult:
 class Archive:
     """A SQLite file of pages, their versions and the runs that fetched them."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0, readonly: bool = False,
+                 lock_patience: float = LOCK_PATIENCE) -> None:
+        """Open (or, unless readonly, create) the archive at path, upgrading its schema.
+
+        readonly: never create, migrate or write the file (commands that only read), opening it
+        with SQLite's mode=ro, or immutable=1 where the folder is read-only too (then changes
+        still in a -wal file beside it are not seen). lock_patience: see LOCK_PATIENCE.
+        """
         self.path = Path(path)
+        self.readonly = readonly
+        self.lock_patience = lock_patience
+        self._dictionaries: dict[int, bytes] = {}
         try:
             # isolation_level=None: transactions are opened explicitly, see _write().
-            conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
-            self.db = Database(conn)
-            self._dictionaries: dict[int, bytes] = {}
-            self._prepare(time.monotonic() + busy_timeout)
+            self.db = Database(self._connect(busy_timeout))
+        except sqlite3.Error as exc:
+            if "not a database" in str(exc):
+                raise ArchiveError(f"{self.path} is not a SQLite database") from exc
+            raise ArchiveError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            self._check()
+            if not readonly:
+                self._prepare(time.monotonic() + busy_timeout)
+        except ArchiveError:
+            self.db.close()
+            raise
         except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if "not a database" in str(exc):
+                raise ArchiveError(f"{self.path} is not a SQLite database") from exc
             raise ArchiveError(f"{self.path}: not a usable archive ({exc})") from exc
+
+    def _connect(self, busy_timeout: float) -> sqlite3.Connection:
+        if not self.readonly:
+            return sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        uri = self.path.resolve().as_uri()
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=busy_timeout, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            # A WAL file whose -shm cannot be made or written: a read-only folder. Not when busy:
+            # immutable=1 reads the file without locks, as it stands mid-write.
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+                raise
+        if not self.path.is_file():
+            raise ArchiveError(f"no archive at {self.path}")
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+
+    def _check(self) -> None:
+        """Refuse a SQLite file that is neither empty nor an archive, and an archive missing a table."""
+        if not self.db.table_names():
+            if self.readonly:
+                raise ArchiveError(f"{self.path} holds no archive yet")
+            return
+        if not ours(self.db):
+            raise ArchiveError(f"{self.path} is a SQLite database but not a scraper archive")
+        table = missing_table(self.db)
+        if table is not None:
+            raise ArchiveError(f"{self.path} is damaged: table {table} is missing")
 
     def _prepare(self, give_up: float) -> None:
         """WAL mode and an up-to-date schema. Switching a new file to WAL can fail at once with
@@ -80,7 +136,7 @@ class Archive:
                 self.db.execute("PRAGMA synchronous=NORMAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 if needs_upgrade(self.db):
-                    with _Immediate(self.db.conn):  # one process migrates, the others wait
+                    with self._write():  # one process migrates, the others wait
                         upgrade(self.db)
                 return
             except sqlite3.OperationalError as exc:
@@ -107,8 +163,23 @@ class Archive:
         self.close()
 
     def _write(self) -> _Immediate:
-        """A write transaction taken up front, so concurrent writers queue, never deadlock."""
-        return _Immediate(self.db.conn)
+        """A write transaction taken up front, so concurrent writers queue, never deadlock.
+        Read-only, a transaction that writes only temporary tables (see similar.refresh_index)."""
+        return _Immediate(self.db.conn, patience=self.lock_patience, begin="BEGIN" if self.readonly else None)
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """SQLite errors while reading (a damaged or foreign file) as one-line ArchiveErrors."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._read_error(exc) from exc
+
+    def _read_error(self, exc: sqlite3.Error) -> ArchiveError:
+        missing = str(exc).removeprefix("no such table: ")
+        if missing != str(exc):
+            return ArchiveError(f"{self.path} is damaged: table {missing.removeprefix('main.')} is missing")
+        return ArchiveError(f"cannot read {self.path}: {exc}")
 
     # ---- writing -------------------------------------------------------------------
 
@@ -148,6 +219,8 @@ class Archive:
                         [plan.html_sha256, len(page.content), blob.method, blob.content, blob.base,
                          version_id if blob.method in _TEXT_METHODS else None, blob.dictionary_id],
                     )
+                self.db.execute("INSERT INTO versions_fts (rowid, title, text) VALUES (?, ?, ?)",
+                                [version_id, plan.title_indexed, plan.text_indexed])
                 self._insert("versions", {
                     "id": version_id, "page_id": page_id, "version": version, "fetched_at": now,
                     "final_url": page.final_url, "status": page.status,
@@ -200,6 +273,7 @@ class Archive:
                                                       text=article.text),
             markdown_zstd=compression.pack_markdown(article.markdown, article.text),
             words_added=added, words_removed=removed,
+            title_indexed=fts.indexed(article.title), text_indexed=fts.indexed(article.text),
         )
 
     def not_modified(self, page: Page, *, run_id: int | None = None) -> SaveResult:
@@ -250,15 +324,24 @@ class Archive:
 
     def validators(self, url: str) -> Validators | None:
         """The ETag and Last-Modified of the page's last fetch, if the archive has a version of it."""
-        row = self.db.execute(
-            "SELECT etag, last_modified FROM pages WHERE url = ? AND latest_version > 0", [canonical_url(url)]
-        ).fetchone()
+        with self._reading():
+            row = self.db.execute(
+                "SELECT etag, last_modified FROM pages WHERE url = ? AND latest_version > 0", [canonical_url(url)]
+            ).fetchone()
         if row is None or not (row[0] or row[1]):
             return None
         return Validators(etag=row[0], last_modified=row[1])
 
     def start_run(self, command: str) -> int:
+        """A new run, as running; runs of this machine left running by a process that is gone
+        (killed with kill -9, or the machine stopped) become killed."""
         with self._write():
+            host = socket.gethostname()
+            for run_id, pid in self.db.execute(
+                "SELECT id, pid FROM runs WHERE status = 'running' AND host = ?", [host]
+            ).fetchall():
+                if not _alive("running", host, pid):
+                    self.db.execute("UPDATE runs SET status = 'killed' WHERE id = ?", [run_id])
             cursor = self.db.execute(
                 "INSERT INTO runs (command, started_at, status, host, pid) VALUES (?, ?, 'running', ?, ?)",
                 [command, iso_utc(utc_now()), socket.gethostname(), os.getpid()],
@@ -293,11 +376,9 @@ class Archive:
                 self.db.execute("INSERT INTO versions_fts (versions_fts) VALUES ('optimize')")
             else:
                 self.db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('merge', ?)", [MERGE_PAGES])
-        try:
-            # executescript runs the pragma to its end; execute() would free a single page.
-            self.db.conn.executescript("PRAGMA incremental_vacuum")
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+        # executescript runs the pragma to its end; execute() would free a single page. It takes
+        # the write lock itself, so waits for it as _write() does.
+        _patiently(lambda: self.db.conn.executescript("PRAGMA incremental_vacuum"), self.lock_patience)
 
     def _compressed(self, content: bytes, *, like: str | None, text: str) -> _Blob:
         """How to store content: zstd with the article's text as dictionary, as the page holds
@@ -401,7 +482,13 @@ class Archive:
     # ---- reading -------------------------------------------------------------------
 
     def page(self, url: str) -> dict[str, Any]:
-        rows = list(self.db.query("SELECT * FROM pages WHERE url = ?", [canonical_url(url)]))
+        """The page requested as url; else the page whose last fetch ended at url after redirects
+        (the one checked last, should several have)."""
+        with self._reading():
+            rows = list(self.db.query("SELECT * FROM pages WHERE url = ?", [canonical_url(url)]))
+            if not rows:
+                rows = list(self.db.query("SELECT * FROM pages WHERE final_url IN (?, ?)"
+                                          " ORDER BY last_checked DESC, id DESC LIMIT 1", [url, canonical_url(url)]))
         if not rows:
             raise NotArchived(f"{url} is not in the archive")
         return rows[0]
@@ -409,19 +496,21 @@ class Archive:
     def history(self, url: str) -> list[dict[str, Any]]:
         """Every version of a page, oldest first, without the text."""
         page = self.page(url)
-        return list(self.db.query(
-            "SELECT version, fetched_at, final_url, status, content_hash, html_sha256, title,"
-            " word_count, words_added, words_removed FROM versions WHERE page_id = ? ORDER BY version",
-            [page["id"]],
-        ))
+        with self._reading():
+            return list(self.db.query(
+                "SELECT version, fetched_at, final_url, status, content_hash, html_sha256, title,"
+                " word_count, words_added, words_removed FROM versions WHERE page_id = ? ORDER BY version",
+                [page["id"]],
+            ))
 
     def version(self, url: str, version: int | None = None) -> dict[str, Any]:
         """One version of a page with its text; the latest by default."""
         page = self.page(url)
         number = page["latest_version"] if version is None else version
-        rows = list(self.db.query(
-            "SELECT * FROM versions WHERE page_id = ? AND version = ?", [page["id"], number]
-        ))
+        with self._reading():
+            rows = list(self.db.query(
+                "SELECT * FROM versions WHERE page_id = ? AND version = ?", [page["id"], number]
+            ))
         if not rows:
             raise NotArchived(f"{url} has no version {number} (latest is {page['latest_version']})")
         row = rows[0]
@@ -435,22 +524,34 @@ class Archive:
         Only latest versions unless all_versions. The query is words that must all appear and
         "quoted phrases"; with syntax=True, SQLite FTS5 query syntax: OR, NOT, NEAR(), prefix*.
         """
-        match = query if syntax else self.db.quote_fts(query)
+        if not query.strip():
+            raise SearchError("give at least one word to search for")
         latest = "" if all_versions else "AND v.version = p.latest_version"
         try:
-            return list(self.db.query(
-                "SELECT p.url, v.version, v.fetched_at, v.title, v.word_count,"
-                " snippet(versions_fts, 1, '[', ']', '…', 16) AS snippet, bm25(versions_fts, 3.0, 1.0) AS rank"
+            cursor = self.db.execute(
+                "SELECT p.url, v.version, v.fetched_at, v.title, v.word_count, v.text,"
+                " bm25(versions_fts, 3.0, 1.0) AS rank"
                 " FROM versions_fts JOIN versions v ON v.rowid = versions_fts.rowid"
                 " JOIN pages p ON p.id = v.page_id"
                 f" WHERE versions_fts MATCH ? {latest} ORDER BY rank LIMIT ?",
-                [match, limit],
-            ))
-        except sqlite3.OperationalError as exc:
-            raise SearchError(f"cannot search for {query!r}: {exc}") from exc
+                [fts.match_expression(query, syntax=syntax), limit],
+            )
+            columns = [column[0] for column in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor]
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "no such table" not in str(exc):
+                raise SearchError(f"cannot search for {query!r}: {exc}") from exc  # the query's syntax
+            raise self._read_error(exc) from exc
+        for row in rows:  # the index holds no text (see archive/fts.py): snippets are cut here
+            row["snippet"] = fts.snippet(row.pop("text") or "", query, syntax=syntax)
+        return [{key: row[key] for key in _RESULT} for row in rows]
 
     def raw_html(self, sha256: str) -> bytes:
         """The HTML exactly as fetched."""
+        with self._reading():
+            return self._raw_html(sha256)
+
+    def _raw_html(self, sha256: str) -> bytes:
         row = self.db.execute(
             "SELECT content, compression, base, text_id, dictionary_id FROM blobs WHERE sha256 = ?", [sha256]
         ).fetchone()
@@ -463,7 +564,7 @@ class Archive:
             return compression.decompress(content, like=self._dictionary(dictionary_id) + self._text(text_id).encode())
         if method != "zstd":  # written by a newer version of this program
             raise ArchiveError(f"stored HTML {sha256} is compressed as {method!r}, unknown to this version")
-        return compression.decompress(content, like=self.raw_html(base) if base else None)
+        return compression.decompress(content, like=self._raw_html(base) if base else None)
 
     def _text(self, version_id: int) -> str:
         row = self.db.execute("SELECT text FROM versions WHERE id = ?", [version_id]).fetchone()
@@ -487,32 +588,35 @@ class Archive:
         if since:
             where.append("v.fetched_at >= ?")
             params.append(iso_utc(since))
-        cursor = self.db.execute(
-            "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"
-            " v.html_sha256, v.title, v.author, v.authors, v.published, v.modified, v.language, v.site_name,"
-            " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.text, v.markdown_zstd"
-            " FROM versions v JOIN pages p ON p.id = v.page_id"
-            f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
-            params,
-        )
-        columns = [column[0] for column in cursor.description]
-        for row in cursor:  # a cursor yields rows as read: constant memory
-            record = dict(zip(columns, row, strict=True))
-            record["authors"] = json.loads(record["authors"] or "[]")
-            record["markdown"] = compression.unpack_markdown(record.pop("markdown_zstd"), record["text"])
-            yield record
+        with self._reading():
+            cursor = self.db.execute(
+                "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"
+                " v.html_sha256, v.title, v.author, v.authors, v.published, v.modified, v.language, v.site_name,"
+                " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.text, v.markdown_zstd"
+                " FROM versions v JOIN pages p ON p.id = v.page_id"
+                f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
+                params,
+            )
+            columns = [column[0] for column in cursor.description]
+            for row in cursor:  # a cursor yields rows as read: constant memory
+                record = dict(zip(columns, row, strict=True))
+                record["authors"] = json.loads(record["authors"] or "[]")
+                record["markdown"] = compression.unpack_markdown(record.pop("markdown_zstd"), record["text"])
+                yield record
 
     def failures(self, *, runs: int = 1) -> list[dict[str, Any]]:
         """Failed fetches of the last `runs` runs, newest run first."""
-        return list(self.db.query(
-            "SELECT f.run_id, f.at, f.url, f.reason, f.status, f.error FROM fetches f"
-            " WHERE f.outcome = 'failed' AND f.run_id IN"
-            " (SELECT id FROM runs ORDER BY id DESC LIMIT ?) ORDER BY f.run_id DESC, f.id",
-            [runs],
-        ))
+        with self._reading():
+            return list(self.db.query(
+                "SELECT f.run_id, f.at, f.url, f.reason, f.status, f.error FROM fetches f"
+                " WHERE f.outcome = 'failed' AND f.run_id IN"
+                " (SELECT id FROM runs ORDER BY id DESC LIMIT ?) ORDER BY f.run_id DESC, f.id",
+                [runs],
+            ))
 
     def last_runs(self, limit: int = 1) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+        with self._reading():
+            return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
 
 
 def _alive(status: str | None, host: str | None, pid: int | None) -> bool:
@@ -542,6 +646,8 @@ class _Blob:
 
 
 _TEXT_METHODS = ("zstd-text", "zstd-dict-text")
+_RESULT = ("url", "version", "fetched_at", "title", "word_count", "snippet", "rank")
+"""The fields of a search result, in order."""
 
 
 class _Latest(NamedTuple):
@@ -565,19 +671,44 @@ class _Plan:
     markdown_zstd: bytes | None = None
     words_added: int = 0
     words_removed: int = 0
+    title_indexed: str | None = None
+    """Title and text as the search index is given them (see archive/fts.py)."""
+    text_indexed: str | None = None
+
+
+def _patiently(write: Callable[[], object], patience: float) -> None:
+    """Run write, which takes the write lock; while another connection holds it (SQLite has
+    waited the busy timeout), try again until `patience` seconds have gone by. SQLite errors
+    become ArchiveError."""
+    give_up = time.monotonic() + patience
+    while True:
+        try:
+            write()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+            if time.monotonic() >= give_up:
+                raise ArchiveError(f"cannot write to the archive: {exc} (another process held the write lock"
+                                   f" for over {patience:g} s)") from exc
+            time.sleep(0.05)  # as long as a try takes with a busy timeout of 0
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
 
 
 class _Immediate:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; SQLite errors become ArchiveError."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error; SQLite errors become ArchiveError.
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    While another connection holds the write lock, BEGIN waits the busy timeout and is tried
+    again, until `patience` seconds have gone by."""
+
+    def __init__(self, conn: sqlite3.Connection, *, patience: float, begin: str | None = None) -> None:
         self.conn = conn
+        self.patience = patience
+        self.begin = begin or "BEGIN IMMEDIATE"
 
     def __enter__(self) -> None:
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+        _patiently(lambda: self.conn.execute(self.begin), self.patience)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:

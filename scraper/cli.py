@@ -117,9 +117,10 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
 
 @contextmanager
 def _open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
+    """The archive at path; must_exist: for the read commands, which open it read-only."""
     if must_exist and not path.exists():
         raise click.ClickException(f"no archive at {path} (set --db or SCRAPER_DB)")
-    archive = Archive(path)
+    archive = Archive(path, readonly=must_exist)
     try:
         yield archive
     finally:

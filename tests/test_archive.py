@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -270,16 +274,16 @@ def test_reopening_keeps_everything_and_uses_wal(db_path: Path) -> None:
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("these are not the tables you are looking for\n" * 100)
-    with pytest.raises(ArchiveError, match="not a usable archive"):
+    with pytest.raises(ArchiveError, match=r"notes.txt is not a SQLite database$"):
         Archive(path)
 
 
 def test_a_write_blocked_by_another_writer_is_an_archive_error(db_path: Path) -> None:
-    with Archive(db_path, busy_timeout=0.1) as archive:
+    with Archive(db_path, busy_timeout=0.1, lock_patience=0.5) as archive:
         other = sqlite3.connect(db_path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
-            with pytest.raises(ArchiveError, match="cannot write to the archive: database is locked"):
+            with pytest.raises(ArchiveError, match=r"cannot write to the archive: database is locked .*over 0.5 s"):
                 archive.save(page(), article())
         finally:
             other.execute("ROLLBACK")
@@ -424,3 +428,63 @@ def test_datasette_metadata_describes_every_table_and_column(archive: Archive) -
             continue
         columns = set(archive.db.table(name).columns_dict) - {"id"}
         assert set(table["columns"]) == columns, name
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_killed(archive: Archive) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    host = socket.gethostname()
+    archive.db.execute("INSERT INTO runs (command, started_at, status, host, pid) VALUES"
+                       " ('run', 'x', 'running', ?, ?), ('run', 'x', 'running', ?, ?), ('run', 'x', 'running', ?, ?)",
+                       [host, gone.pid, host, os.getpid(), "elsewhere.example", gone.pid])
+    run_id = archive.start_run("run")
+    statuses = [row[0] for row in archive.db.execute("SELECT status FROM runs ORDER BY id")]
+    assert statuses == ["killed", "running", "running", "running"]  # alive here; another machine's; the new one
+    assert run_id == 4
+
+
+def test_history_and_show_find_a_page_by_the_url_it_redirected_to(archive: Archive) -> None:
+    moved = Page(url="https://example.com/old", final_url="https://example.com/new", content=b"<p>v1</p>",
+                 html="<p>v1</p>", status=200)
+    archive.save(moved, article())
+    assert archive.history("https://example.com/new")[0]["final_url"] == "https://example.com/new"
+    assert archive.version("https://example.com/new")["text"] == article().text
+    archive.save(page("https://example.com/new"), article("Its own text."))
+    assert archive.version("https://example.com/new")["text"] == "Its own text."  # the URL requested comes first
+    with pytest.raises(NotArchived):
+        archive.history("https://example.com/elsewhere")
+
+
+@contextmanager
+def _locked_for(db_path: Path, seconds: float) -> Iterator[None]:
+    """Another connection holds the write lock, and lets it go after `seconds`."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(seconds, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        yield
+    finally:
+        release.join()
+        other.close()
+
+
+def test_writes_wait_out_a_write_lock_held_longer_than_the_busy_timeout(db_path: Path) -> None:
+    with Archive(db_path, busy_timeout=0.2) as archive:
+        started = time.monotonic()
+        with _locked_for(db_path, 1.5):
+            assert archive.save(page(), article()).version == 1
+        assert time.monotonic() - started >= 1.0
+        run_id = archive.start_run("run")
+        with _locked_for(db_path, 1.0):
+            archive.finish_run(run_id, status="interrupted", urls=1)
+        with _locked_for(db_path, 1.0):
+            archive._tidy()  # the upkeep that takes the lock itself
+    with Archive(db_path, readonly=True) as reader:
+        assert reader.version("https://example.com/story")["version"] == 1
+        assert reader.last_runs()[0]["status"] == "interrupted"

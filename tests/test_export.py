@@ -61,3 +61,39 @@ def test_markdown_has_a_heading_per_article(filled: Archive) -> None:
 def test_unknown_format_is_rejected(filled: Archive) -> None:
     with pytest.raises(ValueError, match="unknown format"):
         write_records(filled.records(), io.StringIO(), "xml")
+
+
+@pytest.fixture
+def hostile(archive: Archive) -> Archive:
+    """Text as an older archive may hold it: formulas and terminal escapes in the metadata and text."""
+    text = ("-1 + 2 is what \x1b]8;;https://evil.example\x07the\x1b]8;;\x07 page\x9b31m says.\r\n\n"
+            "A\ttab and\x00 a\x7f end.")
+    archive.save(Page(url="https://example.com/x", final_url="https://example.com/x", content=b"<p>x</p>", html="x"),
+                 Article(text=text, title="=HYPERLINK(\"https://evil.example\",\"Click\")", authors=("@admin", "+Bob"),
+                         description="\tcmd", site_name="\x1b[2J\rSite", markdown="# \x1b[31mRed\x1b[0m"))
+    return archive
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_start_with_a_quote(hostile: Archive) -> None:
+    [row] = csv.DictReader(io.StringIO(export(hostile, "csv")))
+    assert row["title"] == "'=HYPERLINK(\"https://evil.example\",\"Click\")"
+    assert row["author"] == "'@admin; +Bob" and row["authors"] == "'@admin; +Bob"
+    assert row["description"] == "'\tcmd"
+    assert row["text"].startswith("'-1 + 2 is what ")
+    assert row["site_name"] == "[2JSite"  # the escape's ESC and the CR go first: no formula left
+    assert row["url"] == "https://example.com/x" and row["word_count"].isdigit()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "txt", "md"])
+def test_exports_hold_no_control_characters_but_newlines_and_tabs(hostile: Archive, fmt: str) -> None:
+    out = export(hostile, fmt)
+    assert not [char for char in out if (ord(char) < 32 and char not in "\n\t\f") or 0x7f <= ord(char) <= 0x9f]
+    assert "\f" not in out.replace(RECORD_SEPARATOR, "")
+    assert "[31mRed[0m" in out if fmt == "md" else "the]8;; page31m says." in out  # the rest of the text stays
+
+
+def test_jsonl_keeps_the_text_as_it_reads(hostile: Archive) -> None:
+    [record] = [json.loads(line) for line in export(hostile, "jsonl").splitlines()]
+    assert record["text"] == "-1 + 2 is what ]8;;https://evil.examplethe]8;; page31m says.\n\nA\ttab and a end."
+    assert record["title"].startswith("=HYPERLINK")  # only CSV cells are defused
+    assert record["authors"] == ["@admin", "+Bob"]
