@@ -55,8 +55,8 @@ def main(argv: list[str]) -> None:
             reply: tuple[str, Any] = ("ok", clean(html, url=url))
         except MemoryError:
             reply = ("memory", None)
-        except Exception as exc:  # the cleaner wraps what its libraries raise, MemoryError too
-            if isinstance(exc.__cause__, MemoryError):
+        except Exception as exc:
+            if _out_of_memory(exc, mib):
                 reply = ("memory", None)
             elif isinstance(exc, ScraperError):
                 reply = ("error", exc)
@@ -75,6 +75,20 @@ def main(argv: list[str]) -> None:
         cleaned += 1
         if len(html) > _LARGE_PAGE or cleaned % _TRIM_EVERY == 0:
             trim_heap()
+
+
+def _out_of_memory(exc: Exception, mib: int) -> bool:
+    """Whether a failure comes from the memory bound: a MemoryError that the cleaner wrapped,
+    or one that a C library reported as its own error (selectolax: "Can't parse HTML") after
+    the process came within a quarter of its bound (Linux: its peak address space)."""
+    if isinstance(exc.__cause__, MemoryError):
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmPeak:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return peak * 1024 > 0.75 * mib * 1024 * 1024
 
 
 def limit_memory(mib: int) -> None:
