@@ -37,7 +37,8 @@ BOUNDS = ["--clean-timeout", "3", "--clean-memory", "200"]
 
 def outcomes(db_path: Path) -> dict[str, tuple[str, str | None]]:
     with closing(sqlite3.connect(db_path)) as db:
-        return {url: (outcome, reason) for url, outcome, reason in db.execute("SELECT url, outcome, reason FROM fetches")}
+        rows = db.execute("SELECT url, outcome, reason FROM fetches")
+        return {url: (outcome, reason) for url, outcome, reason in rows}
 
 
 def test_run_fails_a_slow_page_and_a_memory_hungry_one_and_archives_the_rest(
@@ -159,8 +160,8 @@ def test_a_script_without_a_main_guard_runs_once(server: LocalServer, tmp_path: 
         from scraper.politeness import Politeness, PoliteClient
 
         with Archive({str(tmp_path / "a.db")!r}) as archive:
-            for outcome in run({urls!r}, archive, client=PoliteClient(politeness=Politeness(per_host=3, interval=0, robots=False)),
-                               cleaners=2):
+            client = PoliteClient(politeness=Politeness(per_host=3, interval=0, robots=False))
+            for outcome in run({urls!r}, archive, client=client, cleaners=2):
                 print(outcome.ok, outcome.error and outcome.error.reason)
         """))
     result = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
