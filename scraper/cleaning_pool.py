@@ -198,20 +198,21 @@ class _Worker:
         except Exception as exc:  # a reply that does not unpickle: say so rather than crash
             return "internal", f"a cleaning process answered garbage ({type(exc).__name__})"
 
-    def _read(self, size: int, deadline: float) -> bytes:
-        chunks: list[bytes] = []
+    def _read(self, size: int, deadline: float) -> bytearray:
+        buffer = bytearray(size)
         poll = select.poll()
         poll.register(self._replies, select.POLLIN)
-        while size:
-            left = deadline - time.monotonic()
-            if left <= 0 or not poll.poll(left * 1000):
-                raise _Late()
-            chunk = os.read(self._replies, min(size, 1 << 20))
-            if not chunk:
-                raise _Lost()
-            chunks.append(chunk)
-            size -= len(chunk)
-        return b"".join(chunks)
+        with memoryview(buffer) as view:
+            done = 0
+            while done < size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not poll.poll(left * 1000):
+                    raise _Late()
+                got = os.readv(self._replies, [view[done:]])
+                if not got:
+                    raise _Lost()
+                done += got
+        return buffer
 
     def kill(self) -> None:
         with suppress(ProcessLookupError):
