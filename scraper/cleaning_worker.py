@@ -21,6 +21,7 @@ import resource
 import signal
 import struct
 import sys
+from contextlib import suppress
 from typing import Any
 
 from scraper.errors import ScraperError
@@ -160,4 +161,5 @@ def share_justext_stoplist() -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    with suppress(BrokenPipeError):  # its parent went away while it answered: nothing left to do
+        main(sys.argv[1:])
