@@ -120,21 +120,26 @@ class CleaningPool:
         try:
             worker = _Worker([sys.executable, "-P", "-m", "scraper.cleaning_worker",
                               str(self.timeout), str(self.memory)])
+        except OSError as exc:  # out of processes or descriptors
+            raise InternalError(f"a cleaning process did not start ({exc})") from None
+        finally:
+            # Counted among the workers from now on, in the same step: a thread that looks in
+            # between must not see it twice (and wait while a process could start).
             with self._changed:
-                self._workers.add(worker)
-                if self._closed:
-                    worker.kill()
+                self._starting -= 1
+                if worker is not None:
+                    self._workers.add(worker)
+                    if self._closed:
+                        worker.kill()
+                self._changed.notify()
+        try:
             kind, _ = worker.receive(time.monotonic() + _START_TIMEOUT)
             if kind != "ready":
                 raise _Lost()
             return worker
-        except (OSError, _Lost, _Late) as exc:
-            if worker is not None:
-                self._drop(worker)
+        except (_Lost, _Late) as exc:
+            self._drop(worker)
             raise InternalError(f"a cleaning process did not start ({type(exc).__name__})") from None
-        finally:
-            with self._changed:
-                self._starting -= 1
 
     def _give_back(self, worker: _Worker) -> None:
         with self._changed:

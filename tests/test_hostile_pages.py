@@ -11,7 +11,7 @@ import sys
 import textwrap
 import threading
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ import pytest
 from archive import Archive
 from scraper.cleaner import clean
 from scraper.cleaning_pool import CleaningPool
-from scraper.errors import ArchiveError, CleanMemory, CleanTimeout, NoContent
+from scraper.errors import ArchiveError, CleanMemory, CleanTimeout, InternalError, NoContent
 from scraper.models import Page
 from scraper.pipeline import save_page
 from tests.conftest import FAST_FLAGS, SEEDS, scraper_cli
@@ -132,6 +132,26 @@ def test_a_late_page_does_not_hold_the_others_past_its_limit() -> None:
         assert time.monotonic() - started < 10
         slow.join()
         assert late
+
+
+def test_a_page_being_cleaned_long_holds_no_other_page_while_a_process_is_free() -> None:
+    html = SEED.read_text(encoding="utf-8")
+    with CleaningPool(2, timeout=60) as pool:
+        def clean_slow() -> None:
+            with suppress(InternalError):  # stopped when the pool closes
+                pool.clean(SLOW.decode(), "https://example.org/slow")
+
+        slow = threading.Thread(target=clean_slow)
+        slow.start()
+        time.sleep(0.1)  # the slow page's process is starting
+        started = time.monotonic()
+        others = [threading.Thread(target=pool.clean, args=(html, "https://example.org/a")) for _ in range(3)]
+        for thread in others:
+            thread.start()
+        for thread in others:
+            thread.join()
+        assert time.monotonic() - started < 15  # the slow page takes 30 s
+    slow.join()
 
 
 def test_a_failure_the_archive_cannot_record_is_still_an_outcome(db_path: Path) -> None:
