@@ -591,8 +591,9 @@ def clean_command(source: str, url: str | None, fmt: str, as_json: bool, clean_t
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # as a shell leaves it for a background job
+            signal.signal(signum, _on_signal)
     try:
         cli.main(prog_name="scraper")
     except BrokenPipeError:
