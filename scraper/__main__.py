@@ -1,7 +1,8 @@
 """`python -m scraper` and the `scraper` command.
 
-The command's script imports this module, not scraper.cli: a cleaning process re-imports
-its parent's script when it starts, and would otherwise load all of the CLI's imports too.
+The command's script imports this module, not scraper.cli, which it loads only once it has
+kept numpy out of sqlite-utils. (Cleaning processes are plain subprocesses of their own module:
+none of them re-imports this script.)
 """
 
 import sys

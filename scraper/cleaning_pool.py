@@ -1,115 +1,234 @@
-"""The processes a run cleans pages in, and what runs inside them.
+"""The processes a run cleans pages in, each page under a time limit and a memory bound.
 
-Kept apart from the pipeline on purpose: a cleaning process imports this module to find its
-functions, so everything imported here is paid for in every cleaning process. It imports the
-cleaner and nothing of fetching or archiving (httpx, sqlite-utils and, through it, numpy).
+A cleaning process is a plain subprocess, `python -m scraper.cleaning_worker` (see there),
+spoken to over its stdin and stdout, one page at a time. Not concurrent.futures or
+multiprocessing: neither can kill the process a late page holds (a pool only shuts down
+whole, after its pages are done), and their spawned processes re-import the caller's main
+module, which re-runs a script that has no `if __name__ == "__main__":` guard. A page past
+its time is the end of its process, and a process that dies costs only its page: another
+starts when a page next needs one.
+
+Nothing of the cleaner is imported here: the run's process never loads trafilatura.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
+import pickle
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
 
-from scraper.errors import InternalError
-from scraper.malloc import trim_heap
+from scraper.cleaning_worker import HEADER, send
+from scraper.errors import CleanMemory, CleanTimeout, InternalError, ScraperError
 from scraper.models import Article
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds a page may take to clean: the corpus's slowest page takes about 1 s."""
+DEFAULT_MEMORY = 1024
+"""MiB of address space a cleaning process may take; one takes 75 MiB before its first page,
+and the corpus's largest pages take it to about 95."""
+_START_TIMEOUT = 120.0
+"""Seconds a cleaning process may take to be ready (0.3 s on an idle machine)."""
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class CleaningPool:
-    """Where pages get cleaned: a pool of processes started on first use, or the calling thread."""
+    """Where pages get cleaned: processes started as pages need them, or the calling thread.
 
-    def __init__(self, processes: int | None) -> None:
-        cores = os.cpu_count() or 1
-        self.processes = (cores if cores > 1 else 0) if processes is None else processes
-        self._pool: ProcessPoolExecutor | None = None
-        self._lock = threading.Lock()
+    With processes=0 pages are cleaned in the calling thread, with no time or memory bound.
+    clean() may be called from many threads at once; close() kills the processes at once,
+    pages half-cleaned or not.
+    """
 
-    def clean(self, html: str, url: str) -> Article:
+    def __init__(self, processes: int | None = None, *, timeout: float = DEFAULT_TIMEOUT,
+                 memory: int = DEFAULT_MEMORY) -> None:
+        self.processes = (os.cpu_count() or 1) if processes is None else processes
+        self.timeout = timeout
+        self.memory = memory
+        """MiB"""
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()
+        self._starting = 0
+        self._changed = threading.Condition()
+        self._closed = False
+
+    def __enter__(self) -> CleaningPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def clean(self, html: str, url: str | None) -> Article:
+        """The page's article; raises what the cleaner raises, CleanTimeout past the time
+        limit, CleanMemory past the memory bound, InternalError when the process dies."""
         if self.processes <= 0:
-            from scraper.cleaner import clean  # here, so a run that cleans in a pool never loads it
+            from scraper.cleaner import clean  # here, so a run that cleans in processes never loads it
 
             return clean(html, url=url)
-        with self._lock:
-            if self._pool is None:
-                # spawn, not fork: forking a process that runs threads can copy a held lock.
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                                 initializer=init_cleaning_process, initargs=(os.getpid(),))
+        worker = self._take()
         try:
-            return self._pool.submit(clean_and_trim, html, url).result()
-        except BrokenProcessPool as exc:
-            raise InternalError(f"a cleaning process died ({exc})") from exc
+            worker.send((html, url))
+            kind, value = worker.receive(time.monotonic() + self.timeout)
+        except _Late:
+            self._drop(worker)
+            raise CleanTimeout(f"clean timeout: cleaning took over {self.timeout:g} s") from None
+        except _Lost:
+            self._drop(worker)
+            raise self._why_lost(worker) from None
+        if kind == "memory":
+            self._drop(worker)  # it ends itself
+            raise CleanMemory(f"clean memory: cleaning needed over {self.memory} MiB")
+        self._give_back(worker)
+        if kind == "ok":
+            return value  # type: ignore[no-any-return]
+        if kind == "error":
+            raise value
+        raise InternalError(value)
 
     def close(self) -> None:
-        if self._pool is not None:
-            # Waits for the pages being cleaned (queued ones are dropped): shutting down without
-            # waiting races with the interpreter's exit in Python 3.11 and prints a traceback.
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """Kill every cleaning process now; pages being cleaned fail."""
+        with self._changed:
+            self._closed = True
+            workers, idle = list(self._workers), self._idle
+            self._idle = []
+            self._changed.notify_all()
+        for worker in workers:
+            worker.kill()  # a busy one is reaped by the thread that waits on it
+        for worker in idle:
+            self._drop(worker)
+
+    def _take(self) -> _Worker:
+        """An idle process, a new one if fewer than `processes` run, else the first to be free."""
+        with self._changed:
+            while True:
+                if self._closed:
+                    raise InternalError("the cleaning processes were stopped")
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._workers) + self._starting < self.processes:
+                    self._starting += 1
+                    break
+                self._changed.wait()
+        worker = None
+        try:
+            worker = _Worker([sys.executable, "-P", "-m", "scraper.cleaning_worker",
+                              str(self.timeout), str(self.memory)])
+        except OSError as exc:  # out of processes or descriptors
+            raise InternalError(f"a cleaning process did not start ({exc})") from None
+        finally:
+            # Counted among the workers from now on, in the same step: a thread that looks in
+            # between must not see it twice (and wait while a process could start).
+            with self._changed:
+                self._starting -= 1
+                if worker is not None:
+                    self._workers.add(worker)
+                    if self._closed:
+                        worker.kill()
+                self._changed.notify()
+        try:
+            kind, _ = worker.receive(time.monotonic() + _START_TIMEOUT)
+            if kind != "ready":
+                raise _Lost()
+            return worker
+        except (_Lost, _Late) as exc:
+            self._drop(worker)
+            raise InternalError(f"a cleaning process did not start ({type(exc).__name__})") from None
+
+    def _give_back(self, worker: _Worker) -> None:
+        with self._changed:
+            if not self._closed:
+                self._idle.append(worker)
+                self._changed.notify()
+                return
+        self._drop(worker)
+
+    def _drop(self, worker: _Worker) -> None:
+        worker.end()
+        with self._changed:
+            self._workers.discard(worker)
+            self._changed.notify()
+
+    def _why_lost(self, worker: _Worker) -> ScraperError:
+        if self._closed:
+            return InternalError("the cleaning processes were stopped")
+        code = worker.process.returncode
+        if code == -signal.SIGKILL:  # what the kernel's out-of-memory killer sends
+            return CleanMemory("clean memory: the cleaning process was killed (SIGKILL), as when memory runs out")
+        if code == -signal.SIGALRM:  # its own deadline, past ours
+            return CleanTimeout(f"clean timeout: cleaning took over {self.timeout:g} s")
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        return InternalError(f"a cleaning process died ({how})")
 
 
-def clean_and_trim(html: str, url: str) -> Article:
-    """Clean in a pool process, handing free heap back to the system after a large page and
-    every _TRIM_EVERY pages: glibc keeps it, and each process would otherwise hold on to its
-    largest page's worth. Not after every page: a trim costs about a millisecond, 7% of
-    cleaning a page."""
-    from scraper.cleaner import clean
-
-    global _cleaned
-    try:
-        return clean(html, url=url)
-    finally:
-        _cleaned += 1
-        if len(html) > _LARGE_PAGE or _cleaned % _TRIM_EVERY == 0:
-            trim_heap()
+class _Late(Exception):
+    """No answer before the deadline."""
 
 
-_TRIM_EVERY = 16
-_LARGE_PAGE = 512 * 1024
-"""Characters of HTML: 3% of the evaluation corpus's pages are larger."""
-_cleaned = 0
-"""Pages this process has cleaned."""
+class _Lost(Exception):
+    """The process ended, or its pipe broke."""
 
 
-def init_cleaning_process(parent: int) -> None:
-    """Cleaning processes leave Ctrl-C to the run, which shuts them down in order, and end
-    when the run's process is gone, even killed with SIGKILL (the pool would not notice).
-    The run passes its pid: one killed while this process started would otherwise be missed."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    share_justext_stoplist()
+class _Worker:
+    """One cleaning process and its two pipes."""
 
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
+    def __init__(self, command: list[str]) -> None:
+        # Its own copy of this package first, whatever the caller did to sys.path; -P keeps
+        # the current directory off its path.
+        path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env={**os.environ, "PYTHONPATH": path})
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._requests, self._replies = self.process.stdin.fileno(), self.process.stdout.fileno()
 
-    threading.Thread(target=watch, daemon=True, name="watch-parent").start()
+    def send(self, message: object) -> None:
+        try:
+            send(self._requests, message)
+        except OSError as exc:  # BrokenPipeError: it died
+            raise _Lost() from exc
 
+    def receive(self, deadline: float) -> tuple[str, Any]:
+        """The next reply; _Late when the deadline passes, _Lost when the process ends."""
+        header = self._read(HEADER.size, deadline)
+        body = self._read(HEADER.unpack(header)[0], deadline)
+        try:
+            kind, value = pickle.loads(body)
+            return kind, value
+        except Exception as exc:  # a reply that does not unpickle: say so rather than crash
+            return "internal", f"a cleaning process answered garbage ({type(exc).__name__})"
 
-def share_justext_stoplist() -> None:
-    """Hold jusText's stop words once instead of twice: 15 MB less in each cleaning process.
+    def _read(self, size: int, deadline: float) -> bytearray:
+        buffer = bytearray(size)
+        poll = select.poll()
+        poll.register(self._replies, select.POLLIN)
+        with memoryview(buffer) as view:
+            done = 0
+            while done < size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not poll.poll(left * 1000):
+                    raise _Late()
+                got = os.readv(self._replies, [view[done:]])
+                if not got:
+                    raise _Lost()
+                done += got
+        return buffer
 
-    trafilatura's jusText fallback, on a page of no language it is told, passes the stop words
-    of all jusText's languages (154,000) as a tuple, which jusText's define_stoplist lower-cases
-    into a frozenset and caches: two copies of every word, for as long as the process lives.
-    Here the set is built once from the already lower-case lists, and define_stoplist hands
-    back a frozenset as it is. Which words are stop words does not change.
-    """
-    import justext.core
-    from justext.utils import get_stoplist, get_stoplists
-    from trafilatura import external
+    def kill(self) -> None:
+        with suppress(ProcessLookupError):
+            self.process.kill()
 
-    if getattr(justext.core.define_stoplist, "shares_sets", False):
-        return
-    original = justext.core.define_stoplist
+    def end(self) -> None:
+        """Kill the process, reap it and close its pipes."""
+        self.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with suppress(OSError):
+                    pipe.close()
 
-    def define_stoplist(stoplist: frozenset[str] | tuple[str, ...]) -> frozenset[str]:
-        return stoplist if isinstance(stoplist, frozenset) else original(stoplist)
-
-    define_stoplist.shares_sets = True  # type: ignore[attr-defined]
-    justext.core.define_stoplist = define_stoplist
-    external.JT_STOPLIST = frozenset(  # type: ignore[assignment]  # declared None until first use
-        word for language in get_stoplists() for word in get_stoplist(language))

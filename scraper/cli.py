@@ -25,6 +25,7 @@ from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
 from scraper import __version__
+from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
 from scraper.encoding import decode_html
 from scraper.errors import ScraperError, SourceError
 from scraper.feeds import parse_since
@@ -45,8 +46,12 @@ class Interrupted(Exception):
     """SIGTERM, turned into an exception so a killed run closes its books like Ctrl-C."""
 
 
-def _on_sigterm(signum: int, frame: object) -> NoReturn:
-    raise Interrupted()
+def _on_signal(signum: int, frame: object) -> NoReturn:
+    """The first Ctrl-C or SIGTERM stops the command; later ones are ignored while it closes
+    its books (which waits for no page), so none interrupts that with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Interrupted()
 
 
 class ScraperGroup(click.Group):
@@ -68,6 +73,15 @@ def db_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help="The archive file (also the SCRAPER_DB environment variable).",
     )(func)
+
+
+def clean_options(func: F) -> F:
+    """--clean-timeout and --clean-memory: the bounds each page is cleaned under."""
+    func = click.option("--clean-memory", type=click.IntRange(min=100), default=DEFAULT_MEMORY, show_default=True,
+                        metavar="MiB", help="Memory cleaning one page may take; a page past it fails.")(func)
+    return click.option("--clean-timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT,
+                        show_default=True, metavar="SECONDS",
+                        help="Seconds cleaning one page may take; a page past it fails.")(func)
 
 
 def fetch_options(func: F) -> F:
@@ -176,9 +190,10 @@ def _local_page(target: str, url: str | None) -> Page:
 @click.option("--url", help="The address of a page given as a file or on stdin.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per page on stdout.")
 @fetch_options
+@clean_options
 @db_option
 def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db_path: Path,
-                    **fetch: Any) -> None:
+                    clean_timeout: float, clean_memory: int, **fetch: Any) -> None:
     """Fetch, clean and store a snapshot of each page.
 
     Each target is a URL, a saved HTML file, or - for HTML on stdin (give --url for its address).
@@ -195,13 +210,14 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
     failed = 0
     pages = [_local_page(target, url) for target in files]  # a bad path fails before anything is saved
     status = "interrupted"
-    with _open_archive(db_path) as archive:
+    # A few pages need no more than one cleaning process (0.3 s to start).
+    cleaning = CleaningPool(None if len(pages) + len(urls) > FEW_PAGES else 1, timeout=clean_timeout,
+                            memory=clean_memory)
+    with _open_archive(db_path) as archive, cleaning:
         run_id = archive.start_run("archive")
         try:
-            saved = (save_page(archive, page, run_id=run_id) for page in pages)
-            # A few pages are cleaned faster here than by starting cleaning processes.
-            fetched = run(urls, archive, client=_client(**fetch), run_id=run_id,
-                          cleaners=None if len(urls) > FEW_PAGES else 0)
+            saved = (save_page(archive, page, run_id=run_id, cleaning=cleaning) for page in pages)
+            fetched = run(urls, archive, client=_client(**fetch), run_id=run_id, cleaning=cleaning)
             for outcome in itertools.chain(saved, fetched):
                 if outcome.ok:
                     assert outcome.result is not None
@@ -235,10 +251,11 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
               help="How to report on stderr: lines for people, or one JSON object per event.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
 @fetch_options
+@clean_options
 @db_option
 def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                 since: datetime | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
-                quiet: bool, db_path: Path, **fetch: Any) -> None:
+                quiet: bool, db_path: Path, clean_timeout: float, clean_memory: int, **fetch: Any) -> None:
     """Archive every URL of the LIST files, feeds and sitemaps: the job to run from cron.
 
     A LIST is a file of URLs, one a line (blank lines and # comments skipped), or - for
@@ -256,14 +273,16 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         if not is_web_url(address):
             raise click.BadParameter(f"{address!r} is not an http(s) URL", param_hint="--feed/--sitemap")
     report = _Report(log_format, quiet=quiet)
-    with _client(**fetch) as client, _open_archive(db_path) as archive:
+    cleaning = CleaningPool(timeout=clean_timeout, memory=clean_memory)
+    with _client(**fetch) as client, _open_archive(db_path) as archive, cleaning:
         urls = list(itertools.islice(unique(_gather(sources, feeds, sitemaps, client, since, report),
                                             key=canonical_url), max_urls))
         run_id = archive.start_run("run")
         status = "interrupted"
         try:
             with _progress(len(urls), enabled=report.progress) as advance:
-                for outcome in run(urls, archive, client=client, concurrency=concurrency, run_id=run_id):
+                for outcome in run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
+                                   cleaning=cleaning):
                     advance()
                     report.outcome(outcome)
             status = "finished"
@@ -559,12 +578,13 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
               show_default=True, help="Plain text, Markdown, or JSON with the metadata.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-def clean_command(source: str, url: str | None, fmt: str, as_json: bool) -> None:
+@clean_options
+def clean_command(source: str, url: str | None, fmt: str, as_json: bool, clean_timeout: float,
+                  clean_memory: int) -> None:
     """Clean a local HTML page and print its article. Stores nothing."""
     page = _local_page(source, url)
-    from scraper.cleaner import clean  # loads trafilatura: only for the commands that clean in-process
-
-    article = clean(page.html, url=url)
+    with CleaningPool(1, timeout=clean_timeout, memory=clean_memory) as cleaning:
+        article = cleaning.clean(page.html, url)
     if as_json or fmt == "json":
         click.echo(json.dumps({"url": url, **article.to_dict()}, ensure_ascii=False))
     else:
@@ -572,7 +592,9 @@ def clean_command(source: str, url: str | None, fmt: str, as_json: bool) -> None
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # as a shell leaves it for a background job
+            signal.signal(signum, _on_signal)
     try:
         cli.main(prog_name="scraper")
     except BrokenPipeError:

@@ -16,7 +16,9 @@
     │       ├── Disallowed         robots.txt forbids it
     │       └── Claimed            another run is fetching it right now
     ├── ExtractionError            a page could not be turned into an article
-    │   └── NoContent              the page has no article body
+    │   ├── NoContent              the page has no article body
+    │   ├── CleanTimeout           cleaning the page ran past its time limit
+    │   └── CleanMemory            cleaning the page ran past its memory bound
     ├── ArchiveError               the archive could not be read or written
     │   └── NotArchived            no such page or version in the archive
     ├── SourceError                a URL list could not be read
@@ -135,6 +137,14 @@ class ExtractionError(ScraperError):
 
 class NoContent(ExtractionError):
     reason = "no content"
+
+
+class CleanTimeout(ExtractionError):
+    reason = "clean timeout"
+
+
+class CleanMemory(ExtractionError):
+    reason = "clean memory"
 
 
 class ArchiveError(ScraperError):

@@ -7,15 +7,19 @@ interrupted run keeps all it has saved.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from archive.store import Archive, SaveResult
 from scraper.cleaning_pool import CleaningPool
-from scraper.errors import Claimed, FetchError, InternalError, ScraperError, Skipped
+from scraper.errors import ArchiveError, Claimed, FetchError, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.malloc import trim_heap, tune_for_run
 from scraper.models import Article, Page
@@ -47,10 +51,17 @@ class Outcome:
         return f"{self.url}: {self.error.message}"
 
 
-def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Outcome:
-    """Clean a page already in hand and archive it; failures are recorded, not raised."""
+def save_page(archive: Archive, page: Page, *, run_id: int | None = None,
+              cleaning: CleaningPool | None = None) -> Outcome:
+    """Clean a page already in hand and archive it; failures are recorded, not raised.
+
+    Cleaned in `cleaning`'s processes, under its time and memory bounds, when given; else in
+    the calling thread, unbounded.
+    """
 
     def cleaned() -> tuple[Page, Article | None]:
+        if cleaning is not None:
+            return page, cleaning.clean(page.html, page.final_url)
         from scraper.cleaner import clean
 
         return page, clean(page.html, url=page.final_url)
@@ -58,6 +69,7 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None) -> Out
     return _archive(archive, page.url, cleaned, run_id)
 
 
+_T = TypeVar("_T")
 _WINDOW = 1000
 """URLs read ahead of the ones in flight, so that many hosts can proceed while one waits."""
 
@@ -70,6 +82,7 @@ def run(
     concurrency: int = 8,
     run_id: int | None = None,
     cleaners: int | None = None,
+    cleaning: CleaningPool | None = None,
 ) -> Iterator[Outcome]:
     """Fetch, clean and archive each URL; yield each outcome as it completes.
 
@@ -81,15 +94,17 @@ def run(
     exception such as KeyboardInterrupt in the caller) cancels what has not started. The
     client (a default one if none is given) is closed when the run ends.
 
-    Pages are cleaned in `cleaners` processes (default: one per core, none on one core, when
-    pages are cleaned in the fetching threads): cleaning is CPU-bound Python, which threads
-    would run on one core at a time.
+    Pages are cleaned in `cleaning`, a CleaningPool the caller closes, or else in one of
+    `cleaners` processes (default: one per core) under the default time and memory bounds:
+    cleaning is CPU-bound Python, which threads would run on one core at a time. A page past
+    a bound fails (CleanTimeout, CleanMemory) and the run goes on.
     """
     client = client or PoliteClient()
     per_host, interval = client.politeness.per_host, client.politeness.interval
     gate = client.gate
     lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
-    cleaning = CleaningPool(cleaners)
+    own_pool = cleaning is None
+    pool = CleaningPool(cleaners) if cleaning is None else cleaning
     tune_for_run()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
@@ -98,12 +113,12 @@ def run(
         page = client.fetch(url, validators=validators)
         if page.status == 304:
             return page, None
-        return page, cleaning.clean(page.html, page.final_url)
+        return page, pool.clean(page.html, page.final_url)
 
     queues = _HostQueues(iter(urls), _WINDOW)
     in_flight: Counter[str] = Counter()
     pending: dict[Future[tuple[Page, Article | None]], tuple[str, str]] = {}  # -> (url, host)
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="fetch")
+    executor = _DaemonThreads(concurrency, "fetch")
     settled = 0
     try:
         while True:
@@ -141,9 +156,10 @@ def run(
                     trim_heap()
                 yield _settle(archive, url, future, run_id)  # which also ends the run's claim on url
     finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+        executor.shutdown()
+        if own_pool:
+            pool.close()  # kills the cleaning processes: stopping waits for no page
         client.close()  # in-flight requests fail fast instead of running to their timeouts
-        cleaning.close()
 
 
 _TRIM_EVERY = 200
@@ -165,12 +181,58 @@ def _archive(archive: Archive, url: str, produce: Callable[[], tuple[Page, Artic
             return Outcome(url, result=archive.not_modified(page, run_id=run_id))
         return Outcome(url, result=archive.save(page, article, run_id=run_id))
     except ScraperError as error:
-        archive.record_failure(url, error, run_id=run_id)
-        return Outcome(url, error=error)
+        return _failed(archive, url, error, run_id)
     except Exception as exc:  # a bug on one page must not end a cron run
-        internal = InternalError(f"{type(exc).__name__}: {exc}")
-        archive.record_failure(url, internal, run_id=run_id)
-        return Outcome(url, error=internal)
+        return _failed(archive, url, InternalError(f"{type(exc).__name__}: {exc}"), run_id)
+
+
+def _failed(archive: Archive, url: str, error: ScraperError, run_id: int | None) -> Outcome:
+    """Record why url failed; an archive that cannot take the record (locked by another
+    writer past its busy timeout) does not end the run: the outcome still tells it."""
+    with suppress(ArchiveError):
+        archive.record_failure(url, error, run_id=run_id)
+    return Outcome(url, error=error)
+
+
+class _DaemonThreads:
+    """Calls run in up to `count` daemon threads. Not ThreadPoolExecutor: Python joins its
+    threads at exit, so a fetch hung in a read held a stopped run's exit for the read timeout
+    (and a second Ctrl-C interrupted that join with a traceback)."""
+
+    def __init__(self, count: int, name: str) -> None:
+        self._count, self._name = count, name
+        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = \
+            queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def submit(self, fn: Callable[..., _T], *args: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        self._calls.put((future, fn, args))
+        if len(self._threads) < self._count:
+            thread = threading.Thread(target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return future
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, fn, args = call
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # the waiting thread gets it, whatever it is
+                future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel the calls not started; the threads end after their current call."""
+        with suppress(queue.Empty):
+            while True:
+                call = self._calls.get_nowait()
+                if call is not None:
+                    call[0].cancel()
+        for _ in self._threads:
+            self._calls.put(None)
 
 
 class _HostQueues:

@@ -15,14 +15,14 @@ FETCHING_AND_ARCHIVING = ("httpx", "sqlite_utils", "numpy", "archive.store", "sc
 
 def test_a_cleaning_process_cleans_as_the_caller_would_and_loads_no_fetching_or_archiving() -> None:
     html = (SEEDS / "002_60c7648376388afa.html").read_text(encoding="utf-8")
-    pool = CleaningPool(1)
-    try:
+    with CleaningPool(1) as pool:
         cleaned = pool.clean(html, "https://example.org/a")
-        assert pool._pool is not None
-        loaded = pool._pool.submit(eval, "sorted(__import__('sys').modules)").result()
-    finally:
-        pool.close()
     assert cleaned == clean(html, url="https://example.org/a")
+    # What a cleaning process imports before it is ready, then it ends as its stdin closes.
+    started = subprocess.run([sys.executable, "-X", "importtime", "-m", "scraper.cleaning_worker", "10", "1024"],
+                             input=b"", capture_output=True, timeout=60)
+    assert started.returncode == 0, started.stderr
+    loaded = {line.split("|")[-1].strip() for line in started.stderr.decode().splitlines() if "|" in line}
     assert "trafilatura" in loaded
     assert not [name for name in FETCHING_AND_ARCHIVING if name in loaded]
 
@@ -34,7 +34,6 @@ def _python(code: str) -> str:
 
 
 def test_the_command_script_imports_only_its_entry_module() -> None:
-    # A cleaning process re-imports the script that started its run, whose one import is this.
     loaded = _python("import sys, scraper.__main__; print(' '.join(sys.modules))").split()
     assert not [name for name in (*FETCHING_AND_ARCHIVING, "scraper.cli", "trafilatura") if name in loaded]
 
@@ -61,7 +60,7 @@ def test_shared_stop_words_are_the_same_words_and_give_the_same_articles() -> No
         "import sys\n"
         "from trafilatura import external\n"
         "from scraper.cleaner import clean\n"
-        "from scraper.cleaning_pool import share_justext_stoplist\n"
+        "from scraper.cleaning_worker import share_justext_stoplist\n"
         f"seeds = {seeds!r}\n"
         "def texts(): return [clean(open(s, 'rb').read()).text for s in seeds]\n"
         "own, words = texts(), set(external.jt_stoplist_init())\n"

@@ -8,15 +8,16 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FAST_FLAGS
-from tests.server import LocalServer
+from tests.conftest import FAST_FLAGS, SEEDS
+from tests.server import LocalServer, Response
 
 PAGES = 24
+SEED = SEEDS / "002_60c7648376388afa.html"
 
 
 def start_run(server: LocalServer, db_path: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -39,8 +40,8 @@ def saved_versions(db_path: Path) -> int:
         return 0  # not created yet
 
 
-def wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
-    give_up = time.monotonic() + 30
+def wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    give_up = time.monotonic() + seconds
     while saved_versions(db_path) < count:
         assert process.poll() is None, "the run ended before it could be interrupted"
         assert time.monotonic() < give_up
@@ -97,14 +98,84 @@ def test_interrupted_run_says_so_and_keeps_its_pages(
     assert new_versions == db.execute("SELECT count(*) FROM versions").fetchone()[0] >= 3
 
 
-def test_a_cleaning_process_started_after_its_run_died_ends() -> None:
-    """A run killed while its cleaning pool starts: the new process must not outlive it."""
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(gone.stdout)
-    started = time.monotonic()
-    orphan = subprocess.run(
-        [sys.executable, "-c", "import time; from scraper.cleaning_pool import init_cleaning_process;"
-         f" init_cleaning_process({dead_pid}); time.sleep(30)"],
-        capture_output=True, timeout=20,
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_waits_neither_for_a_hanging_fetch_nor_for_a_page_being_cleaned(
+    signum: int, server: LocalServer, db_path: Path, tmp_path: Path
+) -> None:
+    slow = server.set("/slow", Response(body=b"<html><body><p>Hostile.</p>" + b"<div>" * 120000))  # 30 s to clean
+    hanging = server.set("/hanging", Response(body=b"<html></html>", delay=60))
+    good = [server.url(f"/delay/0.25/seeds/002_60c7648376388afa.html?n={n}") for n in range(PAGES)]
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join([slow, hanging, *good]) + "\n")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scraper", "run", str(listing), "--concurrency", "4", "--timeout", "30",
+         "--deadline", "60", "--retries", "0", "--interval", "0", "--per-host", "8", "--clean-timeout", "60"],
+        env={**os.environ, "SCRAPER_DB": str(db_path)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    assert orphan.returncode == 0 and time.monotonic() - started < 10
+    try:
+        wait_for_versions(db_path, 2, process, seconds=90)  # one core is busy with the slow page
+        cleaners = children(process.pid)
+        assert cleaners
+        started = time.monotonic()
+        process.send_signal(signum)
+        time.sleep(0.1)
+        process.send_signal(signum)  # a second Ctrl-C while it stops
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.communicate()
+    assert time.monotonic() - started < 10  # the clean would take 30 s, the fetch 30
+    assert process.returncode == 130
+    assert b"Traceback" not in err, err
+    assert b"Interrupted: everything archived so far is saved." in err
+    db = sqlite3.connect(db_path)
+    status, new_versions = db.execute("SELECT status, new_versions FROM runs").fetchone()
+    assert status == "interrupted"
+    assert new_versions == db.execute("SELECT count(*) FROM versions").fetchone()[0] >= 2
+    give_up = time.monotonic() + 10
+    while any(alive(pid) for pid in cleaners):
+        assert time.monotonic() < give_up, "a cleaning process outlived its run"
+        time.sleep(0.05)
+
+
+def test_cleaning_processes_end_when_their_run_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the run: an idle cleaning process ends as its stdin closes, a busy one by
+    its own deadline."""
+    script = (
+        "import sys, threading, time\n"
+        "from scraper.cleaning_pool import CleaningPool\n"
+        f"html = open({str(SEED)!r}).read()\n"
+        "idle, busy = CleaningPool(1), CleaningPool(1, timeout=2)\n"
+        "idle.clean(html, 'https://example.org/a')\n"
+        "busy.clean(html, 'https://example.org/a')\n"
+        "threading.Thread(target=busy.clean, args=('<div>' * 120000, 'https://example.org/slow')).start()\n"
+        "time.sleep(0.5)\n"
+        "print(*[w.process.pid for pool in (idle, busy) for w in pool._workers], flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    run = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert run.stdout is not None
+    pids = [int(pid) for pid in run.stdout.readline().split()]
+    assert len(pids) == 2
+    run.kill()
+    run.communicate()
+    give_up = time.monotonic() + 20
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < give_up, "a cleaning process outlived its run"
+        time.sleep(0.05)
