@@ -265,14 +265,14 @@ def _read_local(target: str, max_bytes: int, missing: str) -> bytes:
         try:
             fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
         except OSError as exc:
-            raise click.BadParameter(f"{name}: {missing} ({exc.strerror})") from None
+            raise click.BadParameter(f"{name}: {missing} ({exc.strerror})", param_hint="FILE") from None
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)
             if stat.S_ISDIR(mode):
-                raise click.BadParameter(f"{name} is a directory, not a saved page")
+                raise click.BadParameter(f"{name} is a directory, not a saved page", param_hint="FILE")
             raise click.BadParameter(f"{name} is not a regular file (a FIFO, device or socket): "
-                                     "save the page to a file, or give it on stdin as -")
+                                     "save the page to a file, or give it on stdin as -", param_hint="FILE")
         with os.fdopen(fd, "rb") as handle:
             content = handle.read(max_bytes + 1)
     if len(content) > max_bytes:
