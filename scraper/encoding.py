@@ -98,28 +98,30 @@ _HTML_START = re.compile(
     re.I,
 )
 _XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>", re.I)
+_LEADING_SPACE = re.compile(rb"\s+")
 
 
 def html_problem(content: bytes) -> str | None:
-    """Why content is not an HTML page, judged by its first kilobyte as browsers sniff it; None if it is.
+    """Why content is not an HTML page, judged by its start as browsers sniff it; None if it is.
 
     For input that comes with no content type (a local file, stdin): "binary content" for
-    bytes with NUL among them (unless UTF-16), "not HTML (...)" for text that does not open
-    with HTML markup (Markdown, JSON, a feed).
+    bytes with NUL among the first kilobyte (unless UTF-16), "not HTML (...)" for text that
+    does not open with HTML markup (Markdown, JSON, a feed), "empty" for nothing but space.
     """
-    head = content[:1024]
     for bom, name in _BOMS:
-        if head.startswith(bom):
-            head = head[len(bom):]
-            if name != "utf-8":  # compare markup as ASCII; other characters do not matter here
-                head = head.decode(name, errors="ignore").encode("ascii", errors="replace")
+        if content.startswith(bom):
+            text = content[len(bom):]
+            if name != "utf-8":  # compare the markup as ASCII; other characters do not matter here
+                text = text[:8192].decode(name, errors="ignore").encode("ascii", errors="replace")
             break
     else:
-        if b"\0" in head:
+        if b"\0" in content[:1024]:
             return "binary content"
-    if not head.strip():
-        return "empty" if not content.strip() else "not HTML (no HTML markup at its start)"
-    head = head.lstrip()
+        text = content
+    start = space.end() if (space := _LEADING_SPACE.match(text)) else 0
+    head = text[start:start + 1024]
+    if not head:
+        return "empty"
     if (declaration := _XML_DECLARATION.match(head)) is not None:  # XHTML: the declaration, then HTML
         head = head[declaration.end():].lstrip()
         if head[:9].lower() == b"<!doctype" or _HTML_START.match(head):

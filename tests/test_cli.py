@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from scraper.cli import cli
 from tests.conftest import FAST_FLAGS, SEEDS, scraper_cli, seed_expectations
 from tests.server import LocalServer, Response, fixture_response
+from tests.test_cron import unstamped
 
 SEED = "seeds/003_968b57e5d640ddbd.html"
 
@@ -324,6 +325,7 @@ def test_every_html_fixture_passes_the_sniffing() -> None:
     assert html_problem(b'<?xml version="1.0"?>\n<html xmlns="http://www.w3.org/1999/xhtml"></html>') is None
     assert html_problem(b"<P>a paragraph") is None and html_problem(b"<br/>") is None
     assert html_problem(b"<pizza>") is not None and html_problem(b"<ab>") is not None
+    assert html_problem(b" \n" * 3000 + b"<!DOCTYPE html>") is None  # a template's blank lines first
 
 
 def _limited_memory() -> None:
@@ -406,6 +408,10 @@ def test_a_line_of_a_list_that_is_not_utf8_fails_alone(server: LocalServer, tmp_
     events = [json.loads(line) for line in result.stderr.splitlines()]
     assert events[0]["event"] == "source_failed" and events[0]["error"] == "stdin line 1: not UTF-8 text"
     assert [event["event"] for event in events[1:]] == ["unchanged", "summary"]
+    result = scraper_cli("run", sys.executable)  # a program given as the list: one line, not a line per byte
+    assert result.returncode == 1
+    assert unstamped(result.stderr) == f"Error: URL list {sys.executable} is binary content, not text\n" + \
+        "0 URLs: 0 fetched, 0 new versions, 0 unchanged, 0 skipped, 1 failed (source 1)\n"
 
 
 def test_quiet_json_log_has_failures_and_the_summary_only(server: LocalServer, tmp_path: Path,
