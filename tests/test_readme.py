@@ -174,6 +174,7 @@ def _run(command: str, cwd: Path, base: str, home: Path) -> subprocess.Completed
                           capture_output=True, timeout=120)
 
 
+@pytest.mark.timeout(900)  # some forty commands, a few seconds each on a busy machine
 def test_readme_examples_run_as_written(site: LocalServer, tmp_path: Path) -> None:
     home = tmp_path / "home"
     _shim(home / "bin")  # `scraper` on the PATH
