@@ -9,7 +9,9 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import signal
+import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,15 +28,15 @@ from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
 from scraper import __version__
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
-from scraper.encoding import decode_html
-from scraper.errors import ScraperError, SourceError
+from scraper.encoding import decode_html, html_problem
+from scraper.errors import NotHTML, ScraperError, SourceError, TooLarge
 from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
 from scraper.models import Page
 from scraper.pipeline import Outcome, run, save_page
 from scraper.politeness import PoliteClient, Politeness
 from scraper.sources import feed_urls, read_url_list, sitemap_urls, unique
-from scraper.urls import canonical_url, is_web_url
+from scraper.urls import canonical_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -54,6 +56,20 @@ def _on_signal(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt() if signum == signal.SIGINT else Interrupted()
 
 
+def _interrupted_message(command: str | None) -> str:
+    """What Ctrl-C or SIGTERM leaves behind: the commands that save say what is kept."""
+    if command in ("run", "archive"):
+        return "Interrupted: everything archived so far is saved."
+    return "Interrupted."
+
+
+def _reader_gone() -> NoReturn:
+    """The reader of stdout went away (`scraper export | head`): it had all it wanted, so
+    stop quietly, successfully. Later writes (the final flush) go nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
+
+
 class ScraperGroup(click.Group):
     """Turns library errors into one-line messages instead of tracebacks."""
 
@@ -61,10 +77,84 @@ class ScraperGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ScraperError as error:
-            raise click.ClickException(str(error)) from error
+            raise click.ClickException(_shorten(_safe(str(error)), 400)) from error
+        except BrokenPipeError:  # before click takes it for a failure
+            _reader_gone()
         except (KeyboardInterrupt, Interrupted):
-            click.echo("Interrupted: everything archived so far is saved.", err=True)
+            click.echo(_interrupted_message(ctx.invoked_subcommand), err=True)
             ctx.exit(130)
+
+
+# ---- what the command prints -------------------------------------------------------------
+
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_C1_AND_DEL = re.compile("[\x7f-\x9f]")
+
+
+def _safe(text: object) -> str:
+    """Text from a page (or a user) fit for a terminal: control characters dropped (C0 but
+    newline and tab, DEL, C1), so that a title cannot clear the screen, colour it or retitle
+    the window."""
+    return _CONTROL.sub("", "" if text is None else str(text))
+
+
+def _field(text: object) -> str:
+    """One field of a tab-separated line: safe, and on one line."""
+    return " ".join(_safe(text).split())
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """text, or its start and end around an ellipsis when longer than limit: a 100 KB URL
+    must not fill the screen in a message."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return f"{text[:half]}…{text[-half:]}"
+
+
+def _json(record: Any) -> str:
+    """One JSON line. json.dumps escapes C0 controls; DEL and C1 (which terminals may obey) too."""
+    line = json.dumps(record, ensure_ascii=False)
+    return _C1_AND_DEL.sub(lambda match: f"\\u{ord(match.group()):04x}", line)
+
+
+def _count(number: int, noun: str) -> str:
+    """"1 word", "2 words"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _url_problem(text: str) -> str | None:
+    """Why text is not an http(s) URL to fetch or to record a page under, or None if it is."""
+    from urllib.parse import urlsplit
+
+    if _CONTROL.search(text):
+        return "it holds control characters"
+    try:
+        parts = urlsplit(text.strip())
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        return f"its host is malformed ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"it is not an http(s) URL (scheme {parts.scheme!r})" if parts.scheme else "it is not an http(s) URL"
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        port = parts.netloc.rpartition(":")[2]
+        return f"its port {port} is out of range (0-65535)" if port.isdigit() else f"its port {port!r} is not a number"
+    if not parts.hostname:
+        return "it has no host"
+    return None
+
+
+def _check_url(text: str, param_hint: str) -> None:
+    if (problem := _url_problem(text)) is not None:
+        raise click.BadParameter(f"{_shorten(_safe(text))!r}: {problem}", param_hint=param_hint)
+
+
+def _looks_like_url(text: str) -> bool:
+    return bool(_SCHEME.match(text.strip()))
 
 
 def db_option(func: F) -> F:
@@ -152,7 +242,14 @@ def cli() -> None:
 
 def _outcome_line(result: SaveResult) -> str:
     state = "unchanged" if not result.changed else ("new" if result.version == 1 else "changed")
-    return f"v{result.version}\t{state}\t{result.word_count} words\t{result.title or ''}\t{result.url}"
+    words = _count(result.word_count, "word")
+    return f"v{result.version}\t{state}\t{words}\t{_field(result.title)}\t{_field(result.url)}"
+
+
+def _describe(outcome: Outcome) -> str:
+    """"URL: what went wrong", fit for a message line."""
+    assert outcome.error is not None
+    return f"{_shorten(_field(outcome.url))}: {_shorten(_safe(outcome.error.message), 400)}"
 
 
 def _outcome_json(outcome: Outcome) -> str:
@@ -166,21 +263,43 @@ def _outcome_json(outcome: Outcome) -> str:
         assert outcome.error is not None
         error = outcome.error
         record = {"url": outcome.url, "ok": False, "reason": error.reason, "error": outcome.describe_error()}
-    return json.dumps(record, ensure_ascii=False)
+    return _json(record)
 
 
-def _local_page(target: str, url: str | None) -> Page:
+def _read_local(target: str, max_bytes: int, missing: str) -> bytes:
+    """The bytes of a saved page, or of stdin for -: at most max_bytes, and HTML.
+
+    Anything else ends the command with one line: a file that is not there or is not a
+    regular file (a directory, a FIFO, a device) as a usage error, at once; bytes that are
+    too many, binary or not HTML as the error the fetcher raises for such a body.
+    """
+    name = "stdin" if target == "-" else _shorten(_safe(target))
     if target == "-":
-        content = sys.stdin.buffer.read()
-        address = url or "stdin:"
+        content = sys.stdin.buffer.read(max_bytes + 1)
     else:
-        path = Path(target)
         try:
-            content = path.read_bytes()
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block the open
         except OSError as exc:
-            message = f"{target} is neither a URL nor a readable file ({exc.strerror})"
-            raise click.BadParameter(message) from None
-        address = url or path.resolve().as_uri()
+            raise click.BadParameter(f"{name}: {missing} ({exc.strerror})", param_hint="FILE") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise click.BadParameter(f"{name} is a directory, not a saved page", param_hint="FILE")
+            raise click.BadParameter(f"{name} is not a regular file (a FIFO, device or socket): "
+                                     "save the page to a file, or give it on stdin as -", param_hint="FILE")
+        with os.fdopen(fd, "rb") as handle:
+            content = handle.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise TooLarge(name, f"more than {max_bytes} bytes (--max-bytes)")
+    if (problem := html_problem(content)) is not None:
+        raise NotHTML(name, problem)
+    return content
+
+
+def _local_page(target: str, url: str | None, max_bytes: int, missing: str) -> Page:
+    content = _read_local(target, max_bytes, missing)
+    address = url or ("stdin:" if target == "-" else Path(target).resolve().as_uri())
     html, encoding = decode_html(content)
     return Page(url=address, final_url=address, content=content, html=html, encoding=encoding)
 
@@ -198,17 +317,24 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 
     Each target is a URL, a saved HTML file, or - for HTML on stdin (give --url for its address).
     Prints one line per page: version, new/changed/unchanged, words, title, URL.
+    With --block-private, files are refused: a service must not read its own machine's files.
     """
-    if url is not None and not is_web_url(url):
-        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
-    urls = [target for target in targets if is_web_url(target)]
-    files = [target for target in targets if not is_web_url(target)]
+    if url is not None:
+        _check_url(url, "--url")
+    urls = [target for target in targets if _looks_like_url(target)]
+    files = [target for target in targets if not _looks_like_url(target)]
+    for target in urls:
+        _check_url(target, "URL")
     if url is not None and len(files) != 1:
         raise click.UsageError("--url names the address of exactly one file or - target")
     if "-" in files and url is None:
         raise click.UsageError("give the address of the HTML on stdin with --url")
+    if fetch["block_private"] and (paths := [target for target in files if target != "-"]):
+        raise click.UsageError(f"--block-private refuses local files ({_shorten(_safe(paths[0]))}): "
+                               "give URLs, or the HTML on stdin as -")
     failed = 0
-    pages = [_local_page(target, url) for target in files]  # a bad path fails before anything is saved
+    # A bad file fails before anything is saved.
+    pages = [_local_page(target, url, fetch["max_bytes"], "neither a URL nor a readable file") for target in files]
     status = "interrupted"
     # A few pages need no more than one cleaning process (0.3 s to start).
     cleaning = CleaningPool(None if len(pages) + len(urls) > FEW_PAGES else 1, timeout=clean_timeout,
@@ -226,7 +352,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
                     failed += 1
                     if as_json:
                         click.echo(_outcome_json(outcome))
-                    click.echo(f"Error: {outcome.describe_error()}", err=True)
+                    click.echo(f"Error: {_describe(outcome)}", err=True)
             status = "finished"
         finally:
             archive.finish_run(run_id, status=status, urls=len(targets))
@@ -249,7 +375,8 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="How to report on stderr: lines for people, or one JSON object per event.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only errors (with --log-format json: failures and the summary).")
 @fetch_options
 @clean_options
 @db_option
@@ -267,11 +394,11 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     if not (sources or feeds or sitemaps):
         raise click.UsageError("give a URL list, --feed or --sitemap")
     for source in sources:
-        if source != "-" and not Path(source).is_file():
-            raise click.BadParameter(f"{source}: no such file", param_hint="LIST")
-    for address in (*feeds, *sitemaps):
-        if not is_web_url(address):
-            raise click.BadParameter(f"{address!r} is not an http(s) URL", param_hint="--feed/--sitemap")
+        _check_list(source)
+    for address in feeds:
+        _check_url(address, "--feed")
+    for address in sitemaps:
+        _check_url(address, "--sitemap")
     report = _Report(log_format, quiet=quiet)
     cleaning = CleaningPool(timeout=clean_timeout, memory=clean_memory)
     with _client(**fetch) as client, _open_archive(db_path) as archive, cleaning:
@@ -290,15 +417,33 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
             archive.finish_run(run_id, status=status, urls=len(urls))
     report.summary(run_id, len(urls))
     if as_json:
-        click.echo(json.dumps(report.totals(run_id, len(urls))))
+        click.echo(_json(report.totals(run_id, len(urls))))
     sys.exit(1 if report.counts["failed"] else 0)
+
+
+def _check_list(source: str) -> None:
+    """A LIST argument must be - or a file (a FIFO too: `scraper run <(...)`)."""
+    if source == "-":
+        return
+    name = _shorten(_safe(source))
+    if _looks_like_url(source):
+        raise click.BadParameter(f"{name} is a URL, not a file: put URLs in a list file or on stdin (-), "
+                                 "or give a feed or sitemap with --feed/--sitemap", param_hint="LIST")
+    path = Path(source)
+    if path.is_dir():
+        raise click.BadParameter(f"{name} is a directory, not a URL list", param_hint="LIST")
+    if not path.exists():
+        raise click.BadParameter(f"{name}: no such file", param_hint="LIST")
 
 
 def _gather(lists: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...], client: PoliteClient,
             since: datetime | None, report: _Report) -> Iterator[str]:
-    """Every URL of every source; a feed or sitemap that fails is reported and the rest go on."""
+    """Every URL of every source; a source (or a list's line) that fails is reported and the rest go on."""
     for source in lists:
-        yield from read_url_list(source)
+        try:
+            yield from read_url_list(source, on_bad_line=report.source_failed)
+        except SourceError as error:
+            report.source_failed(error)
     for feed in feeds:
         try:
             yield from feed_urls(client, feed, since=since)
@@ -312,12 +457,18 @@ def _gather(lists: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str,
 
 
 class _Report:
-    """What a run tells its user on stderr: text for people, or JSON lines for machines."""
+    """What a run tells its user on stderr: text for people, or JSON lines for machines.
+
+    Text lines start with the time (UTC) when stderr is not a terminal: cron appends them to
+    a log. Quiet, text shows only errors; JSON only failures and the summary.
+    """
 
     def __init__(self, log_format: str, *, quiet: bool) -> None:
         self.json = log_format == "json"
         self.quiet = quiet
-        self.progress = not quiet and not self.json and sys.stderr.isatty()
+        terminal = sys.stderr.isatty()
+        self.progress = not quiet and not self.json and terminal
+        self.stamped = not terminal
         self.counts: Counter[str] = Counter()
         self.reasons = {"failed": Counter[str](), "skipped": Counter[str]()}
         self.failures: list[str] = []
@@ -326,7 +477,11 @@ class _Report:
 
     def _event(self, event: str, **fields: Any) -> None:
         record = {"time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "event": event, **fields}
-        click.echo(json.dumps(record, ensure_ascii=False), err=True)
+        click.echo(_json(record), err=True)
+
+    def _line(self, text: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if self.stamped else ""
+        click.echo(stamp + text, err=True)
 
     def source_failed(self, error: ScraperError) -> None:
         self.counts["failed"] += 1
@@ -335,13 +490,13 @@ class _Report:
         if self.json:
             self._event("source_failed", reason=error.reason, error=str(error))
         else:
-            click.echo(f"Error: {error}", err=True)
+            self._line(f"Error: {_shorten(_safe(error), 400)}")
 
     def outcome(self, outcome: Outcome) -> None:
         if outcome.result is not None:
             state = "new" if outcome.result.changed else "unchanged"
             self.counts[state] += 1
-            if self.json:
+            if self.json and not self.quiet:
                 self._event(state, url=outcome.url, version=outcome.result.version,
                             words=outcome.result.word_count, final_url=outcome.result.final_url)
             return
@@ -350,9 +505,10 @@ class _Report:
         self.counts[state] += 1
         self.reasons[state][outcome.error.reason] += 1
         if self.json:
-            self._event(state, url=outcome.url, reason=outcome.error.reason, error=outcome.describe_error())
+            if state == "failed" or not self.quiet:
+                self._event(state, url=outcome.url, reason=outcome.error.reason, error=outcome.describe_error())
         elif state == "failed" and len(self.failures) < FAILURES_LISTED:
-            self.failures.append(outcome.describe_error())
+            self.failures.append(_describe(outcome))
 
     def totals(self, run_id: int, urls: int) -> dict[str, Any]:
         counts = self.counts
@@ -367,17 +523,18 @@ class _Report:
             self._event("summary", **totals)
             return
         for line in self.failures:
-            click.echo(f"failed: {line}", err=True)
+            self._line(f"failed: {line}")
         unlisted = self.counts["failed"] - self.sources_failed - len(self.failures)
         if unlisted > 0:
-            click.echo(f"... and {unlisted} more: see `scraper failures`", err=True)
+            self._line(f"... and {unlisted} more: see `scraper failures`")
         if not self.quiet:
             def why(state: str) -> str:
-                reasons = ", ".join(f"{reason} {n}" for reason, n in self.reasons[state].most_common())
+                reasons = ", ".join(f"{_safe(reason)} {n}" for reason, n in self.reasons[state].most_common())
                 return f"{totals[state]} {state}" + (f" ({reasons})" if reasons else "")
 
-            click.echo(f"{urls} URLs: {totals['fetched']} fetched, {totals['new_versions']} new versions, "
-                       f"{totals['unchanged']} unchanged, {why('skipped')}, {why('failed')}", err=True)
+            self._line(f"{_count(urls, 'URL')}: {totals['fetched']} fetched, "
+                       f"{_count(totals['new_versions'], 'new version')}, {totals['unchanged']} unchanged, "
+                       f"{why('skipped')}, {why('failed')}")
 
 
 @contextmanager
@@ -437,11 +594,11 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
     with _open_archive(db_path, must_exist=True) as archive:
         for row in archive.history(url):
             if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
+                click.echo(_json(row))
             else:
                 changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
-                click.echo(f"v{row['version']}\t{row['fetched_at']}\t{row['word_count']} words\t{changes}\t"
-                           f"{row['title'] or ''}")
+                click.echo(f"v{row['version']}\t{row['fetched_at']}\t{_count(row['word_count'], 'word')}\t{changes}\t"
+                           f"{_field(row['title'])}")
 
 
 @cli.command("diff")
@@ -458,58 +615,68 @@ def diff_command(url: str, older: int | None, newer: int | None, words: bool, as
         after = archive.version(url, newer)
         if older is None:
             if after["version"] == 1:
-                raise click.ClickException(f"{url} has one version only: nothing to compare")
+                raise click.ClickException(f"{_shorten(_safe(url))} has one version only: nothing to compare")
             older = after["version"] - 1
         before = archive.version(url, older)
     changes = word_diff(before["text"], after["text"])
     added, removed = counted(changes)
     if as_json:
-        click.echo(json.dumps({
+        click.echo(_json({
             "url": url,
             "from": {key: before[key] for key in ("version", "fetched_at", "title")},
             "to": {key: after[key] for key in ("version", "fetched_at", "title")},
             "words_added": added, "words_removed": removed,
             "changes": [{"op": change.op, "text": change.text} for change in changes],
-        }, ensure_ascii=False))
+        }))
         return
     if before["title"] != after["title"]:
-        click.echo(f"title: {before['title']!r} -> {after['title']!r}")
+        click.echo(f"title: {before['title']!r} -> {after['title']!r}")  # repr escapes control characters
     if words:
-        click.echo(render_word_diff(changes), nl=False)
+        click.echo(_safe(render_word_diff(changes)), nl=False)
     else:
         labels = [f"v{row['version']} {row['fetched_at']}" for row in (before, after)]
         for line in unified_diff(before["text"], after["text"], from_label=labels[0], to_label=labels[1]).splitlines():
+            line = _safe(line)
             color = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
             click.echo(click.style(line, fg=color) if color else line)
-    click.echo(f"v{before['version']} -> v{after['version']}: +{added} -{removed} words", err=True)
+    noun = "word" if added + removed == 1 else "words"
+    click.echo(f"v{before['version']} -> v{after['version']}: +{added} -{removed} {noun}", err=True)
 
 
 @cli.command("search")
-@click.argument("query")
+@click.argument("words", nargs=-1, required=True)
 @click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="At most this many results.")
 @click.option("--all-versions", is_flag=True, help="Search every version, not only the latest of each page.")
 @click.option("--fts", "syntax", is_flag=True,
-              help="Read QUERY as SQLite FTS5 syntax (OR, NOT, NEAR, prefix*) instead of plain words.")
+              help="Read WORDS as SQLite FTS5 syntax (OR, NOT, NEAR, prefix*) instead of plain words.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per result.")
 @db_option
-def search_command(query: str, limit: int, all_versions: bool, syntax: bool, as_json: bool, db_path: Path) -> None:
+def search_command(words: tuple[str, ...], limit: int, all_versions: bool, syntax: bool, as_json: bool,
+                   db_path: Path) -> None:
     """Full-text search of titles and texts, best matches first, each with a snippet.
 
-    Every word of QUERY must appear; "quoted words" must appear together. Exits 1 when
-    nothing matches, as grep does.
+    Every word must appear; a quoted argument with spaces ("white paper") is a phrase, whose
+    words must appear together. Exits 1 when nothing matches, as grep does.
     """
+    query = " ".join(words) if syntax else _phrases(words)
     with _open_archive(db_path, must_exist=True) as archive:
         results = archive.search(query, limit=limit, all_versions=all_versions, syntax=syntax)
     for row in results:
         if as_json:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(_json(row))
         else:
-            click.echo(f"{row['url']}\tv{row['version']}\t{row['title'] or ''}")
-            click.echo("    " + " ".join(row["snippet"].split()))
+            click.echo(f"{_field(row['url'])}\tv{row['version']}\t{_field(row['title'])}")
+            click.echo("    " + _field(row["snippet"]))
     if not results:
-        click.echo(f"No match for {query!r}.", err=True)
+        click.echo(f"No match for {_shorten(_field(query))}.", err=True)
         sys.exit(1)
+
+
+def _phrases(words: tuple[str, ...]) -> str:
+    """The words as the archive's plain query: an argument holding spaces (the shell's quotes
+    kept it whole) becomes a "quoted phrase", unless it has quotes of its own."""
+    return " ".join(f'"{word}"' if len(word.split()) > 1 and '"' not in word else word for word in words)
 
 
 @cli.command("similar")
@@ -528,9 +695,9 @@ def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_pa
         matches = similar(archive, url, threshold=threshold, limit=limit)
     for match in matches:
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(match), ensure_ascii=False))
+            click.echo(_json(dataclasses.asdict(match)))
         else:
-            click.echo(f"{match.similarity:.2f}\t{match.url}\t{match.title or ''}")
+            click.echo(f"{match.similarity:.2f}\t{_field(match.url)}\t{_field(match.title)}")
 
 
 @cli.command("show")
@@ -543,15 +710,17 @@ def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_pa
 @db_option
 def show_command(url: str, number: int | None, html: bool, markdown: bool, as_json: bool, db_path: Path) -> None:
     """Print the cleaned text of one version of a page."""
+    if html + markdown + as_json > 1:
+        raise click.UsageError("--html, --markdown and --json each choose what to print: give one")
     with _open_archive(db_path, must_exist=True) as archive:
         row = archive.version(url, number)
         if html:
             sys.stdout.buffer.write(archive.raw_html(row["html_sha256"]))
         elif as_json:
             row.pop("headers", None)
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(_json(row))
         else:
-            click.echo(row["markdown"] if markdown else row["text"])
+            click.echo(_safe(row["markdown"] if markdown else row["text"]))
 
 
 @cli.command("failures")
@@ -564,9 +733,10 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
     with _open_archive(db_path, must_exist=True) as archive:
         for row in archive.failures(runs=runs):
             if as_json:
-                click.echo(json.dumps(row, ensure_ascii=False))
+                click.echo(_json(row))
             else:
-                click.echo(f"run {row['run_id']}\t{row['at']}\t{row['reason']}\t{row['url']}\t{row['error']}")
+                click.echo(f"run {row['run_id']}\t{row['at']}\t{_field(row['reason'])}\t{_field(row['url'])}\t"
+                           f"{_field(row['error'])}")
 
 
 # ---- clean -----------------------------------------------------------------------------
@@ -578,17 +748,27 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
 @click.option("-f", "--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
               show_default=True, help="Plain text, Markdown, or JSON with the metadata.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=FetchSettings.max_bytes, show_default=True,
+              help="Largest page read.")
 @clean_options
-def clean_command(source: str, url: str | None, fmt: str, as_json: bool, clean_timeout: float,
+def clean_command(source: str, url: str | None, fmt: str, as_json: bool, max_bytes: int, clean_timeout: float,
                   clean_memory: int) -> None:
-    """Clean a local HTML page and print its article. Stores nothing."""
-    page = _local_page(source, url)
+    """Clean a saved HTML page (or - for HTML on stdin) and print its article. Stores nothing.
+
+    To fetch a page from the web, archive it: scraper archive URL.
+    """
+    if _looks_like_url(source):
+        raise click.BadParameter(f"{_shorten(_safe(source))} is a URL: clean takes a saved HTML file or -; "
+                                 "to fetch and archive a page, use `scraper archive URL`", param_hint="FILE|-")
+    if url is not None:
+        _check_url(url, "--url")
+    page = _local_page(source, url, max_bytes, "not a readable file")
     with CleaningPool(1, timeout=clean_timeout, memory=clean_memory) as cleaning:
         article = cleaning.clean(page.html, url)
     if as_json or fmt == "json":
-        click.echo(json.dumps({"url": url, **article.to_dict()}, ensure_ascii=False))
+        click.echo(_json({"url": url, **article.to_dict()}))
     else:
-        click.echo(article.markdown if fmt == "md" else article.text)
+        click.echo(_safe(article.markdown if fmt == "md" else article.text))
 
 
 def main() -> None:
@@ -598,9 +778,7 @@ def main() -> None:
     try:
         cli.main(prog_name="scraper")
     except BrokenPipeError:
-        # The reader of stdout went away (`scraper export | head`): stop quietly.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(1)
+        _reader_gone()
 
 
 if __name__ == "__main__":

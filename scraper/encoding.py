@@ -93,3 +93,46 @@ def decode_html(content: bytes, content_type: str = "") -> tuple[str, str]:
                 best = match
         return str(best), best.encoding
     return content.decode("utf-8", errors="replace"), "utf-8"
+
+
+# WHATWG MIME sniffing's HTML signatures (https://mimesniff.spec.whatwg.org/#identifying-a-resource-with-an-unknown-mime-type),
+# plus elements a page fragment or a hand-written page often starts with.
+_HTML_START = re.compile(
+    rb"<(?:!doctype\s+html|html|head|script|iframe|h[1-6]|div|font|table|a|style|title|b|body|br|p"
+    rb"|meta|link|article|main|section|header|footer|nav|span|ul|ol|li|img|form|noscript|base|template"
+    rb"|svg|center|pre|blockquote|dl)(?=[\s>/])|<!--",
+    re.I,
+)
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>", re.I)
+_LEADING_SPACE = re.compile(rb"\s+")
+
+
+def html_problem(content: bytes) -> str | None:
+    """Why content is not an HTML page, judged by its start as browsers sniff it; None if it is.
+
+    For input that comes with no content type (a local file, stdin): "binary content" for
+    bytes with NUL among the first kilobyte (unless UTF-16), "not HTML (...)" for text that
+    does not open with HTML markup (Markdown, JSON, a feed), "empty" for nothing but space.
+    """
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            text = content[len(bom):]
+            if name != "utf-8":  # compare the markup as ASCII; other characters do not matter here
+                text = text[:8192].decode(name, errors="ignore").encode("ascii", errors="replace")
+            break
+    else:
+        if b"\0" in content[:1024]:
+            return "binary content"
+        text = content
+    start = space.end() if (space := _LEADING_SPACE.match(text)) else 0
+    head = text[start:start + 1024]
+    if not head:
+        return "empty"
+    if (declaration := _XML_DECLARATION.match(head)) is not None:  # XHTML: the declaration, then HTML
+        head = head[declaration.end():].lstrip()
+        if head[:9].lower() == b"<!doctype" or _HTML_START.match(head):
+            return None
+        return "not HTML (XML that is not XHTML)"
+    if _HTML_START.match(head):
+        return None
+    return "not HTML (no HTML markup at its start)"

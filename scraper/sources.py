@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 from scraper.errors import FetchError, SourceError
 from scraper.feeds import MAX_SITEMAP_BYTES, newer_than, parse_feed, parse_sitemap
@@ -16,26 +16,53 @@ from scraper.politeness import PoliteClient
 T = TypeVar("T")
 
 
-def read_url_list(source: str) -> Iterator[str]:
-    """URLs of a list file ("-" for stdin): one a line; blank lines and # comments skipped."""
+def read_url_list(source: str, on_bad_line: Callable[[SourceError], None] | None = None) -> Iterator[str]:
+    """URLs of a list file ("-" for stdin): one a line; blank lines and # comments skipped.
+
+    A line that is not UTF-8 text is passed to on_bad_line as a SourceError naming it
+    ("urls.txt line 3: not UTF-8 text") and the rest of the list is read; without
+    on_bad_line it is raised. A file that is not text at all (NUL bytes at its start)
+    raises SourceError whole.
+    """
     if source == "-":
-        yield from _urls(sys.stdin, "stdin")
+        yield from _urls(sys.stdin.buffer, "stdin", on_bad_line)
         return
     try:
-        with Path(source).open(encoding="utf-8-sig") as handle:
-            yield from _urls(handle, source)
+        with Path(source).open("rb") as handle:
+            yield from _urls(handle, source, on_bad_line)
     except OSError as exc:
         raise SourceError(f"cannot read URL list {source}: {exc.strerror or exc}") from exc
 
 
-def _urls(lines: TextIO, name: str) -> Iterator[str]:
-    try:
-        for line in lines:
-            url = line.strip()
-            if url and not url.startswith("#"):
-                yield url
-    except UnicodeDecodeError as exc:
-        raise SourceError(f"URL list {name} is not UTF-8 text") from exc
+MAX_LINE = 1 << 20
+"""Longest line of a URL list read: a file with no line breaks is not read into memory whole."""
+
+
+def _urls(lines: BinaryIO, name: str, on_bad_line: Callable[[SourceError], None] | None) -> Iterator[str]:
+    number = 0
+    while raw := lines.readline(MAX_LINE + 1):
+        number += 1
+        if number == 1 and b"\0" in raw:
+            raise SourceError(f"URL list {name} is binary content, not text")
+        problem = None
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            problem = f"longer than {MAX_LINE} bytes"
+            while (rest := lines.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass  # the rest of the line
+        else:
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                problem = "not UTF-8 text"
+        if problem is not None:
+            error = SourceError(f"{name} line {number}: {problem}")
+            if on_bad_line is None:
+                raise error
+            on_bad_line(error)
+            continue
+        url = line.strip()
+        if url and not url.startswith("#"):
+            yield url
 
 
 def unique(urls: Iterable[str], key: Callable[[str], str]) -> Iterator[str]:
