@@ -24,7 +24,7 @@ from scraper.fetcher import Validators
 from scraper.malloc import trim_heap, tune_for_run
 from scraper.models import Article, Page
 from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient
-from scraper.urls import host_of, is_web_url
+from scraper.urls import host_of, url_problem
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ def run(
     tune_for_run()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
-        if not is_web_url(url):
-            raise FetchError(url, "not an http(s) URL")
+        if problem := url_problem(url):
+            raise FetchError(url, problem)
         page = client.fetch(url, validators=validators)
         if page.status == 304:
             return page, None
