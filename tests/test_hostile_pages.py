@@ -155,7 +155,7 @@ def test_a_page_being_cleaned_long_holds_no_other_page_while_a_process_is_free()
 
 
 def test_a_failure_the_archive_cannot_record_is_still_an_outcome(db_path: Path) -> None:
-    with Archive(db_path, busy_timeout=0.2) as archive:
+    with Archive(db_path, busy_timeout=0.2, lock_patience=0.5) as archive:
         blocker = sqlite3.connect(db_path, isolation_level=None)
         blocker.execute("BEGIN EXCLUSIVE")  # another writer, holding the archive past its busy timeout
         try:

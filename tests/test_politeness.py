@@ -190,7 +190,7 @@ def test_a_dead_site_fails_a_cron_run(db_path: Path) -> None:
     result = scraper_cli("run", "-", *FAST_FLAGS, input=f"{url}\n".encode())
     err = result.stderr.decode()
     assert result.returncode == 1, err
-    assert "1 URLs: 0 fetched, 0 new versions, 0 unchanged, 0 skipped, 1 failed (connection 1)" in err
+    assert "1 URL: 0 fetched, 0 new versions, 0 unchanged, 0 skipped, 1 failed (connection 1)" in err
     assert f"failed: {url}: " in err and "robots.txt could not be reached" in err
     failures = scraper_cli("failures")
     assert failures.returncode == 0
