@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
+
+from scraper.models import strip_controls
 
 Record = dict[str, Any]
 FIELDS = (
@@ -21,8 +22,6 @@ FIELDS = (
 """Fields of jsonl and csv records. Markdown is the md format's body, not a field."""
 RECORD_SEPARATOR = "\f\n"
 """Between records of the txt format: a form feed on its own line."""
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""C0 controls but tab and newline (ESC starts terminal escapes), DEL and C1 controls (CSI, OSC)."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """What a spreadsheet may read as the start of a formula in a CSV cell (OWASP's list)."""
 
@@ -30,7 +29,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def _clean(value: Any) -> Any:
     """value with control characters taken out of its text (a list's too)."""
     if isinstance(value, str):
-        return _CONTROL.sub("", value)
+        return strip_controls(value)
     if isinstance(value, list):
         return [_clean(item) for item in value]
     return value

@@ -32,11 +32,11 @@ from scraper.encoding import decode_html, html_problem
 from scraper.errors import NotHTML, ScraperError, SourceError, TooLarge
 from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
-from scraper.models import Page
+from scraper.models import Page, strip_controls
 from scraper.pipeline import Outcome, run, save_page
 from scraper.politeness import PoliteClient, Politeness
 from scraper.sources import feed_urls, read_url_list, sitemap_urls, unique
-from scraper.urls import canonical_url
+from scraper.urls import canonical_url, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -77,7 +77,7 @@ class ScraperGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ScraperError as error:
-            raise click.ClickException(_shorten(_safe(str(error)), 400)) from error
+            raise click.ClickException(shorten(_safe(str(error)), 400)) from error
         except BrokenPipeError:  # before click takes it for a failure
             _reader_gone()
         except (KeyboardInterrupt, Interrupted):
@@ -87,7 +87,6 @@ class ScraperGroup(click.Group):
 
 # ---- what the command prints -------------------------------------------------------------
 
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _C1_AND_DEL = re.compile("[\x7f-\x9f]")
 
 
@@ -95,21 +94,12 @@ def _safe(text: object) -> str:
     """Text from a page (or a user) fit for a terminal: control characters dropped (C0 but
     newline and tab, DEL, C1), so that a title cannot clear the screen, colour it or retitle
     the window."""
-    return _CONTROL.sub("", "" if text is None else str(text))
+    return strip_controls("" if text is None else str(text))
 
 
 def _field(text: object) -> str:
     """One field of a tab-separated line: safe, and on one line."""
     return " ".join(_safe(text).split())
-
-
-def _shorten(text: str, limit: int = 200) -> str:
-    """text, or its start and end around an ellipsis when longer than limit: a 100 KB URL
-    must not fill the screen in a message."""
-    if len(text) <= limit:
-        return text
-    half = (limit - 1) // 2
-    return f"{text[:half]}…{text[-half:]}"
 
 
 def _json(record: Any) -> str:
@@ -130,7 +120,7 @@ def _url_problem(text: str) -> str | None:
     """Why text is not an http(s) URL to fetch or to record a page under, or None if it is."""
     from urllib.parse import urlsplit
 
-    if _CONTROL.search(text):
+    if strip_controls(text) != text:
         return "it holds control characters"
     try:
         parts = urlsplit(text.strip())
@@ -150,7 +140,7 @@ def _url_problem(text: str) -> str | None:
 
 def _check_url(text: str, param_hint: str) -> None:
     if (problem := _url_problem(text)) is not None:
-        raise click.BadParameter(f"{_shorten(_safe(text))!r}: {problem}", param_hint=param_hint)
+        raise click.BadParameter(f"{shorten(_safe(text))!r}: {problem}", param_hint=param_hint)
 
 
 def _looks_like_url(text: str) -> bool:
@@ -249,7 +239,7 @@ def _outcome_line(result: SaveResult) -> str:
 def _describe(outcome: Outcome) -> str:
     """"URL: what went wrong", fit for a message line."""
     assert outcome.error is not None
-    return f"{_shorten(_field(outcome.url))}: {_shorten(_safe(outcome.error.message), 400)}"
+    return f"{shorten(_field(outcome.url))}: {shorten(_safe(outcome.error.message), 400)}"
 
 
 def _outcome_json(outcome: Outcome) -> str:
@@ -273,7 +263,7 @@ def _read_local(target: str, max_bytes: int, missing: str) -> bytes:
     regular file (a directory, a FIFO, a device) as a usage error, at once; bytes that are
     too many, binary or not HTML as the error the fetcher raises for such a body.
     """
-    name = "stdin" if target == "-" else _shorten(_safe(target))
+    name = "stdin" if target == "-" else shorten(_safe(target))
     if target == "-":
         content = sys.stdin.buffer.read(max_bytes + 1)
     else:
@@ -330,7 +320,7 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
     if "-" in files and url is None:
         raise click.UsageError("give the address of the HTML on stdin with --url")
     if fetch["block_private"] and (paths := [target for target in files if target != "-"]):
-        raise click.UsageError(f"--block-private refuses local files ({_shorten(_safe(paths[0]))}): "
+        raise click.UsageError(f"--block-private refuses local files ({shorten(_safe(paths[0]))}): "
                                "give URLs, or the HTML on stdin as -")
     failed = 0
     # A bad file fails before anything is saved.
@@ -425,7 +415,7 @@ def _check_list(source: str) -> None:
     """A LIST argument must be - or a file (a FIFO too: `scraper run <(...)`)."""
     if source == "-":
         return
-    name = _shorten(_safe(source))
+    name = shorten(_safe(source))
     if _looks_like_url(source):
         raise click.BadParameter(f"{name} is a URL, not a file: put URLs in a list file or on stdin (-), "
                                  "or give a feed or sitemap with --feed/--sitemap", param_hint="LIST")
@@ -490,7 +480,7 @@ class _Report:
         if self.json:
             self._event("source_failed", reason=error.reason, error=str(error))
         else:
-            self._line(f"Error: {_shorten(_safe(error), 400)}")
+            self._line(f"Error: {shorten(_safe(error), 400)}")
 
     def outcome(self, outcome: Outcome) -> None:
         if outcome.result is not None:
@@ -615,7 +605,7 @@ def diff_command(url: str, older: int | None, newer: int | None, words: bool, as
         after = archive.version(url, newer)
         if older is None:
             if after["version"] == 1:
-                raise click.ClickException(f"{_shorten(_safe(url))} has one version only: nothing to compare")
+                raise click.ClickException(f"{shorten(_safe(url))} has one version only: nothing to compare")
             older = after["version"] - 1
         before = archive.version(url, older)
     changes = word_diff(before["text"], after["text"])
@@ -669,7 +659,7 @@ def search_command(words: tuple[str, ...], limit: int, all_versions: bool, synta
             click.echo(f"{_field(row['url'])}\tv{row['version']}\t{_field(row['title'])}")
             click.echo("    " + _field(row["snippet"]))
     if not results:
-        click.echo(f"No match for {_shorten(_field(query))}.", err=True)
+        click.echo(f"No match for {shorten(_field(query))}.", err=True)
         sys.exit(1)
 
 
@@ -758,7 +748,7 @@ def clean_command(source: str, url: str | None, fmt: str, as_json: bool, max_byt
     To fetch a page from the web, archive it: scraper archive URL.
     """
     if _looks_like_url(source):
-        raise click.BadParameter(f"{_shorten(_safe(source))} is a URL: clean takes a saved HTML file or -; "
+        raise click.BadParameter(f"{shorten(_safe(source))} is a URL: clean takes a saved HTML file or -; "
                                  "to fetch and archive a page, use `scraper archive URL`", param_hint="FILE|-")
     if url is not None:
         _check_url(url, "--url")

@@ -107,6 +107,12 @@ _XML_DECLARATION = re.compile(rb"<\?xml[^>]*\?>", re.I)
 _LEADING_SPACE = re.compile(rb"\s+")
 
 
+def is_binary(content: bytes) -> bool:
+    """Whether content is no text at all: a NUL byte in its first kilobyte (not UTF-16, which
+    has them in every ASCII character)."""
+    return b"\0" in content[:1024] and not content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
 def html_problem(content: bytes) -> str | None:
     """Why content is not an HTML page, judged by its start as browsers sniff it; None if it is.
 
@@ -114,16 +120,15 @@ def html_problem(content: bytes) -> str | None:
     bytes with NUL among the first kilobyte (unless UTF-16), "not HTML (...)" for text that
     does not open with HTML markup (Markdown, JSON, a feed), "empty" for nothing but space.
     """
+    if is_binary(content):
+        return "binary content"
+    text = content
     for bom, name in _BOMS:
         if content.startswith(bom):
             text = content[len(bom):]
             if name != "utf-8":  # compare the markup as ASCII; other characters do not matter here
                 text = text[:8192].decode(name, errors="ignore").encode("ascii", errors="replace")
             break
-    else:
-        if b"\0" in content[:1024]:
-            return "binary content"
-        text = content
     start = space.end() if (space := _LEADING_SPACE.match(text)) else 0
     head = text[start:start + 1024]
     if not head:

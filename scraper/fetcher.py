@@ -8,7 +8,6 @@ however well the body compresses.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import email.utils
 import ssl
@@ -24,7 +23,7 @@ from tenacity import RetryCallState, Retrying, stop_after_attempt, stop_after_de
 from scraper import __version__
 from scraper.addresses import PrivateAddress, PublicOnlyTransport, refuse_private, resolve
 from scraper.decompress import DecodeError, OverLimit, decode_body
-from scraper.encoding import decode_html
+from scraper.encoding import decode_html, is_binary
 from scraper.errors import (
     BadContent,
     BlockedAddress,
@@ -242,7 +241,7 @@ class _Request:
             content = self._read(response)
         if not self.html_only:
             return page(content)
-        if b"\0" in content[:1024] and not content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if is_binary(content):
             raise NotHTML(url, "binary content" + (f" served as {mime}" if mime else ""))
         html, encoding = decode_html(content, content_type)
         return page(content, html, encoding)

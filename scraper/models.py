@@ -19,7 +19,16 @@ _WORD = re.compile(rf"[{CJK}]|[^\s{CJK}]+")
 # controls (the terminal escapes ESC[2J, OSC, CSI), bidi embeddings, overrides and isolates
 # (they reorder how what follows them is shown), and the two characters XML forbids; and lone
 # surrogates, which no encoding writes (JSON-LD may escape one), as U+FFFD.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
+_CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+"""C0 controls but tab and newline (ESC starts terminal escapes), DEL and C1 controls (CSI,
+OSC), as a regex character range."""
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_UNSAFE = re.compile(f"[{_CONTROLS}\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    """text without control characters (tab and newline stay): no terminal escape survives."""
+    return _CONTROL.sub("", text)
 
 
 def _replacement(match: re.Match[str]) -> str:

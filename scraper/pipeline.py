@@ -19,12 +19,12 @@ from typing import Any, TypeVar
 
 from archive.store import Archive, SaveResult
 from scraper.cleaning_pool import CleaningPool
-from scraper.errors import ArchiveError, Claimed, FetchError, InternalError, ScraperError, Skipped
+from scraper.errors import ArchiveError, Claimed, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.malloc import trim_heap, tune_for_run
 from scraper.models import Article, Page
 from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient
-from scraper.urls import host_of, url_problem
+from scraper.urls import host_of
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,6 @@ def run(
     tune_for_run()
 
     def work(url: str, validators: Validators | None) -> tuple[Page, Article | None]:
-        if problem := url_problem(url):
-            raise FetchError(url, problem)
         page = client.fetch(url, validators=validators)
         if page.status == 304:
             return page, None
