@@ -23,9 +23,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.corpus import DEFAULT_CORPUS, load, require
+from bench.evaluation import Tally
 from scraper.cleaner import STAGES, clean_timed
 from scraper.errors import ScraperError
-from scraper.evaluation import Tally
 
 
 def main() -> None:

@@ -7,8 +7,8 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import Article, NoContent, clean
-from scraper.boilerplate import drop_boilerplate
-from scraper.prune import prune
+from scraper.cleaner.boilerplate import drop_boilerplate
+from scraper.cleaner.prune import prune
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
 

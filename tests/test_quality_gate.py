@@ -13,8 +13,8 @@ from pathlib import Path
 
 import zstandard
 
+from bench.evaluation import Tally
 from scraper import ScraperError, clean
-from scraper.evaluation import Tally
 
 GATE = Path(__file__).resolve().parent.parent / "fixtures" / "gate" / "pages.jsonl.zst"
 FLOORS = {"f1": 0.942, "precision": 0.923, "recall": 0.960}

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from lxml import etree
 from selectolax.lexbor import LexborNode
 
-from scraper.boilerplate import is_boilerplate, line_key
+from scraper.cleaner.boilerplate import is_boilerplate, line_key
+from scraper.cleaner.prune import INLINE, name_tokens
 from scraper.models import safe_text
-from scraper.prune import INLINE, name_tokens
 
 _MAX_GAP = 12
 """Blocks between the headline and the body beyond which what lies between is not a lead."""

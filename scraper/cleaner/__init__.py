@@ -16,15 +16,19 @@ import trafilatura
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper.boilerplate import drop_boilerplate
+from scraper import __version__
+from scraper.cleaner.boilerplate import drop_boilerplate
+from scraper.cleaner.lead import read_lead_region, restore_lead
+from scraper.cleaner.metadata import read_metadata
+from scraper.cleaner.prune import prune
+from scraper.cleaner.render import render
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
-from scraper.lead import read_lead_region, restore_lead
-from scraper.metadata import read_metadata
 from scraper.models import Article, safe_text
-from scraper.prune import prune
-from scraper.render import render
 
+CLEANER_ID = f"scraper {__version__}"
+"""Which cleaner made a text: recorded with each archived version, so a text can be told
+from one a later cleaner would make."""
 MIN_WORDS = 10
 """An extraction shorter than this is not an article body."""
 STAGES = ("parse", "metadata", "prune", "extract", "post-process")
