@@ -1,8 +1,17 @@
-"""HTML -> Article, in four stages: parse and read metadata (selectolax), prune chrome
-(selectolax), extract the body (trafilatura) and put back the lead it left out, drop
-boilerplate blocks and render.
+"""HTML -> Article, by one of two paths; both parse the page and read its metadata first
+(selectolax, metadata.py).
 
-A pure function of its input: no network, no globals that change.
+The rules (the default): prune chrome by kind (prune.py), extract with trafilatura, put back
+the lead it left out (lead.py), drop boilerplate blocks (boilerplate.py) and render (render.py).
+
+The block model (`clean(..., model=DEFAULT_MODEL)`, not yet the default): cut the body into
+blocks (blocks.py), tell the page's type and keep the blocks a learned model (model.py,
+trained by `python -m bench.train` on labelled pages) calls main content, drop stock lines of
+chrome, bylines and credits, and compose text and Markdown (compose.py). Where the model
+finds next to nothing, the rules run instead.
+
+A pure function of its input: no network, no globals that change; the model is read once
+per process.
 """
 
 from __future__ import annotations
@@ -11,27 +20,36 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 
 import trafilatura
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import __version__
-from scraper.cleaner.boilerplate import drop_boilerplate
+from scraper.cleaner.blocks import Segmentation, segment
+from scraper.cleaner.boilerplate import drop_boilerplate, is_boilerplate, is_dateline, line_key
+from scraper.cleaner.compose import compose
 from scraper.cleaner.lead import read_lead_region, restore_lead
 from scraper.cleaner.metadata import read_metadata
+from scraper.cleaner.model import DEFAULT_MODEL, BlockModel
+from scraper.cleaner.model import load as load_model
+from scraper.cleaner.page import page_signals
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
 from scraper.models import Article, safe_text
 
+__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "BlockModel", "clean", "clean_timed"]
+
 CLEANER_ID = f"scraper {__version__}"
 """Which cleaner made a text: recorded with each archived version, so a text can be told
 from one a later cleaner would make."""
 MIN_WORDS = 10
 """An extraction shorter than this is not an article body."""
-STAGES = ("parse", "metadata", "prune", "extract", "post-process")
+STAGES = ("parse", "metadata", "prune", "extract", "post-process", "segment", "model", "compose")
+"""Where cleaning spends its time: the rule-based path's stages, then the block model's."""
 
 
 class _Stopwatch:
@@ -53,19 +71,65 @@ class _Stopwatch:
             self.seconds[name] += time.perf_counter() - start
 
 
-def clean(html: str | bytes, url: str | None = None) -> Article:
-    """Turn a web page into its article: text, Markdown and metadata.
+def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = None) -> Article:
+    """Turn a web page into its main content: text, Markdown and metadata.
 
-    Raises NoContent when the page holds no article body.
+    model: a block model (or its file, such as DEFAULT_MODEL) cleans the page instead of the
+    rules; see the module's docstring. Raises NoContent when the page holds no main text.
     """
-    return _clean(html, url, _Stopwatch(enabled=False))
+    return _clean(html, url, _Stopwatch(enabled=False), model)
 
 
-def clean_timed(html: str | bytes, url: str | None = None) -> tuple[Article, dict[str, float]]:
+def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = None,
+                ) -> tuple[Article, dict[str, float]]:
     """clean(), also returning the seconds spent in each of STAGES."""
     stopwatch = _Stopwatch(enabled=True)
-    article = _clean(html, url, stopwatch)
+    article = _clean(html, url, stopwatch, model)
     return article, stopwatch.seconds
+
+
+def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: BlockModel | Path | None) -> Article:
+    # The page's address may be as odd as the page: links are resolved against it.
+    url = safe_text(url) if url else url
+    with stopwatch.stage("parse"):
+        if isinstance(html, bytes):
+            html, _ = decode_html(html)
+    if model is None:
+        article = _clean_by_rules(html, url, stopwatch)
+    else:
+        article = _clean_blocks(html, url, stopwatch, model if isinstance(model, BlockModel) else load_model(model))
+    # Cached here, in the cleaning process, and carried with the article to the run's
+    # process, whose one core also fetches and saves: the archive needs it.
+    article.content_hash  # noqa: B018
+    return article
+
+
+def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: BlockModel) -> Article:
+    """The block model's path, with the rules' where it finds next to nothing."""
+    with stopwatch.stage("parse"):
+        tree = LexborHTMLParser(html)
+    with stopwatch.stage("metadata"):
+        metadata = read_metadata(tree, url)
+        kind, body_text = page_signals(tree)
+    with stopwatch.stage("segment"):
+        root = tree.body if tree.body is not None else tree.root
+        seg = segment(root) if root is not None else Segmentation([], [])
+    with stopwatch.stage("model"):
+        kept = [i for i in model.kept(seg, url, metadata.title or "", metadata.description or "", body_text, kind)
+                if not _stock_line(seg.blocks[i].text, metadata.authors)]
+    with stopwatch.stage("compose"):
+        text, markdown = compose(seg, kept, url)
+        article = Article(text=text, markdown=markdown, **asdict(metadata))
+    if article.word_count < MIN_WORDS:
+        # The model found next to nothing, where trafilatura's rules may still find a body.
+        article = _clean_by_rules(html, url, stopwatch)
+    return article
+
+
+def _stock_line(text: str, authors: tuple[str, ...]) -> bool:
+    """A stock line of chrome in any site's markup ("Advertisement", "Read more: ..."), or a
+    byline or dateline."""
+    return len(text) < 400 and (is_boilerplate(text, line_key(text)) or is_dateline(text, authors))
 
 
 def _extract(html: str) -> etree._Element:
@@ -83,12 +147,9 @@ def _extract(html: str) -> etree._Element:
     return document.body
 
 
-def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article:
-    # The page's address may be as odd as the page: links are resolved against it into lxml's tree.
-    url = safe_text(url) if url else url
+def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch) -> Article:
+    """The rule-based path: trafilatura on a pruned page, with the lead put back."""
     with stopwatch.stage("parse"):
-        if isinstance(html, bytes):
-            html, _ = decode_html(html)
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
         metadata = read_metadata(tree, url)
@@ -109,7 +170,4 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch) -> Article
         article = Article(text=text, markdown=markdown, **asdict(metadata))
         if article.word_count < MIN_WORDS:
             raise NoContent(f"only {article.word_count} words of article text")
-        # Both cached here, in the cleaning process, and carried with the article to the run's
-        # process, whose one core also fetches and saves: the archive needs them.
-        article.content_hash  # noqa: B018
     return article

@@ -11,6 +11,9 @@ from lxml import etree
 _CHROME_LINES = frozenset(line.strip().casefold() for line in """
     advertisement
     advertisements
+    habere yorum kat
+    yorum yap
+    yorum yaz
     ad
     loading
     loading...
@@ -177,6 +180,11 @@ _CREDIT = re.compile(
     r"image illustrative|featured image|header image|cover image|foto de portada|zdjęcie)\s*[:：©]",
 )
 _CREDIT_MAX_WORDS = 20
+# A caption that ends with its picture's credit ("... white paper. File photo: AFP").
+_CAPTION_CREDIT = re.compile(
+    r"\b(file )?(photo|photos|picture|image|foto|fotos|bild|photographie|imagen|immagine|zdjęcie)"
+    r"( credit| courtesy)?\s*[:：©/]\s*[^.:;!?]{1,60}$")
+_CAPTION_MAX_WORDS = 45
 
 
 def _is_pitch(line: str) -> bool:
@@ -199,7 +207,7 @@ def line_key(line: str) -> str:
 _SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int], ...] = (
     (_TEASER, _TEASER_MAX_WORDS), (_RIGHTS, _RIGHTS_MAX_WORDS), (_COPYRIGHT, _COPYRIGHT_MAX_WORDS),
     (_NOTICE, _NOTICE_MAX_WORDS), (_BACK_TO, _BACK_TO_MAX_WORDS), (_DISCLOSURE, _DISCLOSURE_MAX_WORDS),
-    (_CREDIT, _CREDIT_MAX_WORDS),
+    (_CREDIT, _CREDIT_MAX_WORDS), (_CAPTION_CREDIT, _CAPTION_MAX_WORDS),
 )
 _LONGEST_RULE = max(_PITCH_MAX_WORDS, *(most for _, most in _SHORT_LINE_RULES))
 
@@ -216,6 +224,41 @@ def is_boilerplate(line: str, key: str) -> bool:
         or (words <= _PITCH_MAX_WORDS and _is_pitch(lower))
         or any(words <= most and pattern.search(lower) for pattern, most in _SHORT_LINE_RULES)
     )
+
+
+# Bylines and datelines: the author, when, how long to read; metadata, not text.
+_DATELINE_SIGNALS = frozenset(
+    "updated update published posted modified reading yesterday today ago aktualisiert veröffentlicht "
+    "lesezeit gestern heute mis publié actualizado publicado ayer hoy aggiornato pubblicato ieri oggi".split())
+_DATELINE_WORDS = _DATELINE_SIGNALS | frozenset(
+    "by von par por di door av af in at on am pm um le el il the of last time read min mins minute minutes "
+    "hour hours day days week weeks and und et y e".split())
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december jan feb mar apr "
+    "jun jul aug sep sept oct nov dec januar februar märz mai juni juli oktober dezember janvier février mars "
+    "avril juin juillet août septembre octobre novembre décembre enero febrero marzo abril mayo junio julio "
+    "agosto septiembre octubre noviembre diciembre".split())
+_DATE_TOKEN = re.compile(r"^\d{1,4}([/.:-]\d{1,4})+$|^\d{1,2}(am|pm|h|st|nd|rd|th)$")
+_NUMBER = re.compile(r"^\d+$")
+_DATELINE_MAX_WORDS = 12
+
+
+def is_dateline(line: str, authors: tuple[str, ...] = ()) -> bool:
+    """A byline or dateline such as "Kana Inagaki in Tokyo YESTERDAY", "Last updated: 2023/07/27
+    at 11:39 PM" or "Reading time: 4 minutes": at most two words left once the authors' names,
+    dates, times and the words around them are taken out, and one of them there."""
+    words = re.findall(r"\w+", line.lower())
+    if not words or len(words) > _DATELINE_MAX_WORDS:
+        return False
+    names = {word for author in authors for word in re.findall(r"\w+", author.lower())}
+    signal = any(w in names or w in _DATELINE_SIGNALS or _DATE_TOKEN.match(w) for w in words) or (
+        any(w in _MONTHS for w in words) and any(_NUMBER.match(w) for w in words))
+    if not signal:
+        return False
+    rest = [w for w in words if w not in names and w not in _DATELINE_WORDS and w not in _MONTHS
+            and not _DATE_TOKEN.match(w) and not _NUMBER.match(w)]
+    named = any(w in names for w in words)
+    return len(rest) <= (2 if named else 1) and len(rest) * 2 < len(words)
 
 
 # Blocks of trafilatura's output tree that are judged one by one.

@@ -1,0 +1,212 @@
+"""A page as a list of blocks: the runs of text a reader sees as one paragraph, heading,
+list item, table row or code listing, in reading order, each with where it stands in the page.
+
+The block model decides per block whether it is main content; this module only segments.
+A block element's own text (text and inline elements, up to the next block element inside
+it) is one block; a block inside it starts another.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from selectolax.lexbor import LexborNode
+
+BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
+    "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
+    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "legend", "li", "main",
+    "menu", "nav", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot",
+    "th", "thead", "tr", "ul",
+})
+SKIPPED_TAGS = frozenset({
+    "script", "style", "template", "svg", "math", "iframe", "object", "embed",
+    "canvas", "video", "audio", "select", "option", "button", "input", "textarea", "head",
+    "title", "meta", "link", "map", "area", "picture", "source", "track", "dialog",
+})
+"""Never text a reader reads as part of the page's content."""
+HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# Ancestors a block's features look at, by kind.
+LANDMARKS = ("nav", "header", "footer", "aside", "form", "article", "main", "section", "figure",
+             "table", "li", "a", "blockquote", "pre", "ul", "ol", "dl", "details", "h", "noscript", "hidden")
+ROLE_LANDMARKS = {"navigation": "nav", "banner": "header", "contentinfo": "footer", "complementary": "aside",
+                  "main": "main", "article": "article", "form": "form", "search": "form", "menu": "nav",
+                  "menubar": "nav", "dialog": "aside", "alertdialog": "aside", "tablist": "nav"}
+MAX_NODES = 200_000
+"""Elements read at most: a page past this is cut, not cleaned for minutes."""
+
+_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+_SPACE = re.compile(r"\s+")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+@dataclass(slots=True)
+class Element:
+    """A block-level element that holds blocks: the containers of the page."""
+
+    tag: str
+    parent: int  # index in Segmentation.elements, -1 for the root
+    depth: int
+    tokens: frozenset[str]  # of its class and id
+    landmarks: frozenset[str]  # of itself and its ancestors (LANDMARKS)
+    role: str | None
+    preformatted: bool = False  # a <pre> or inside one: its spacing is the content
+
+
+@dataclass(slots=True)
+class Block:
+    """One run of text in reading order."""
+
+    element: int  # the block element it belongs to
+    tag: str  # that element's tag, or "tr" for a row of inline cells
+    pieces: list[str] = field(default_factory=list)
+    markdown: list[str] = field(default_factory=list)
+    link_chars: int = 0
+    inline_tags: set[str] = field(default_factory=set)
+    text: str = ""
+
+
+@dataclass(slots=True)
+class Segmentation:
+    elements: list[Element]
+    blocks: list[Block]
+
+
+def class_tokens(node: LexborNode) -> frozenset[str]:
+    attrs = node.attributes
+    names = " ".join(v for k in ("class", "id") if (v := attrs.get(k)))
+    if not names:
+        return frozenset()
+    return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
+
+
+def _hidden(node: LexborNode) -> bool:
+    attrs = node.attributes
+    if "hidden" in attrs or attrs.get("aria-hidden") == "true":
+        return True
+    style = attrs.get("style")
+    return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def _children(node: LexborNode) -> list[LexborNode]:
+    kids = []
+    child = node.child
+    while child is not None:
+        kids.append(child)
+        child = child.next
+    return kids
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
+_EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`", "kbd": "`", "samp": "`", "tt": "`"}
+
+
+def _escape(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _inline_markup(node: LexborNode, tag: str, in_link: bool, preformatted: bool) -> tuple[str, str]:
+    """Markdown around an inline element: links and emphasis; nothing inside code."""
+    if preformatted:
+        return "", ""
+    if tag == "a" and not in_link:
+        href = (node.attributes.get("href") or "").strip()
+        if href and not href.lower().startswith(("javascript:", "data:", "#")):
+            return "[", f"]({href.replace(' ', '%20').replace(')', '%29')})"
+        return "", ""
+    mark = _EMPHASIS.get(tag, "")
+    return mark, mark
+
+
+def segment(body: LexborNode) -> Segmentation:
+    """The blocks of a page's body, in reading order."""
+    elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset(), None)]
+    blocks: list[Block] = []
+    current: list[Block | None] = [None]  # the open block of the innermost block element
+
+    def open_block(element: int) -> Block:
+        block = current[0]
+        if block is None:
+            block = Block(element, elements[element].tag)
+            current[0] = block
+        return block
+
+    def close_block() -> None:
+        block = current[0]
+        current[0] = None
+        if block is None:
+            return
+        raw = "".join(block.pieces)
+        text = raw.strip("\n") if elements[block.element].preformatted else _SPACE.sub(" ", raw).strip()
+        if text:
+            block.text = text
+            blocks.append(block)
+
+    # An explicit stack, not recursion: pages nest elements thousands deep. Entries: a node
+    # to read with its block element and whether a link holds it; None, which ends a block
+    # element; or Markdown that closes an inline element.
+    stack: list[tuple[LexborNode, int, bool] | str | None] = []
+    stack.extend((node, 0, False) for node in reversed(_children(body)))
+    seen = 0
+    while stack and seen < MAX_NODES:
+        entry = stack.pop()
+        if entry is None:
+            close_block()
+            continue
+        if isinstance(entry, str):
+            if current[0] is not None:
+                current[0].markdown.append(entry)
+            continue
+        node, element, in_link = entry
+        seen += 1
+        if node.is_text_node:
+            value = node.text_content
+            if value and not value.isspace():
+                block = open_block(element)
+                block.pieces.append(value)
+                block.markdown.append(_escape(value) if not elements[element].preformatted else value)
+                if in_link:
+                    block.link_chars += len(value.strip())
+            elif value and current[0] is not None:
+                current[0].pieces.append(value if elements[element].preformatted else " ")
+                current[0].markdown.append(" ")
+            continue
+        if not node.is_element_node:
+            continue
+        tag = node.tag or ""
+        if tag in SKIPPED_TAGS:
+            continue
+        if tag == "br":
+            if current[0] is not None:
+                current[0].pieces.append("\n")
+                current[0].markdown.append("\n")
+            continue
+        # Hidden parts are read, not skipped: many pages hide their content until a script
+        # shows it (or stream it into a hidden element); the model weighs "hidden".
+        hidden = _hidden(node)
+        if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
+            close_block()
+            parent = elements[element]
+            attrs = node.attributes
+            role = attrs.get("role")
+            own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
+            landmarks = parent.landmarks | {own} if own in LANDMARKS else parent.landmarks
+            if hidden:
+                landmarks = landmarks | {"hidden"}
+            elements.append(Element(tag, element, parent.depth + 1, class_tokens(node), landmarks, role,
+                                    parent.preformatted or tag == "pre"))
+            stack.append(None)
+            stack.extend((kid, len(elements) - 1, False) for kid in reversed(_children(node)))
+            continue
+        # Inline: its text joins the open block, marked up for Markdown where it says something.
+        block = open_block(element)
+        block.inline_tags.add(tag)
+        opening, closing = _inline_markup(node, tag, in_link, elements[element].preformatted)
+        if opening:
+            block.markdown.append(opening)
+            stack.append(closing)
+        stack.extend((kid, element, in_link or tag == "a") for kid in reversed(_children(node)))
+    close_block()
+    return Segmentation(elements, blocks)

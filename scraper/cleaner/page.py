@@ -1,0 +1,171 @@
+"""What the block model is told about the page as a whole: its title and description, the
+body text its JSON-LD carries, and what kind of page its structured data says it is."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+from selectolax.lexbor import LexborHTMLParser
+
+from scraper.cleaner.blocks import Segmentation, segment
+
+# schema.org and OpenGraph types, by the kind of page they declare.
+_KINDS = {
+    "product": {"product", "productgroup", "offer", "aggregateoffer", "og:product", "product.item"},
+    "forum": {"discussionforumposting", "qapage", "question", "answer", "comment", "socialmediaposting"},
+    "docs": {"techarticle", "apireference", "howto", "softwaresourcecode", "softwareapplication"},
+    "listing": {"itemlist", "collectionpage", "searchresultspage", "offercatalog"},
+    "article": {"article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+                "opinionnewsarticle", "reviewnewsarticle", "liveblogposting", "scholarlyarticle", "report",
+                "review", "recipe", "og:article"},
+    "service": {"service", "localbusiness", "organization", "professionalservice", "faqpage", "aboutpage",
+                "contactpage", "medicalbusiness", "legalservice", "financialservice", "homeandconstructionbusiness"},
+}
+_ORDER = ("product", "forum", "docs", "listing", "article", "service")
+_BODY_KEYS = ("articleBody", "text", "reviewBody")
+
+
+@dataclass(slots=True)
+class PageInfo:
+    segmentation: Segmentation
+    title: str
+    description: str
+    body_text: str
+    page_kind: str
+
+
+def _json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
+    objects: list[dict[str, Any]] = []
+    for script in tree.css("script[type='application/ld+json']"):
+        try:
+            data = json.loads(script.text(deep=True) or "null", strict=False)
+        except (ValueError, RecursionError):
+            continue
+        stack = [data]
+        while stack and len(objects) < 500:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item[:500])
+            elif isinstance(item, dict):
+                objects.append(item)
+                for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement", "acceptedAnswer"):
+                    if isinstance(item.get(key), dict | list):
+                        stack.append(item[key])
+    return objects
+
+
+def page_signals(tree: LexborHTMLParser) -> tuple[str, str]:
+    """The page's kind and the body text its structured data gives, if any."""
+    declared: set[str] = set()
+    body = ""
+    for item in _json_ld(tree):
+        kind = item.get("@type")
+        for name in kind if isinstance(kind, list) else [kind]:
+            if isinstance(name, str):
+                declared.add(name.lower())
+        for key in _BODY_KEYS:
+            value = item.get(key)
+            if isinstance(value, str) and len(value) > len(body):
+                body = value
+    og = tree.css_first("meta[property='og:type']")
+    if og is not None and (content := og.attributes.get("content")):
+        declared.add("og:" + content.lower())
+    kind = next((k for k in _ORDER if declared & _KINDS[k]), "other")
+    return kind, body
+
+
+def read_page(html: str | bytes, url: str | None = None, *, title: str | None = None,
+              description: str | None = None) -> PageInfo:
+    """Parse and segment a page; title and description default to what its head says."""
+    from scraper.encoding import decode_html
+
+    if isinstance(html, bytes):
+        html, _ = decode_html(html)
+    tree = LexborHTMLParser(html)
+    if title is None or description is None:
+        from scraper.cleaner.metadata import read_metadata
+
+        metadata = read_metadata(tree, url)
+        title = metadata.title if title is None else title
+        description = metadata.description if description is None else description
+    kind, body = page_signals(tree)
+    root = tree.body if tree.body is not None else tree.root
+    seg = segment(root) if root is not None else Segmentation([], [])
+    return PageInfo(seg, title or "", description or "", body, kind)
+
+
+PAGE_TYPES = ("article", "collection", "documentation", "forum", "listing", "product", "service")
+"""The kinds of page the page-type model tells apart (WCXB's)."""
+_URL_WORDS = (
+    "blog", "news", "article", "articles", "post", "posts", "story", "stories", "product", "products", "shop",
+    "store", "item", "p", "dp", "buy", "forum", "forums", "thread", "threads", "t", "topic", "topics",
+    "questions", "q", "community", "discussion", "discussions", "r", "comments", "docs", "doc",
+    "documentation", "api", "reference", "guide", "guides", "manual", "wiki", "learn", "help", "support",
+    "kb", "category", "categories", "collection", "collections", "c", "tag", "tags", "search", "list",
+    "services", "service", "solutions", "about", "contact", "pricing", "features", "en", "html", "php",
+)
+_URL_SPLIT = re.compile(r"[^a-z0-9]+")
+_PAGE_TOKENS = ("comment", "comments", "reply", "post", "thread", "message", "user", "author", "product",
+                "price", "cart", "sku", "rating", "review", "sidebar", "toc", "docs", "doc", "code", "highlight",
+                "card", "grid", "item", "tile", "listing", "results", "pagination", "article", "entry", "content",
+                "service", "hero", "section", "cta", "faq", "accordion", "menu", "nav", "breadcrumb", "answer",
+                "question", "vote", "badge", "avatar", "quote", "gallery", "swatch", "variant", "filter", "sort")
+_PRICE = re.compile(r"[$€£¥₹]\s?\d|\d[\d.,]*\s?(?:€|\$|£|usd|eur|kr|zł)", re.I)
+_DATE = re.compile(r"/(19|20)\d\d/|\d{4}-\d\d-\d\d")
+PAGE_FEATURE_NAMES = (
+    "declared_kind", "url_depth", "url_digits", "url_date", "url_query", "url_length",
+    *(f"url_{word}" for word in _URL_WORDS),
+    "blocks", "words", "link_share", "long_blocks", "longest", "li_share", "headings", "pre_blocks",
+    "td_share", "price_blocks", "repeat_share", "top_share",
+    *(f"tokens_{token}" for token in _PAGE_TOKENS),
+)
+
+
+def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
+    """What kind of page this is, as numbers: its address, structured data and block layout."""
+    from scraper.cleaner.features import PAGE_KINDS  # the declared kinds, coded alike
+
+    row = np.zeros(len(PAGE_FEATURE_NAMES), dtype=np.float32)
+    parts = urlsplit(url or "")
+    path = parts.path.lower()
+    words = [w for w in _URL_SPLIT.split(path) if w]
+    row[0] = PAGE_KINDS.index(kind) if kind in PAGE_KINDS else len(PAGE_KINDS)
+    row[1] = path.count("/")
+    row[2] = sum(c.isdigit() for c in path)
+    row[3] = bool(_DATE.search(path))
+    row[4] = bool(parts.query)
+    row[5] = len(path)
+    present = set(words)
+    for i, word in enumerate(_URL_WORDS):
+        row[6 + i] = word in present
+    column = 6 + len(_URL_WORDS)
+    blocks = seg.blocks
+    n = len(blocks) or 1
+    lengths = [len(b.text.split()) for b in blocks]
+    total = sum(lengths) or 1
+    texts = Counter(b.text for b in blocks)
+    row[column] = len(blocks)
+    row[column + 1] = total
+    row[column + 2] = sum(b.link_chars for b in blocks) / (sum(len(b.text) for b in blocks) or 1)
+    row[column + 3] = sum(1 for w in lengths if w >= 15)
+    row[column + 4] = max(lengths, default=0)
+    row[column + 5] = sum(1 for b in blocks if b.tag == "li") / n
+    row[column + 6] = sum(1 for b in blocks if b.tag[:1] == "h" and b.tag[1:].isdigit())
+    row[column + 7] = sum(1 for b in blocks if seg.elements[b.element].preformatted)
+    row[column + 8] = sum(1 for b in blocks if b.tag in ("td", "th")) / n
+    row[column + 9] = sum(1 for b in blocks if len(b.text) < 40 and _PRICE.search(b.text))
+    row[column + 10] = sum(c for c in texts.values() if c > 1) / n
+    row[column + 11] = max(lengths, default=0) / total
+    column += 12
+    counts: Counter[str] = Counter()
+    for element in seg.elements:
+        counts.update(element.tokens)
+    for i, token in enumerate(_PAGE_TOKENS):
+        row[column + i] = counts[token]
+    return row
