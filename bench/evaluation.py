@@ -1,13 +1,14 @@
-"""Scoring an extractor against pages with snippets that must and must not be in its text.
+"""Scoring an extractor's text, for bench/extract.py and the quality gate in the tests.
 
-The same method as trafilatura's evaluation: a snippet counts when its whitespace-normalised
-text is a substring of the whitespace-normalised output. Used by bench/extract.py and by the
-quality gate in the tests.
+Trafilatura's corpus (Tally): a snippet counts when its whitespace-normalised text is a
+substring of the whitespace-normalised output, as in trafilatura's evaluation.
+WCXB (word_prf): word-level precision, recall and F1 of a page against its main content.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 _SPACE = re.compile(r"\s+")
@@ -53,3 +54,25 @@ class Tally:
     def f1(self) -> float:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
+
+
+# Word-level scoring of the WCXB set, as its scorer (../shared/eval/wcxb_score.py, `tokens` and
+# `word_prf`) does it: lower-cased \w+ tokens counted with multiplicity; a page's precision,
+# recall and F1 are averaged over pages by the caller.
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str | None) -> list[str]:
+    return _WORD.findall((text or "").lower())
+
+
+def word_prf(predicted: str | None, reference: str) -> tuple[float, float, float]:
+    """Precision, recall and F1 of predicted's words against reference's, for one page."""
+    pred, ref = words(predicted), words(reference)
+    if not ref:
+        return (1.0, 1.0, 1.0) if not pred else (0.0, 0.0, 0.0)
+    if not pred:
+        return (0.0, 0.0, 0.0)
+    overlap = sum((Counter(pred) & Counter(ref)).values())
+    p, r = overlap / len(pred), overlap / len(ref)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
