@@ -173,8 +173,9 @@ def m004_deltas_word_changes_markdown_search_minhash(db: Database) -> None:
 def m005_html_compressed_against_text(db: Database) -> None:
     # A blob that is no delta may be compressed with the cleaned text of the version that
     # brought it as zstd dictionary (compression 'zstd-text'): the article is most of what the
-    # page says, word for word. text_id is that version's id; versions are never changed or
-    # deleted, so the dictionary stays. Older blobs (compression 'zstd') are left as they are.
+    # page says, word for word. text_id is that version's id; versions are never deleted, and
+    # when `scraper reclean` changes a text its blobs are compressed again with the new one.
+    # Older blobs (compression 'zstd') are left as they are.
     db.table("blobs").add_column("text_id", int)
     # Every write adds a segment to the search index; the end of a run merges them (see
     # Archive._tidy), two of a size at a time where the index is too large to merge whole.
