@@ -215,3 +215,50 @@ def test_a_saved_article_that_names_no_cleaner_is_taken_as_todays(archive: Archi
     url = "https://a.example/x"
     archive.save(fetched(url, b"<p>x</p>"), Article(text="Some words of a story."))
     assert archive.history(url)[0]["cleaner"] == CLEANER_ID
+
+
+def test_html_compressed_with_a_trained_dictionary_and_the_old_text_reads_back_after_a_reclean(
+        archive: Archive) -> None:
+    from archive import compression
+
+    archive.db.execute("INSERT INTO dictionaries (trained_at, samples, sample_bytes, content_zstd)"
+                       " VALUES ('2026-01-01T00:00:00Z', 1, 1, ?)", [compression.compress(b"<html><body><nav>" * 50)])
+    url = "https://a.example/story"
+    html = SEED.read_bytes()
+    old, _ = older_article(html.decode(), url)
+    archive.save(fetched(url, html), old)
+    assert archive.db.execute("SELECT compression FROM blobs").fetchone()[0] == "zstd-dict-text"
+    today = clean(html.decode(), url=url)
+    assert archive.reclean(archive.version(url)["id"], today) is True
+    assert archive.raw_html(archive.version(url)["html_sha256"]) == html
+    assert archive.db.execute("SELECT compression, dictionary_id FROM blobs").fetchone() == ("zstd-dict-text", 1)
+    with Archive(archive.path) as reopened:  # no dictionary cached: read from the file
+        assert reopened.raw_html(reopened.version(url)["html_sha256"]) == html
+
+
+def test_a_reclean_that_changes_nothing_only_names_the_cleaner(archive: Archive) -> None:
+    url = "https://a.example/story"
+    text = "The same words, whichever cleaner made them, in this story."
+    archive.save(fetched(url, b"<p>x</p>"), Article(text=text, title="T", cleaner=OLD_CLEANER))
+    version_id = archive.version(url)["id"]
+    assert archive.reclean(version_id, Article(text=text, title="T", cleaner="scraper 9")) is False
+    assert archive.version(url)["cleaner"] == "scraper 9"
+    assert archive.db.execute("SELECT count(*) FROM earlier_texts").fetchone()[0] == 0
+    # A title alone is a change: the earlier one is kept, and search follows the new one.
+    assert archive.reclean(version_id, Article(text=text, title="Zebras", cleaner="scraper 10")) is True
+    assert archive.db.execute("SELECT title, cleaner, replaced_by FROM earlier_texts").fetchall() == [
+        ("T", "scraper 9", "scraper 10")]
+    assert [hit["title"] for hit in archive.search("zebras")] == ["Zebras"]
+
+
+def test_the_near_duplicate_index_follows_a_recleaned_text(archive: Archive) -> None:
+    from archive.similar import similar
+
+    html = SEED.read_bytes()
+    first, second = "https://a.example/one", "https://b.example/two"
+    archive.save(fetched(first, html), clean(html.decode(), url=first))
+    archive.save(fetched(second, html), Article(text="Another story entirely, about something else altogether.",
+                                                cleaner=OLD_CLEANER))
+    assert similar(archive, first) == []
+    archive.reclean(archive.version(second)["id"], clean(html.decode(), url=second))
+    assert [match.url for match in similar(archive, first)] == [second]
