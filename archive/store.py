@@ -342,9 +342,12 @@ class Archive:
         return True
 
     def _recompress_against(self, version_id: int, old_text: str, new_text: str) -> None:
-        """Compress the HTML stored with version_id's text as dictionary again, with new_text."""
+        """Compress the HTML stored with version_id's text as dictionary again, with new_text. Only
+        the version's own HTML can be: a blob names the version that brought it. (Found by its
+        key: text_id has no index, and lies past the content a scan would read.)"""
         for sha256, method, content, dictionary_id in self.db.execute(
-            "SELECT sha256, compression, content, dictionary_id FROM blobs WHERE text_id = ?", [version_id]
+            "SELECT sha256, compression, content, dictionary_id FROM blobs"
+            " WHERE sha256 = (SELECT html_sha256 FROM versions WHERE id = ?) AND text_id = ?", [version_id, version_id]
         ).fetchall():
             if method not in _TEXT_METHODS:
                 raise ArchiveError(f"stored HTML {sha256} is compressed as {method!r}, unknown to this version")

@@ -556,7 +556,7 @@ def _progress(total: int, *, enabled: bool, doing: str = "archiving") -> Iterato
 @db_option
 def reclean_command(url_prefix: str | None, since: datetime | None, force: bool, as_json: bool, db_path: Path,
                     clean_timeout: float, clean_memory: int) -> None:
-    """Clean every archived version again from its stored HTML, with today's cleaner.
+    """Clean archived versions again from their stored HTML, with today's cleaner.
 
     A version whose text changes keeps its number: the page did not change, the cleaner did.
     Its earlier text goes to the table earlier_texts; search follows the new one, and the next

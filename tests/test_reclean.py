@@ -15,6 +15,8 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from archive import Archive
 from scraper import Article, Page
 from scraper.cleaner import CLEANER_ID, clean
@@ -170,13 +172,14 @@ def test_a_version_the_cleaner_now_finds_nothing_in_keeps_its_text_and_counts_as
     assert cleaners(db_path) == [OLD_CLEANER]  # tried again next time
 
 
-def test_a_reclean_stopped_midway_keeps_what_it_did_and_a_rerun_completes(db_path: Path) -> None:
-    pages = 40
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_a_reclean_stopped_midway_keeps_what_it_did_and_a_rerun_completes(db_path: Path, signum: int) -> None:
+    pages = 150  # some seconds of cleaning: time enough to stop it midway, however fast the machine
     html = SEED.read_bytes()
+    old, _ = older_article(html.decode(), "https://a.example/story/")
     with Archive(db_path) as archive:
         for n in range(pages):
-            url = f"https://a.example/story/{n}"
-            archive.save(fetched(url, html), older_article(html.decode(), url)[0])
+            archive.save(fetched(f"https://a.example/story/{n}", html), old)
     process = subprocess.Popen([sys.executable, "-m", "scraper", "reclean", "--json"],
                                env={**os.environ, "SCRAPER_DB": str(db_path)},
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -185,10 +188,13 @@ def test_a_reclean_stopped_midway_keeps_what_it_did_and_a_rerun_completes(db_pat
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < give_up
         time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert b"Interrupted: every version re-cleaned so far is saved" in err
+    if signum == signal.SIGINT:
+        assert process.returncode == 130, err
+        assert b"Interrupted: every version re-cleaned so far is saved" in err
+    else:
+        assert process.returncode == -signal.SIGKILL
     done = cleaners(db_path).count(CLEANER_ID)
     assert 2 <= done < pages
     with closing(sqlite3.connect(db_path)) as db:
