@@ -17,9 +17,10 @@ Record = dict[str, Any]
 FIELDS = (
     "url", "final_url", "version", "fetched_at", "title", "author", "authors", "published",
     "modified", "language", "site_name", "description", "canonical_url", "image", "word_count",
-    "content_hash", "text",
+    "content_hash", "cleaner", "text",
 )
-"""Fields of jsonl and csv records. Markdown is the md format's body, not a field."""
+"""Fields of jsonl and csv records. Markdown is the md format's body, not a field; cleaner is
+the cleaner that made the text (None for a version made before that was recorded)."""
 RECORD_SEPARATOR = "\f\n"
 """Between records of the txt format: a form feed on its own line."""
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

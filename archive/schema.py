@@ -173,8 +173,9 @@ def m004_deltas_word_changes_markdown_search_minhash(db: Database) -> None:
 def m005_html_compressed_against_text(db: Database) -> None:
     # A blob that is no delta may be compressed with the cleaned text of the version that
     # brought it as zstd dictionary (compression 'zstd-text'): the article is most of what the
-    # page says, word for word. text_id is that version's id; versions are never changed or
-    # deleted, so the dictionary stays. Older blobs (compression 'zstd') are left as they are.
+    # page says, word for word. text_id is that version's id; versions are never deleted, and
+    # when `scraper reclean` changes a text its blobs are compressed again with the new one.
+    # Older blobs (compression 'zstd') are left as they are.
     db.table("blobs").add_column("text_id", int)
     # Every write adds a segment to the search index; the end of a run merges them (see
     # Archive._tidy), two of a size at a time where the index is too large to merge whole.
@@ -210,6 +211,41 @@ def m007_search_finds_cjk_words(db: Database) -> None:
     db.execute("INSERT INTO versions_fts (versions_fts, rank) VALUES ('usermerge', 2)")
 
 
+@migrations()
+def m008_cleaner_and_earlier_texts(db: Database) -> None:
+    # Which cleaner made each version's text (scraper.cleaner.CLEANER_ID); NULL for versions
+    # made before it was recorded. `scraper reclean` makes a version's text anew with today's
+    # cleaner: what an earlier cleaner made of it, and its metadata, go to earlier_texts.
+    db.table("versions").add_column("cleaner", str)
+    db.table("earlier_texts").create(
+        {
+            "id": int,
+            "version_id": int,
+            "replaced_at": str,
+            "cleaner": str,  # the cleaner that made this text (NULL: not recorded)
+            "replaced_by": str,  # the cleaner whose text took its place
+            "content_hash": str,
+            "title": str,
+            "author": str,
+            "authors": str,
+            "published": str,
+            "modified": str,
+            "language": str,
+            "site_name": str,
+            "description": str,
+            "canonical_url": str,
+            "image": str,
+            "word_count": int,
+            "text": str,
+            "markdown_zstd": bytes,  # compressed with this row's text as dictionary, as in versions
+        },
+        pk="id",
+        foreign_keys=[("version_id", "versions", "id")],
+        not_null={"version_id", "replaced_at", "content_hash", "text"},
+    )
+    db.table("earlier_texts").create_index(["version_id"])
+
+
 FTS_COLUMNS = "(title, text, content='', tokenize='unicode61 remove_diacritics 2')"
 
 TABLES = {
@@ -217,6 +253,7 @@ TABLES = {
     "m003_validators_and_leases": ("leases",),
     "m004_deltas_word_changes_markdown_search_minhash": ("versions_fts", "minhashes", "minhash_bands"),
     "m006_trained_dictionary": ("dictionaries",),
+    "m008_cleaner_and_earlier_texts": ("earlier_texts",),
 }
 """The tables each migration made, which an archive with it applied must hold."""
 

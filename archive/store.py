@@ -235,6 +235,7 @@ class Archive:
                     "word_count": article.word_count, "text": article.text,
                     "markdown_zstd": plan.markdown_zstd,
                     "words_added": plan.words_added, "words_removed": plan.words_removed,
+                    "cleaner": article.cleaner or _current_cleaner(),
                 })
                 self.db.execute(
                     "UPDATE pages SET latest_version = ?, last_changed = ? WHERE id = ?",
@@ -292,6 +293,105 @@ class Archive:
                             [now, page.final_url, page_id])
             self._log(run_id, url, "unchanged", version=version, status=page.status)
         return SaveResult(url, version, False, title, words, page.final_url)
+
+    def reclean(self, version_id: int, article: Article) -> bool:
+        """Give a version the text and metadata that today's cleaner made of its HTML (article);
+        True when they differ from what it held.
+
+        The version keeps its number, its time and its word changes, and its page is not
+        changed: they tell how the page changed, not the cleaner. What the version held goes to
+        earlier_texts. The search index follows; the near-duplicate index makes the version's
+        signature anew when next asked for; HTML compressed with the old text as dictionary is
+        compressed again with the new. Either way the version is marked as made by article's
+        cleaner.
+        """
+        cleaner = article.cleaner or _current_cleaner()
+        new = {
+            "content_hash": article.content_hash, "title": article.title, "author": article.author,
+            "authors": json.dumps(list(article.authors), ensure_ascii=False), "published": article.published,
+            "modified": article.modified, "language": article.language, "site_name": article.site_name,
+            "description": article.description, "canonical_url": article.canonical_url, "image": article.image,
+            "word_count": article.word_count, "text": article.text,
+        }
+        with self._write():
+            cursor = self.db.execute(f"SELECT {', '.join(new)}, markdown_zstd, cleaner FROM versions WHERE id = ?",
+                                     [version_id])
+            row = cursor.fetchone()
+            if row is None:
+                raise NotArchived(f"no version with id {version_id}")
+            old = dict(zip([column[0] for column in cursor.description], row, strict=True))
+            markdown = compression.unpack_markdown(old["markdown_zstd"], old["text"])
+            if all(old[key] == value for key, value in new.items()) and markdown == article.markdown:
+                self.db.execute("UPDATE versions SET cleaner = ? WHERE id = ?", [cleaner, version_id])
+                return False
+            self._insert("earlier_texts", {"version_id": version_id, "replaced_at": iso_utc(utc_now()),
+                                           "replaced_by": cleaner, **old})
+            self._recompress_against(version_id, old["text"], article.text)
+            # A contentless index forgets a row when given the values it was given for it.
+            self.db.execute("INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                            [version_id, fts.indexed(old["title"]), fts.indexed(old["text"])])
+            self.db.execute("INSERT INTO versions_fts (rowid, title, text) VALUES (?, ?, ?)",
+                            [version_id, fts.indexed(article.title), fts.indexed(article.text)])
+            for table in ("minhash_bands", "minhashes"):
+                self.db.execute(f"DELETE FROM {table} WHERE version_id = ?", [version_id])
+            self.db.execute(
+                f"UPDATE versions SET {', '.join(f'{key} = ?' for key in new)}, markdown_zstd = ?, cleaner = ?"
+                " WHERE id = ?",
+                [*new.values(), compression.pack_markdown(article.markdown, article.text), cleaner, version_id],
+            )
+        return True
+
+    def _recompress_against(self, version_id: int, old_text: str, new_text: str) -> None:
+        """Compress the HTML stored with version_id's text as dictionary again, with new_text. Only
+        the version's own HTML can be: a blob names the version that brought it. (Found by its
+        key: text_id has no index, and lies past the content a scan would read.)"""
+        for sha256, method, content, dictionary_id in self.db.execute(
+            "SELECT sha256, compression, content, dictionary_id FROM blobs"
+            " WHERE sha256 = (SELECT html_sha256 FROM versions WHERE id = ?) AND text_id = ?", [version_id, version_id]
+        ).fetchall():
+            if method not in _TEXT_METHODS:
+                raise ArchiveError(f"stored HTML {sha256} is compressed as {method!r}, unknown to this version")
+            trained = self._dictionary(dictionary_id) if method == "zstd-dict-text" else b""
+            html = compression.decompress(content, like=trained + old_text.encode())
+            packed = compression.compress(html, like=trained + new_text.encode())
+            # Checked before the old form goes: the page's HTML exists nowhere else.
+            if hashlib.sha256(compression.decompress(packed, like=trained + new_text.encode())).hexdigest() != sha256:
+                raise ArchiveError(f"stored HTML {sha256} does not read back compressed with its new text")
+            self.db.execute("UPDATE blobs SET content = ? WHERE sha256 = ?", [packed, sha256])
+
+    def to_reclean(self, cleaner: str, *, url_prefix: str | None = None, since: datetime | None = None,
+                   force: bool = False) -> Iterator[StoredVersion]:
+        """The versions whose text `cleaner` did not make (with force, all of them) of pages
+        whose URL starts with url_prefix, fetched since `since`, oldest first. Read a batch at
+        a time: the caller may write between two, and memory stays flat."""
+        where, params = _reclean_filter(cleaner, url_prefix=url_prefix, since=since, force=force)
+        after = 0
+        while True:
+            with self._reading():
+                rows = self.db.execute(
+                    "SELECT v.id, p.url, v.version, coalesce(v.final_url, p.url), v.html_sha256, v.headers, v.cleaner"
+                    f" FROM versions v JOIN pages p ON p.id = v.page_id WHERE v.id > ? AND {where}"
+                    " ORDER BY v.id LIMIT ?", [after, *params, _RECLEAN_BATCH],
+                ).fetchall()
+            if not rows:
+                return
+            for version_id, url, version, final_url, html_sha256, headers, made_by in rows:
+                content_type = str(json.loads(headers or "{}").get("content-type", ""))
+                yield StoredVersion(version_id, url, version, final_url, html_sha256, content_type, made_by)
+            after = rows[-1][0]
+
+    def count_to_reclean(self, cleaner: str, *, url_prefix: str | None = None, since: datetime | None = None,
+                         force: bool = False) -> int:
+        """How many versions to_reclean() would give."""
+        where, params = _reclean_filter(cleaner, url_prefix=url_prefix, since=since, force=force)
+        with self._reading():
+            return int(self.db.execute(f"SELECT count(*) FROM versions v JOIN pages p ON p.id = v.page_id"
+                                       f" WHERE {where}", params).fetchone()[0])
+
+    def tidy(self) -> None:
+        """The upkeep that ends a run (merging the search index's segments, giving free pages
+        back), for other commands that write many rows."""
+        self._tidy()
 
     def record_failure(self, url: str, error: ScraperError, *, run_id: int | None = None) -> None:
         """Note that url could not be archived, and why (or that it was skipped on purpose)."""
@@ -499,7 +599,7 @@ class Archive:
         with self._reading():
             return list(self.db.query(
                 "SELECT version, fetched_at, final_url, status, content_hash, html_sha256, title,"
-                " word_count, words_added, words_removed FROM versions WHERE page_id = ? ORDER BY version",
+                " word_count, words_added, words_removed, cleaner FROM versions WHERE page_id = ? ORDER BY version",
                 [page["id"]],
             ))
 
@@ -592,7 +692,8 @@ class Archive:
             cursor = self.db.execute(
                 "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"
                 " v.html_sha256, v.title, v.author, v.authors, v.published, v.modified, v.language, v.site_name,"
-                " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.text, v.markdown_zstd"
+                " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.cleaner, v.text,"
+                " v.markdown_zstd"
                 " FROM versions v JOIN pages p ON p.id = v.page_id"
                 f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
                 params,
@@ -617,6 +718,47 @@ class Archive:
     def last_runs(self, limit: int = 1) -> list[dict[str, Any]]:
         with self._reading():
             return list(self.db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+
+
+_RECLEAN_BATCH = 500
+
+
+def _reclean_filter(cleaner: str, *, url_prefix: str | None, since: datetime | None,
+                    force: bool) -> tuple[str, list[Any]]:
+    """The WHERE clause (on versions v and pages p) and parameters of to_reclean()."""
+    where = ["1 = 1" if force else "v.cleaner IS NOT ?"]
+    params: list[Any] = [] if force else [cleaner]
+    if url_prefix:
+        where.append("substr(p.url, 1, ?) = ?")
+        params += [len(url_prefix), url_prefix]
+    if since:
+        where.append("v.fetched_at >= ?")
+        params.append(iso_utc(since))
+    return " AND ".join(where), params
+
+
+def _current_cleaner() -> str:
+    """Today's cleaner's id, for an article that does not name its cleaner. Imported only then:
+    the cleaner loads trafilatura (30 MB), which a run's own process does without."""
+    from scraper.cleaner import CLEANER_ID
+
+    return CLEANER_ID
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """An archived version, as `scraper reclean` needs it: where its HTML is and how to read it."""
+
+    id: int
+    url: str
+    version: int
+    final_url: str
+    """The address the HTML came from, which the cleaner resolves links against."""
+    html_sha256: str
+    content_type: str
+    """Of the response, which tells the HTML's encoding when its bytes do not."""
+    cleaner: str | None
+    """The cleaner that made its text; None when not recorded."""
 
 
 def _alive(status: str | None, host: str | None, pid: int | None) -> bool:

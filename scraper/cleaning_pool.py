@@ -25,7 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from scraper.cleaning_worker import HEADER, send
+from scraper.cleaning_worker import HEADER, clean_page, send
 from scraper.errors import CleanMemory, CleanTimeout, InternalError, ScraperError
 from scraper.models import Article
 
@@ -69,9 +69,7 @@ class CleaningPool:
         """The page's article; raises what the cleaner raises, CleanTimeout past the time
         limit, CleanMemory past the memory bound, InternalError when the process dies."""
         if self.processes <= 0:
-            from scraper.cleaner import clean  # here, so a run that cleans in processes never loads it
-
-            return clean(html, url=url)
+            return clean_page(html, url)  # which loads the cleaner, here only
         worker = self._take()
         try:
             worker.send((html, url))

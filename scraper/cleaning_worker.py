@@ -15,6 +15,7 @@ ends when its stdin closes: its parent is gone, even killed with SIGKILL.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import resource
@@ -26,6 +27,7 @@ from typing import Any
 
 from scraper.errors import ScraperError
 from scraper.malloc import trim_heap
+from scraper.models import Article
 
 HEADER = struct.Struct("!Q")
 """Each message's length, before it."""
@@ -43,7 +45,7 @@ def main(argv: list[str]) -> None:
     requests, replies = os.dup(0), os.dup(1)
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
-    from scraper.cleaner import clean
+    import scraper.cleaner  # noqa: F401 - before "ready": the imports do not count against a page's time
 
     share_justext_stoplist()
     limit_memory(mib)
@@ -53,7 +55,7 @@ def main(argv: list[str]) -> None:
         html, url = request
         signal.setitimer(signal.ITIMER_REAL, seconds + GRACE)
         try:
-            reply: tuple[str, Any] = ("ok", clean(html, url=url))
+            reply: tuple[str, Any] = ("ok", clean_page(html, url))
         except MemoryError:
             reply = ("memory", None)
         except Exception as exc:
@@ -76,6 +78,17 @@ def main(argv: list[str]) -> None:
         cleaned += 1
         if len(html) > _LARGE_PAGE or cleaned % _TRIM_EVERY == 0:
             trim_heap()
+
+
+def clean_page(html: str, url: str | None) -> Article:
+    """The cleaner's article of a page, naming the cleaner that made it (for the archive)."""
+    from scraper.cleaner import CLEANER_ID, clean  # here: importing this module loads no cleaner
+
+    article = clean(html, url=url)
+    if article.cleaner is None:
+        article = dataclasses.replace(article, cleaner=CLEANER_ID)
+        article.content_hash  # noqa: B018 - cached in the cleaning process, as the cleaner does
+    return article
 
 
 def _out_of_memory(exc: Exception, mib: int) -> bool:

@@ -60,6 +60,8 @@ def _interrupted_message(command: str | None) -> str:
     """What Ctrl-C or SIGTERM leaves behind: the commands that save say what is kept."""
     if command in ("run", "archive"):
         return "Interrupted: everything archived so far is saved."
+    if command == "reclean":
+        return "Interrupted: every version re-cleaned so far is saved; run it again to go on."
     return "Interrupted."
 
 
@@ -528,17 +530,84 @@ class _Report:
 
 
 @contextmanager
-def _progress(total: int, *, enabled: bool) -> Iterator[Callable[[], None]]:
+def _progress(total: int, *, enabled: bool, doing: str = "archiving") -> Iterator[Callable[[], None]]:
     if not enabled:
         yield lambda: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    columns = (TextColumn("archiving"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (TextColumn(doing), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("archiving", total=total)
+        task = progress.add_task(doing, total=total)
         yield lambda: progress.advance(task)
+
+
+# ---- reclean ---------------------------------------------------------------------------
+
+
+@cli.command("reclean")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("--since", metavar="WHEN", callback=_since,
+              help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
+@click.option("--force", is_flag=True, help="Also versions that today's cleaner made already.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@clean_options
+@db_option
+def reclean_command(url_prefix: str | None, since: datetime | None, force: bool, as_json: bool, db_path: Path,
+                    clean_timeout: float, clean_memory: int) -> None:
+    """Clean archived versions again from their stored HTML, with today's cleaner.
+
+    A version whose text changes keeps its number: the page did not change, the cleaner did.
+    Its earlier text goes to the table earlier_texts; search follows the new one, and the next
+    run compares fetched pages with it. A version the cleaner now finds no article in, or
+    fails on, keeps its text and counts as failed. Versions today's cleaner made already are
+    passed over (unless --force): a stopped re-clean goes on where it stopped when run again.
+    Exits 1 when some version failed.
+    """
+    from scraper.cleaner import CLEANER_ID  # the cleaner's id is in its module, which loads trafilatura
+    from scraper.reclean import reclean
+
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    stamped = not sys.stderr.isatty()
+    listed = 0
+
+    def line(text: str) -> None:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ ") if stamped else ""
+        click.echo(stamp + text, err=True)
+
+    with _open_archive(db_path) as archive, CleaningPool(timeout=clean_timeout, memory=clean_memory) as cleaning:
+        total = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=force)
+        passed_over = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=True) - total
+        try:
+            with _progress(total, enabled=sys.stderr.isatty(), doing="re-cleaning") as advance:
+                for done in reclean(archive, cleaning, cleaner=CLEANER_ID, url_prefix=url_prefix,
+                                    since=since, force=force):
+                    advance()
+                    counts[done.state] += 1
+                    if done.error is not None:
+                        reasons[done.error.reason] += 1
+                        if listed < FAILURES_LISTED:
+                            listed += 1
+                            line(f"failed: {shorten(_field(done.version.url))} v{done.version.version}: "
+                                 f"{shorten(_safe(done.error.message), 400)}")
+        finally:
+            archive.tidy()
+    if counts["failed"] > listed:
+        line(f"... and {counts['failed'] - listed} more failed")
+    versions = sum(counts.values())
+    why = ", ".join(f"{_safe(reason)} {n}" for reason, n in reasons.most_common())
+    line(f"{_count(versions, 'version')} re-cleaned by {CLEANER_ID}: {counts['changed']} changed, "
+         f"{counts['unchanged']} unchanged, {counts['failed']} failed" + (f" ({why})" if why else "")
+         + f"; {passed_over} made by it already")
+    if as_json:
+        click.echo(_json({"cleaner": CLEANER_ID, "versions": versions, "changed": counts["changed"],
+                          "unchanged": counts["unchanged"], "failed": counts["failed"],
+                          "failed_by_reason": dict(reasons), "passed_over": passed_over}))
+    sys.exit(1 if counts["failed"] else 0)
 
 
 # ---- reading the archive ---------------------------------------------------------------
@@ -580,7 +649,8 @@ def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: 
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per version.")
 @db_option
 def history_command(url: str, as_json: bool, db_path: Path) -> None:
-    """List every version of a page: number, time, words, words added and removed, title."""
+    """List every version of a page: number, time, words, words added and removed, title, and
+    the cleaner that made its text ("unknown" for versions made before that was recorded)."""
     with _open_archive(db_path, must_exist=True) as archive:
         for row in archive.history(url):
             if as_json:
@@ -588,7 +658,7 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
             else:
                 changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
                 click.echo(f"v{row['version']}\t{row['fetched_at']}\t{_count(row['word_count'], 'word')}\t{changes}\t"
-                           f"{_field(row['title'])}")
+                           f"{_field(row['title'])}\t{_field(row['cleaner'] or 'unknown')}")
 
 
 @cli.command("diff")

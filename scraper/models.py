@@ -110,6 +110,9 @@ class Article:
     description: str | None = None
     canonical_url: str | None = None
     image: str | None = None
+    cleaner: str | None = field(default=None, compare=False)
+    """Which cleaner made it (scraper.cleaner.CLEANER_ID), stored with its version. Not
+    compared: two articles alike are equal whichever cleaner made them."""
 
     def __post_init__(self) -> None:
         # Every field comes from the page: none may carry a terminal escape or fail to encode.

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from archive.store import Archive, SaveResult
 from scraper.cleaning_pool import CleaningPool
+from scraper.cleaning_worker import clean_page
 from scraper.errors import ArchiveError, Claimed, InternalError, ScraperError, Skipped
 from scraper.fetcher import Validators
 from scraper.malloc import trim_heap, tune_for_run
@@ -62,9 +63,7 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None,
     def cleaned() -> tuple[Page, Article | None]:
         if cleaning is not None:
             return page, cleaning.clean(page.html, page.final_url)
-        from scraper.cleaner import clean
-
-        return page, clean(page.html, url=page.final_url)
+        return page, clean_page(page.html, page.final_url)
 
     return _archive(archive, page.url, cleaned, run_id)
 

@@ -1,0 +1,77 @@
+"""Archived versions cleaned again from their stored HTML by today's cleaner.
+
+A better cleaner changes what the archive would hold for every page, though no page changed:
+re-cleaning gives each version the text the current cleaner makes of its HTML, in place (see
+Archive.reclean), so that the next fetch of an unchanged page compares with what today's
+cleaner makes, and finds it unchanged. Pages are cleaned in a CleaningPool's processes, several
+at once, under its time and memory bounds; each version is saved in a transaction of its own,
+in the order the versions were made, so a stopped re-clean keeps all it did and the next one
+goes on from there (a version already made by the current cleaner is passed over).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from archive.store import Archive, StoredVersion
+from scraper.cleaning_pool import CleaningPool
+from scraper.encoding import decode_html
+from scraper.errors import InternalError, ScraperError
+from scraper.models import Article
+
+
+@dataclass(frozen=True)
+class Recleaned:
+    """What became of one version: changed (its text or metadata), unchanged, or failed (the
+    cleaner found no article, or failed: the version keeps what it held)."""
+
+    version: StoredVersion
+    state: str
+    error: ScraperError | None = None
+
+
+def reclean(archive: Archive, cleaning: CleaningPool, *, cleaner: str, url_prefix: str | None = None,
+            since: datetime | None = None, force: bool = False) -> Iterator[Recleaned]:
+    """Clean again each version that `cleaner` (today's CLEANER_ID) did not make, or every one
+    with force, of pages whose URL starts with url_prefix, fetched since `since`; yield what
+    became of each, oldest first. Up to twice as many pages as cleaning has processes are
+    cleaned at once; the versions are saved one by one in the calling thread."""
+    threads = max(1, cleaning.processes)
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="reclean")
+    pending: deque[tuple[StoredVersion, Future[Article]]] = deque()
+    try:
+        for stored in archive.to_reclean(cleaner, url_prefix=url_prefix, since=since, force=force):
+            pending.append((stored, _cleaned(archive, cleaning, executor, stored)))
+            if len(pending) >= 2 * threads:
+                yield _settle(archive, *pending.popleft())
+        while pending:
+            yield _settle(archive, *pending.popleft())
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)  # closing the pool ends what runs
+
+
+def _cleaned(archive: Archive, cleaning: CleaningPool, executor: ThreadPoolExecutor,
+             stored: StoredVersion) -> Future[Article]:
+    """The version's HTML, read here (the archive is not shared between threads), being cleaned."""
+    try:
+        content = archive.raw_html(stored.html_sha256)
+    except ScraperError as error:
+        failed: Future[Article] = Future()
+        failed.set_exception(error)
+        return failed
+    html, _ = decode_html(content, stored.content_type)  # as the fetch that brought it decoded it
+    return executor.submit(cleaning.clean, html, stored.final_url)
+
+
+def _settle(archive: Archive, stored: StoredVersion, future: Future[Article]) -> Recleaned:
+    try:
+        changed = archive.reclean(stored.id, future.result())
+    except ScraperError as error:
+        return Recleaned(stored, "failed", error)
+    except Exception as exc:  # a bug on one page must not end the re-clean
+        return Recleaned(stored, "failed", InternalError(f"{type(exc).__name__}: {exc}"))
+    return Recleaned(stored, "changed" if changed else "unchanged")
