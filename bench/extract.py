@@ -140,7 +140,7 @@ def timing(us: Contender, them: Contender, pages: int) -> None:
     if us.stages is not None and us.seconds:
         print(f"{us.name} time by stage: " + ", ".join(
             f"{stage} {1000 * spent / pages:.1f} ms ({100 * spent / us.seconds:.0f}%)"
-            for stage, spent in us.stages.items()))
+            for stage, spent in us.stages.items() if spent))
 
 
 def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Contender) -> None:

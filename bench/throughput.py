@@ -155,6 +155,13 @@ def timed(command: list[str]) -> Timed:
                  subprocess.CompletedProcess(command, process.returncode, out, err))
 
 
+def _reasons(summary: dict[str, object]) -> str:
+    by_reason = summary.get("failed_by_reason")
+    if not isinstance(by_reason, dict) or not by_reason:
+        return ""
+    return ": " + ", ".join(f"{reason} {count}" for reason, count in sorted(by_reason.items()))
+
+
 def mean_clean_seconds(pages: list[bytes], sample: int) -> float:
     from scraper.cleaner import clean
     from scraper.errors import ScraperError
@@ -214,7 +221,7 @@ def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Name
                    (os.cpu_count() or 1) / mean)
     print(f"round {number}:")
     print(f"  scraper run       {result.ours:6.1f} pages/s  ({ours.seconds:.1f} s; {summary.get('new_versions')} "
-          f"archived, {summary.get('failed')} failed)  peak RSS {ours.peak_rss:.0f} MiB")
+          f"archived, {summary.get('failed')} failed{_reasons(summary)})  peak RSS {ours.peak_rss:.0f} MiB")
     if result.theirs is not None:
         print(f"  trafilatura CLI   {result.theirs:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
         print(f"  throughput ratio (scraper / trafilatura) {result.ours / result.theirs:.2f}")

@@ -8,54 +8,46 @@
 
 Labels come from aligning each block's words with the page's hand-written main content, in
 order (a short block counts only where it falls in sequence, so "Share" is not content because
-the article says "share" somewhere). Deterministic: fixed seeds, one thread.
+the article says "share" somewhere). Deterministic: fixed seeds and LightGBM's deterministic
+mode, so the same data gives the same model file.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import importlib.util
-import re
 import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from selectolax.lexbor import LexborHTMLParser
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import wcxb
+from bench.corpus import DEFAULT_CORPUS
+from bench.corpus import load as load_corpus
+from bench.corpus import require as require_corpus
+from bench.evaluation import Tally, normalise, word_prf, words
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import base_features
-from scraper.cleaner.page import PAGE_TYPES, page_features, read_page
+from scraper.cleaner.metadata import read_metadata
+from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
+from scraper.encoding import decode_html
 
-_TOKEN = re.compile(r"\w+")
 SEED = 20261204
-THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+SNIPPET_WEIGHT = 3.0
+MIN_TYPE_PAGES = 30
+"""Training pages of a type below which its threshold is the overall one."""
+THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 LONG = 5
 """Words from which a block is found in the reference wherever it is."""
-DEFAULT_WCXB = Path(__file__).resolve().parents[2] / "shared" / "eval" / "wcxb-dev"
-
-
-def load_scorer(wcxb: Path) -> Any:
-    """The benchmark's own scorer module (pages, folds), which lives beside the data."""
-    spec = importlib.util.spec_from_file_location("wcxb_score", wcxb.parent / "wcxb_score.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"no wcxb_score.py beside {wcxb}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["wcxb_score"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+tokens = words  # the scorer's: lower-cased \w+
 
 
 def align(blocks: list[str], reference: str) -> np.ndarray:
@@ -96,33 +88,62 @@ def align(blocks: list[str], reference: str) -> np.ndarray:
 class Example:
     id: str
     fold: int
-    type: str
-    url: str
-    segmentation: Segmentation
-    title: str
-    description: str
-    body_text: str
-    page_kind: str
-    labels: np.ndarray
-    reference: str
+    type: str  # of a WCXB page; "" for a page of the trafilatura corpus
+    page: PageInfo
+    labels: np.ndarray  # per block, the share that is content; NaN where nothing says
+    reference: str  # a WCXB page's main content
+    snippets: tuple[list[str], list[str]] = ([], [])  # a corpus page's with and without
+
+    @property
+    def segmentation(self) -> Segmentation:
+        return self.page.segmentation
 
 
-def _prepare(item: tuple[dict[str, object], int]) -> Example:
-    page, fold = item
-    html = gzip.decompress(Path(str(page["html"])).read_bytes())
-    info = read_page(html, str(page["url"]))
+def read(html: bytes, url: str) -> PageInfo:
+    """The page as the cleaner reads it (scraper.cleaner._clean_blocks)."""
+    text, _ = decode_html(html)
+    tree = LexborHTMLParser(text)
+    metadata = read_metadata(tree, url)
+    return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language)
+
+
+def _prepare(page: wcxb.Page) -> Example:
+    info = read(page.html(), page.url)
     texts = [b.text for b in info.segmentation.blocks]
-    return Example(str(page["id"]), fold, str(page["type"]), str(page["url"]), info.segmentation,
-                   info.title, info.description, info.body_text, info.page_kind,
-                   align(texts, str(page["main_content"])), str(page["main_content"]))
+    return Example(page.id, page.fold, page.type, info, align(texts, page.main_content), page.main_content)
 
 
-def load_examples(wcxb: Path, workers: int) -> list[Example]:
-    scorer = load_scorer(wcxb)
-    fold_of = scorer.folds(5)
-    items = [(p, fold_of[p["id"]]) for p in scorer.pages()]
+def snippet_labels(blocks: list[str], with_: list[str], without: list[str]) -> np.ndarray:
+    """1 for a block that holds (or is a long part of) a snippet of the text, 0 for one of
+    boilerplate, NaN for the rest, which the corpus says nothing about."""
+    texts = [normalise(text).lower() for text in blocks]
+    labels = np.full(len(blocks), np.nan, dtype=np.float32)
+    for snippets, label in ((without, 0.0), (with_, 1.0)):
+        for snippet in snippets:
+            needle = normalise(snippet).lower()
+            for i, text in enumerate(texts):
+                if needle in text or (len(text) >= 20 and text in needle):
+                    labels[i] = label
+    return labels
+
+
+def _prepare_corpus_page(item: tuple[str, dict[str, object], bytes]) -> Example:
+    url, record, html = item
+    info = read(html, url)
+    with_, without = list(record["with"]), list(record["without"])  # type: ignore[call-overload]
+    labels = snippet_labels([b.text for b in info.segmentation.blocks], with_, without)
+    return Example(url, wcxb.fold_of(url), "", info, labels, "", (with_, without))
+
+
+def load_examples(path: Path, corpus: Path | None, workers: int) -> list[Example]:
+    """WCXB's pages, and the trafilatura corpus's when given."""
+    wcxb.require(path)
     with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(_prepare, items, chunksize=8))
+        examples = list(pool.map(_prepare, wcxb.load(path), chunksize=8))
+        if corpus is not None:
+            require_corpus(corpus)
+            examples += pool.map(_prepare_corpus_page, load_corpus(corpus), chunksize=8)
+    return examples
 
 
 def vocabulary(examples: list[Example], size: int = 400, min_pages: int = 8) -> list[str]:
@@ -137,13 +158,18 @@ def vocabulary(examples: list[Example], size: int = 400, min_pages: int = 8) -> 
 
 
 def matrices(examples: list[Example], vocab: list[str]) -> list[np.ndarray]:
-    return [base_features(ex.segmentation, vocab, title=ex.title, description=ex.description,
-                          body_text=ex.body_text, page_kind=ex.page_kind) for ex in examples]
+    return [base_features(ex.segmentation, vocab, title=ex.page.title, description=ex.page.description,
+                          body_text=ex.page.body_text, page_kind=ex.page.page_kind, language=ex.page.language)
+            for ex in examples]
 
 
 def _weights(ex: Example) -> np.ndarray:
-    # Words are what the score counts: weigh each block by its length, softened.
-    return np.array([np.sqrt(1 + len(b.text)) for b in ex.segmentation.blocks], dtype=np.float32)
+    # Words are what the score counts: weigh each block by its length, softened. A corpus
+    # page's few labelled blocks are the hard cases (comments, teasers): they weigh more.
+    weights = np.array([np.sqrt(1 + len(b.text)) for b in ex.segmentation.blocks], dtype=np.float32)
+    if ex.type:
+        return weights
+    return np.where(np.isnan(ex.labels), 0.0, SNIPPET_WEIGHT * weights).astype(np.float32)
 
 
 def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> block_model.BlockModel:
@@ -157,11 +183,12 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
     type_params = dict(objective="multiclass", num_class=len(PAGE_TYPES), learning_rate=0.05, num_leaves=15,
                        min_data_in_leaf=10, feature_fraction=0.7, num_threads=2, seed=SEED,
                        deterministic=True, verbose=-1)
-    inner = [hash_fold(ex.url) for ex in examples]
+    inner = [hash_fold(str(ex.page.url)) for ex in examples]
     everyone = range(len(examples))
+    typed = [i for i in everyone if examples[i].type]  # WCXB's pages, whose type is known
 
-    pages = np.vstack([page_features(ex.segmentation, ex.url, ex.page_kind) for ex in examples])
-    kinds = np.array([PAGE_TYPES.index(ex.type) for ex in examples])
+    pages = np.vstack([page_features(ex.segmentation, ex.page.url, ex.page.page_kind) for ex in examples])
+    kinds = np.array([PAGE_TYPES.index(ex.type) if ex.type else -1 for ex in examples])
 
     def fit_types(rows: list[int]) -> lgb.Booster:
         return lgb.train(type_params, lgb.Dataset(pages[rows], kinds[rows], categorical_feature=[0]),
@@ -169,16 +196,17 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
 
     page_types = np.zeros((len(examples), len(PAGE_TYPES)))
     for k in range(4):
-        model = fit_types([i for i in everyone if inner[i] != k])
-        held = [i for i in everyone if inner[i] == k]
+        model = fit_types([i for i in typed if inner[i] != k])
+        held = [i for i in typed if inner[i] == k]
         page_types[held] = model.predict(pages[held], num_threads=1)
-    type_model = fit_types(list(everyone))
+    type_model = fit_types(typed)
+    untyped = [i for i in everyone if not examples[i].type]
+    if untyped:  # pages the type model never saw
+        page_types[untyped] = type_model.predict(pages[untyped], num_threads=1)
 
-    xs = [np.hstack([base_features(ex.segmentation, vocab, title=ex.title, description=ex.description,
-                                   body_text=ex.body_text, page_kind=ex.page_kind),
-                     np.tile(page_types[i], (len(ex.labels), 1)).astype(np.float32)])
-          for i, ex in enumerate(examples)]
-    ys = [(ex.labels >= 0.5).astype(np.float32) for ex in examples]
+    xs = [np.hstack([x, np.tile(page_types[i], (len(x), 1)).astype(np.float32)])
+          for i, x in enumerate(matrices(examples, vocab))]
+    ys = [(np.nan_to_num(ex.labels) >= 0.5).astype(np.float32) for ex in examples]
     ws = [_weights(ex) for ex in examples]
 
     def fit(rows: list[int], features: list[np.ndarray]) -> lgb.Booster:
@@ -197,17 +225,32 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
         model = fit([i for i in everyone if inner[i] != k], xs)
         for i in everyone:
             if inner[i] == k and len(ys[i]):
-                oof[i] = model.predict(xs[i], num_threads=1)
+                oof[i] = np.asarray(model.predict(xs[i], num_threads=1))
     _log("out-of-fold verdicts")
     texts = [[b.text for b in ex.segmentation.blocks] for ex in examples]
 
-    def score(threshold: float) -> float:
-        return sum(word_f1("\n".join(t for t, p in zip(texts[i], oof[i], strict=True) if p >= threshold),
-                           examples[i].reference) for i in everyone) / len(examples)
+    predicted = page_types.argmax(axis=1)
 
-    threshold = max(THRESHOLDS, key=score)
-    _log(f"threshold {threshold}")
-    return block_model.BlockModel(vocab, type_model, blocks, threshold=threshold)
+    def score(threshold: float, rows: list[int]) -> float:
+        """WCXB's word F1 and the corpus's snippet F1 of these pages, averaged."""
+        outputs = {i: "\n".join(t for t, p in zip(texts[i], oof[i], strict=True) if p >= threshold) for i in rows}
+        f1s = [word_f1(outputs[i], examples[i].reference) for i in rows if examples[i].type]
+        tally = Tally()
+        for i in rows:
+            if not examples[i].type:
+                tally.add(outputs[i], *examples[i].snippets)
+        parts = ([sum(f1s) / len(f1s)] if f1s else []) + ([tally.f1] if tally.pages else [])
+        return sum(parts) / len(parts) if parts else 0.0
+
+    # The threshold for each type of page: the one that scores best on training pages of
+    # that type (as the page-type model tells it), as judged by models that did not see them.
+    default = max(THRESHOLDS, key=lambda t: score(t, list(everyone)))
+    thresholds = {}
+    for k, kind in enumerate(PAGE_TYPES):
+        rows = [i for i in everyone if predicted[i] == k]
+        thresholds[kind] = max(THRESHOLDS, key=lambda t: score(t, rows)) if len(rows) >= MIN_TYPE_PAGES else default
+    _log(f"thresholds {thresholds}")
+    return block_model.BlockModel(vocab, type_model, blocks, thresholds=thresholds)
 
 
 _START = time.perf_counter()
@@ -226,26 +269,22 @@ def hash_fold(url: str) -> int:
 
 
 def word_f1(predicted: str, reference: str) -> float:
-    pred, ref = Counter(tokens(predicted)), Counter(tokens(reference))
-    if not ref:
-        return 1.0 if not pred else 0.0
-    overlap = sum((pred & ref).values())
-    if not overlap:
-        return 0.0
-    p, r = overlap / sum(pred.values()), overlap / sum(ref.values())
-    return 2 * p * r / (p + r)
+    return word_prf(predicted, reference)[2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--wcxb", type=Path, default=DEFAULT_WCXB)
+    parser.add_argument("--wcxb", type=Path, default=wcxb.DEFAULT_WCXB)
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                        help="the trafilatura corpus, whose snippets label blocks too")
+    parser.add_argument("--wcxb-only", action="store_true", help="train on WCXB alone")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "models")
     parser.add_argument("--folds-only", action="store_true")
     parser.add_argument("--shipped-only", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     start = time.perf_counter()
-    examples = load_examples(args.wcxb, args.workers)
+    examples = load_examples(args.wcxb, None if args.wcxb_only else args.corpus, args.workers)
     print(f"{len(examples)} pages, {sum(len(e.labels) for e in examples)} blocks "
           f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -254,11 +293,16 @@ def main() -> None:
         training = [ex for ex in examples if ex.fold != fold]
         model = train(training, vocabulary(training))
         model.save(args.out / f"fold{fold}.model")
-        held = [ex for ex in examples if ex.fold == fold]
-        f1s = [word_f1(model.text_of(ex.segmentation, ex.url, ex.title, ex.description, ex.body_text,
-                                     ex.page_kind), ex.reference) for ex in held]
+        held = [ex for ex in examples if ex.fold == fold and ex.type]
+        f1s = [word_f1(model.text_of(ex.page), ex.reference) for ex in held]
         scores.append(sum(f1s) / len(f1s))
-        print(f"fold {fold}: {len(held)} pages, block-text word F1 {scores[-1]:.4f} "
+        tally = Tally()
+        for ex in examples:
+            if ex.fold == fold and not ex.type:
+                tally.add(model.text_of(ex.page), *ex.snippets)
+        corpus = f"; corpus snippets ({tally.pages} pages) P {tally.precision:.4f} R {tally.recall:.4f} " \
+                 f"F1 {tally.f1:.4f}" if tally.pages else ""
+        print(f"fold {fold}: WCXB {len(held)} pages, block-text word F1 {scores[-1]:.4f}{corpus} "
               f"({time.perf_counter() - start:.0f} s)")
     if scores:
         print(f"mean over folds {sum(scores) / 5:.4f}")

@@ -9,9 +9,10 @@ import sys
 
 from selectolax.lexbor import LexborHTMLParser
 
-from bench.train import align
+from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean
 from scraper.cleaner.blocks import MAX_NODES, segment
+from scraper.cleaner.chrome import drop_chrome
 from tests.conftest import SEEDS
 
 
@@ -60,6 +61,15 @@ def test_training_labels_follow_the_reference_in_order() -> None:
     assert align(blocks, reference).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
 
 
+def test_snippets_label_the_blocks_that_hold_them_and_leave_the_rest_unlabelled() -> None:
+    blocks = ["The river rose by two metres overnight.", "Share this story", "Comments (3)",
+              "The town council opened the shelters at noon, and the"]
+    labels = snippet_labels(blocks, with_=["rose by two metres", "The town council opened the shelters at noon, and "
+                                                                "the mayor spoke"], without=["Share this"])
+    assert labels[:2].tolist() == [1.0, 0.0] and labels[3] == 1.0
+    assert labels[2] != labels[2]  # NaN: the corpus says nothing of it
+
+
 def test_the_same_page_gives_the_same_text_in_every_process() -> None:
     html = (SEEDS / "002_60c7648376388afa.html").read_bytes()
     here = clean(html, url="https://example.com/a", model=DEFAULT_MODEL).text
@@ -69,3 +79,28 @@ def test_the_same_page_gives_the_same_text_in_every_process() -> None:
             "clean(sys.stdin.buffer.read(), url='https://example.com/a', model=DEFAULT_MODEL).text))")
     there = subprocess.run([sys.executable, "-c", code], input=html, capture_output=True, check=True).stdout
     assert json.loads(there) == here
+
+
+def test_chrome_the_model_keeps_is_dropped_by_rules_of_any_site() -> None:
+    seg = segment(LexborHTMLParser(
+        "<body><p>Kana Inagaki in Tokyo YESTERDAY</p>"
+        "<p>The council voted on Tuesday to turn the old depot into a covered market for the town.</p>"
+        "<p>Japan's prime minister on a tank. File photo: AFP</p>"
+        "<p>Advertisement</p>"
+        "<p>Work on the roof is to start in the spring, and the market should open in the autumn.</p>"
+        "<h2>More from the city</h2><p><a href='/a'>Bus lanes on the ring road open next week</a></p>"
+        "<p><a href='/b'>A new bridge for the harbour quarter</a></p>"
+        "<h3>Related posts</h3><p>A teaser the model did not keep</p></body>").body)
+    everything = list(range(len(seg.blocks)))
+    kept = drop_chrome(seg.blocks, [i for i in everything if i != 9], authors=("Kana Inagaki",))
+    assert [seg.blocks[i].text for i in kept] == [
+        "The council voted on Tuesday to turn the old depot into a covered market for the town.",
+        "Work on the roof is to start in the spring, and the market should open in the autumn."]
+
+
+def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
+    seg = segment(LexborHTMLParser(
+        "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"
+        "<p>Sources:</p><p><a href='https://example.org/a'>https://example.org/a</a></p></body>").body)
+    everything = list(range(len(seg.blocks)))
+    assert drop_chrome(seg.blocks, everything, authors=()) == everything

@@ -27,14 +27,14 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import __version__
-from scraper.cleaner.blocks import Segmentation, segment
-from scraper.cleaner.boilerplate import drop_boilerplate, is_boilerplate, is_dateline, line_key
+from scraper.cleaner.boilerplate import drop_boilerplate
+from scraper.cleaner.chrome import drop_chrome
 from scraper.cleaner.compose import compose
 from scraper.cleaner.lead import read_lead_region, restore_lead
 from scraper.cleaner.metadata import read_metadata
 from scraper.cleaner.model import DEFAULT_MODEL, BlockModel
 from scraper.cleaner.model import load as load_model
-from scraper.cleaner.page import page_signals
+from scraper.cleaner.page import read_page
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
@@ -110,13 +110,12 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
         metadata = read_metadata(tree, url)
-        kind, body_text = page_signals(tree)
     with stopwatch.stage("segment"):
-        root = tree.body if tree.body is not None else tree.root
-        seg = segment(root) if root is not None else Segmentation([], [])
+        page = read_page(tree, url, title=metadata.title, description=metadata.description,
+                         language=metadata.language)
     with stopwatch.stage("model"):
-        kept = [i for i in model.kept(seg, url, metadata.title or "", metadata.description or "", body_text, kind)
-                if not _stock_line(seg.blocks[i].text, metadata.authors)]
+        seg = page.segmentation
+        kept = drop_chrome(seg.blocks, model.kept(page), metadata.authors)
     with stopwatch.stage("compose"):
         text, markdown = compose(seg, kept, url)
         article = Article(text=text, markdown=markdown, **asdict(metadata))
@@ -124,12 +123,6 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         # The model found next to nothing, where trafilatura's rules may still find a body.
         article = _clean_by_rules(html, url, stopwatch)
     return article
-
-
-def _stock_line(text: str, authors: tuple[str, ...]) -> bool:
-    """A stock line of chrome in any site's markup ("Advertisement", "Read more: ..."), or a
-    byline or dateline."""
-    return len(text) < 400 and (is_boilerplate(text, line_key(text)) or is_dateline(text, authors))
 
 
 def _extract(html: str) -> etree._Element:

@@ -1,5 +1,6 @@
-"""The kept blocks -> plain text and Markdown: paragraphs apart, list items and table rows on
-lines of their own, headings, quotes and code marked in Markdown, links made absolute."""
+"""The kept blocks -> plain text and Markdown. Text: paragraphs (list items, table rows)
+separated by blank lines, the cells of a row on one line. Markdown: headings, lists, quotes,
+code, tables and links (made absolute), list items and rows line by line."""
 
 from __future__ import annotations
 
@@ -82,14 +83,14 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             markdown = f"| {markdown} |"
         if "blockquote" in element.landmarks:
             markdown = "\n".join("> " + line for line in markdown.split("\n"))
-        # List items and rows follow each other line by line; everything else is a paragraph.
+        # Text is paragraphs apart; in Markdown, list items and rows follow line by line.
         group = _ancestor(elements, block.element, frozenset({"ul", "ol", "dl", "table", "menu"})) \
             if tag in _LINE_TAGS else -1
         joiner = "\n" if group >= 0 and group == previous_line_group else "\n\n"
         previous_line_group = group
         previous_row = row
         if text_parts:
-            text_parts.append(joiner)
+            text_parts.append("\n\n")
             markdown_parts.append(joiner)
         text_parts.append(text)
         markdown_parts.append(markdown)

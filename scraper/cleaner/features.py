@@ -4,6 +4,7 @@ numbers. The same function serves training (bench/train.py) and cleaning.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from scraper.cleaner.blocks import LANDMARKS, Segmentation
-from scraper.cleaner.boilerplate import is_boilerplate, line_key
 
 TAGS = ("p", "div", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote",
         "dd", "dt", "figcaption", "caption", "span", "section", "article", "header", "footer", "nav",
@@ -24,9 +24,9 @@ PAGE_KINDS = ("article", "product", "forum", "docs", "listing", "service", "othe
 
 BASE_NAMES = (
     "tag", "words", "chars", "link_density", "ends_sentence", "sentences", "commas_per_word",
-    "digit_ratio", "upper_ratio", "mean_word_length", "position", "char_position", "depth",
+    "digit_ratio", "upper_ratio", "mean_word_length", "stop_words", "position", "char_position", "depth",
     "repeats", "title_overlap", "description_overlap", "body_overlap", "page_words", "page_blocks",
-    "page_link_density", "page_kind", "boilerplate", "is_title", "after_title", "from_longest",
+    "page_link_density", "page_kind", "is_title", "after_title", "from_longest",
     "in_top_element", "top_distance", "own_siblings", "parent_siblings", "grand_siblings",
     *(f"in_{landmark}" for landmark in LANDMARKS),
     *(f"{level}_{name}" for level in ("own", "parent", "grand", "great") for name in
@@ -39,8 +39,29 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+_LANGUAGES = {
+    "en": "English", "de": "German", "fr": "French", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
+    "nl": "Dutch", "pl": "Polish", "ru": "Russian", "tr": "Turkish", "cs": "Czech", "sv": "Swedish",
+    "da": "Danish", "nb": "Norwegian_Bokmal", "no": "Norwegian_Bokmal", "fi": "Finnish", "hu": "Hungarian",
+    "ro": "Romanian", "id": "Indonesian", "uk": "Ukrainian", "el": "Greek", "bg": "Bulgarian", "hr": "Croatian",
+    "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "ca": "Catalan", "vi": "Vietnamese", "ar": "Arabic",
+    "fa": "Persian", "he": "Hebrew", "hi": "Hindi", "ko": "Korean", "ms": "Malay", "lt": "Lithuanian",
+    "lv": "Latvian", "et": "Estonian",
+}
+
+
+@functools.cache
+def stop_words(language: str | None) -> frozenset[str]:
+    """jusText's stop words of the page's language (English when it names none we know):
+    prose is full of them, menus and labels are not."""
+    import justext
+
+    name = _LANGUAGES.get((language or "en").split("-")[0].lower(), "English")
+    return frozenset(word.lower() for word in justext.get_stoplist(name))
+
+
 def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = "", description: str = "",
-                  body_text: str = "", page_kind: str = "other") -> np.ndarray:
+                  body_text: str = "", page_kind: str = "other", language: str | None = None) -> np.ndarray:
     """One row per block: BASE_NAMES, then for each vocabulary token whether it names the
     block's element or its two nearest ancestors, then whether it names any ancestor."""
     blocks, elements = seg.blocks, seg.elements
@@ -105,82 +126,72 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     longest = max(range(n), key=word_counts.__getitem__)
     title_key = " ".join(_words(title))
     title_index = next((i for i, b in enumerate(blocks) if title_key and " ".join(words[i]) == title_key), -1)
+    stops = stop_words(language)
     title_words = set(_words(title))
     description_words = set(_words(description))
     body_words = set(_words(body_text))
 
+    landmark_index = {name: i for i, name in enumerate(LANDMARKS)}
+    page_kind_code = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
+    other_tag = len(TAGS)
+    rows: list[list[float]] = []
+    hit_rows: list[int] = []
+    hit_columns: list[int] = []
     base = len(BASE_NAMES)
-    landmark_column = {name: BASE_NAMES.index(f"in_{name}") for name in LANDMARKS}
     position = 0
     for i, block in enumerate(blocks):
-        row = out[i]
         count, length = word_counts[i], chars[i]
         element = elements[block.element]
         text = block.text
-        row[0] = _TAG_CODE.get(block.tag, len(TAGS))
-        row[1] = count
-        row[2] = length
-        row[3] = block.link_chars / length
-        row[4] = text[-1] in ".!?。！？:;\"”’)" if text else 0
-        row[5] = len(_SENTENCE_END.findall(text))
-        row[6] = text.count(",") / (count or 1)
-        row[7] = sum(c.isdigit() for c in text) / length
-        row[8] = sum(c.isupper() for c in text) / length
-        row[9] = (sum(len(w) for w in words[i]) / count) if count else 0
-        row[10] = i / n
-        row[11] = position / total_chars
-        position += length
-        row[12] = element.depth
-        row[13] = repeats[text]
+        overlaps = [0.0, 0.0, -1.0 if not body_words else 0.0]
         if count:
             unique = set(words[i])
-            row[14] = len(unique & title_words) / len(unique)
-            row[15] = len(unique & description_words) / len(unique)
-            row[16] = len(unique & body_words) / len(unique) if body_words else -1
-        row[17] = math.log1p(total_words)
-        row[18] = n
-        row[19] = page_links
-        row[20] = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
-        row[21] = is_boilerplate(text, line_key(text)) if count <= 40 else 0
-        row[22] = i == title_index
-        row[23] = (i - title_index) / n if title_index >= 0 else -2
-        row[24] = (i - longest) / n
+            overlaps = [len(unique & title_words) / len(unique), len(unique & description_words) / len(unique),
+                        len(unique & body_words) / len(unique) if body_words else -1.0]
         e, steps = block.element, 0
         while e >= 0 and e not in top_chain:
             e = elements[e].parent
             steps += 1
-        row[25] = e == top
-        row[26] = steps + (elements[top].depth - elements[e].depth if e >= 0 and top >= 0 else 50)
+        in_top = e == top
+        top_distance = steps + (elements[top].depth - elements[e].depth if e >= 0 and top >= 0 else 50)
+        row: list[float] = [
+            _TAG_CODE.get(block.tag, other_tag), count, length, block.link_chars / length,
+            text[-1] in ".!?。！？:;\"”’)", len(_SENTENCE_END.findall(text)), text.count(",") / (count or 1),
+            sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length,
+            (sum(map(len, words[i])) / count) if count else 0,
+            (sum(w in stops for w in words[i]) / count) if count else 0, i / n, position / total_chars, element.depth,
+            repeats[text], *overlaps, math.log1p(total_words), n, page_links, page_kind_code,
+            i == title_index, (i - title_index) / n if title_index >= 0 else -2, (i - longest) / n,
+            in_top, top_distance,
+        ]
+        position += length
         e = block.element
-        for k in range(3):
+        for _level in range(3):
             if e >= 0:
-                row[27 + k] = alike[(elements[e].parent, elements[e].tag, elements[e].tokens)]
+                row.append(alike[(elements[e].parent, elements[e].tag, elements[e].tokens)])
                 e = elements[e].parent
+            else:
+                row.append(0)
+        landmarks = [0.0] * len(LANDMARKS)
         for landmark in element.landmarks:
-            row[landmark_column[landmark]] = 1
-        column = BASE_NAMES.index("own_words")
+            landmarks[landmark_index[landmark]] = 1
+        row.extend(landmarks)
         e = block.element
         for _level in range(4):
             if e >= 0:
-                row[column] = element_words[e]
-                row[column + 1] = element_words[e] / total_words
-                row[column + 2] = element_links[e] / (element_chars[e] or 1)
-                row[column + 3] = element_blocks[e]
-                row[column + 4] = element_long[e]
+                row += (element_words[e], element_words[e] / total_words, element_links[e] / (element_chars[e] or 1),
+                        element_blocks[e], element_long[e])
                 e = elements[e].parent
             else:
-                row[column:column + 5] = -1
-            column += 5
+                row += (-1, -1, -1, -1, -1)
         for j in (i - 1, i + 1):
             if 0 <= j < n:
                 other = blocks[j]
-                row[column] = word_counts[j]
-                row[column + 1] = other.link_chars / chars[j]
-                row[column + 2] = other.element == block.element
-                row[column + 3] = _TAG_CODE.get(other.tag, len(TAGS))
+                row += (word_counts[j], other.link_chars / chars[j], other.element == block.element,
+                        _TAG_CODE.get(other.tag, other_tag))
             else:
-                row[column:column + 4] = -1
-            column += 4
+                row += (-1, -1, -1, -1)
+        rows.append(row)
         e = block.element
         near: set[int] = set()
         for _level in range(3):
@@ -189,7 +200,11 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
             near |= near_tokens[e]
             e = elements[e].parent
         for t in near:
-            row[base + t] = 1
+            hit_rows.append(i)
+            hit_columns.append(base + t)
         for t in all_tokens[block.element]:
-            row[base + v + t] = 1
+            hit_rows.append(i)
+            hit_columns.append(base + v + t)
+    out[:, :base] = np.array(rows, dtype=np.float32)
+    out[hit_rows, hit_columns] = 1
     return out

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import base_features
-from scraper.cleaner.page import page_features
+from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
 __all__ = ["DEFAULT_MODEL", "BlockModel", "load", "model_id"]
@@ -27,34 +26,40 @@ class BlockModel:
     vocabulary: list[str]
     page_types: Any  # lightgbm.Booster: page features -> PAGE_TYPES probabilities
     blocks: Any  # lightgbm.Booster: block features and page type -> content probability
-    threshold: float = 0.5
+    thresholds: dict[str, float]  # by page type: the probability from which a block is kept
 
-    def page_type(self, seg: Segmentation, url: str | None, page_kind: str) -> np.ndarray:
+    def page_type(self, page: PageInfo) -> np.ndarray:
+        """The probability of each of PAGE_TYPES."""
         # One thread: cleaning runs in processes already, and a thread pool per process
         # would reserve memory against the cleaning process's limit.
-        return np.asarray(self.page_types.predict(page_features(seg, url, page_kind)[None, :], num_threads=1)[0])
+        row = page_features(page.segmentation, page.url, page.page_kind)[None, :]
+        return np.asarray(self.page_types.predict(row, num_threads=1)[0])
 
-    def probabilities(self, seg: Segmentation, url: str | None, title: str, description: str, body_text: str,
-                      page_kind: str) -> np.ndarray:
-        if not seg.blocks:
+    def features(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
+        x = base_features(page.segmentation, self.vocabulary, title=page.title, description=page.description,
+                          body_text=page.body_text, page_kind=page.page_kind, language=page.language)
+        return np.hstack([x, np.tile(page_type.astype(np.float32), (len(x), 1))])
+
+    def probabilities(self, page: PageInfo) -> np.ndarray:
+        """Per block, the probability that it is main content."""
+        if not page.segmentation.blocks:
             return np.zeros(0)
-        x = base_features(seg, self.vocabulary, title=title, description=description, body_text=body_text,
-                          page_kind=page_kind)
-        kinds = np.tile(self.page_type(seg, url, page_kind).astype(np.float32), (len(seg.blocks), 1))
-        return np.asarray(self.blocks.predict(np.hstack([x, kinds]), num_threads=1))
+        return np.asarray(self.blocks.predict(self.features(page, self.page_type(page)), num_threads=1))
 
-    def kept(self, seg: Segmentation, url: str | None, title: str, description: str, body_text: str,
-             page_kind: str) -> list[int]:
-        p = self.probabilities(seg, url, title, description, body_text, page_kind)
-        return [i for i in range(len(p)) if p[i] >= self.threshold]
+    def kept(self, page: PageInfo) -> list[int]:
+        """The blocks that are main content, in page order."""
+        if not page.segmentation.blocks:
+            return []
+        page_type = self.page_type(page)
+        threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
+        p = self.blocks.predict(self.features(page, page_type), num_threads=1)
+        return [i for i in range(len(p)) if p[i] >= threshold]
 
-    def text_of(self, seg: Segmentation, url: str | None, title: str, description: str, body_text: str,
-                page_kind: str) -> str:
-        kept = self.kept(seg, url, title, description, body_text, page_kind)
-        return "\n\n".join(seg.blocks[i].text for i in kept)
+    def text_of(self, page: PageInfo) -> str:
+        return "\n\n".join(page.segmentation.blocks[i].text for i in self.kept(page))
 
     def save(self, path: Path) -> None:
-        payload = {"vocabulary": self.vocabulary, "threshold": self.threshold,
+        payload = {"vocabulary": self.vocabulary, "thresholds": self.thresholds,
                    "page_types": self.page_types.model_to_string(),
                    "blocks": self.blocks.model_to_string()}
         path.write_bytes(gzip.compress(json.dumps(payload).encode(), mtime=0))
@@ -65,7 +70,7 @@ class BlockModel:
 
         payload = json.loads(gzip.decompress(path.read_bytes()))
         return cls(payload["vocabulary"], lgb.Booster(model_str=payload["page_types"]),
-                   lgb.Booster(model_str=payload["blocks"]), payload["threshold"])
+                   lgb.Booster(model_str=payload["blocks"]), payload["thresholds"])
 
 
 def model_id(path: Path) -> str:

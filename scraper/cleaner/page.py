@@ -33,11 +33,15 @@ _BODY_KEYS = ("articleBody", "text", "reviewBody")
 
 @dataclass(slots=True)
 class PageInfo:
+    """A page as the block model reads it."""
+
     segmentation: Segmentation
-    title: str
-    description: str
-    body_text: str
-    page_kind: str
+    url: str | None = None
+    title: str = ""
+    description: str = ""
+    body_text: str = ""  # what its JSON-LD gives as the body, if anything
+    page_kind: str = "other"  # what its structured data declares
+    language: str | None = None
 
 
 def _json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
@@ -80,24 +84,13 @@ def page_signals(tree: LexborHTMLParser) -> tuple[str, str]:
     return kind, body
 
 
-def read_page(html: str | bytes, url: str | None = None, *, title: str | None = None,
-              description: str | None = None) -> PageInfo:
-    """Parse and segment a page; title and description default to what its head says."""
-    from scraper.encoding import decode_html
-
-    if isinstance(html, bytes):
-        html, _ = decode_html(html)
-    tree = LexborHTMLParser(html)
-    if title is None or description is None:
-        from scraper.cleaner.metadata import read_metadata
-
-        metadata = read_metadata(tree, url)
-        title = metadata.title if title is None else title
-        description = metadata.description if description is None else description
+def read_page(tree: LexborHTMLParser, url: str | None, *, title: str | None, description: str | None,
+              language: str | None) -> PageInfo:
+    """Segment a parsed page and gather what the model is told about it as a whole."""
     kind, body = page_signals(tree)
     root = tree.body if tree.body is not None else tree.root
     seg = segment(root) if root is not None else Segmentation([], [])
-    return PageInfo(seg, title or "", description or "", body, kind)
+    return PageInfo(seg, url, title or "", description or "", body, kind, language)
 
 
 PAGE_TYPES = ("article", "collection", "documentation", "forum", "listing", "product", "service")
