@@ -33,6 +33,7 @@ from bench.corpus import DEFAULT_CORPUS
 from bench.corpus import load as load_corpus
 from bench.corpus import require as require_corpus
 from bench.evaluation import Tally, normalise, word_prf, words
+from scraper.cleaner import DEFAULT_MODEL
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import base_features
@@ -308,8 +309,9 @@ def main() -> None:
         print(f"mean over folds {sum(scores) / 5:.4f}")
     if not args.folds_only:
         model = train(examples, vocabulary(examples))
-        model.save(block_model.DEFAULT_MODEL)
-        print(f"shipped model: {block_model.DEFAULT_MODEL} ({block_model.DEFAULT_MODEL.stat().st_size} bytes)")
+        model.save(DEFAULT_MODEL)
+        size = DEFAULT_MODEL.stat().st_size
+        print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {block_model.model_id(DEFAULT_MODEL)})")
 
 
 if __name__ == "__main__":

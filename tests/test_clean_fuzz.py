@@ -13,11 +13,13 @@ import re
 from collections.abc import Callable
 from dataclasses import fields
 from functools import lru_cache
+from pathlib import Path
 
 import pytest
 import zstandard
 
-from scraper import Article, ExtractionError, clean
+from scraper import Article, ExtractionError
+from scraper.cleaner import DEFAULT_MODEL, clean
 from tests.conftest import CORPUS, SEEDS
 from tests.server import FIXTURES
 
@@ -153,11 +155,12 @@ def _assert_safe(article: Article) -> None:
     assert len(article.content_hash) == 64
 
 
+@pytest.mark.parametrize("model", [None, DEFAULT_MODEL], ids=["rules", "block-model"])
 @pytest.mark.parametrize("batch", range(_BATCHES))
-def test_mutated_pages_are_cleaned_or_refused_with_a_typed_error(batch: int) -> None:
+def test_mutated_pages_are_cleaned_or_refused_with_a_typed_error(batch: int, model: Path | None) -> None:
     for number, (html, url) in enumerate(_cases(batch)):
         try:
-            article = clean(html, url)
+            article = clean(html, url, model=model)
         except ExtractionError:  # NoContent is one
             continue
         except Exception as exc:

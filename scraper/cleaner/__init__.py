@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trafilatura
 from lxml import etree
@@ -28,20 +29,21 @@ from selectolax.lexbor import LexborHTMLParser
 
 from scraper import __version__
 from scraper.cleaner.boilerplate import drop_boilerplate
-from scraper.cleaner.chrome import drop_chrome
-from scraper.cleaner.compose import compose
 from scraper.cleaner.lead import read_lead_region, restore_lead
 from scraper.cleaner.metadata import read_metadata
-from scraper.cleaner.model import DEFAULT_MODEL, BlockModel
-from scraper.cleaner.model import load as load_model
-from scraper.cleaner.page import read_page
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
 from scraper.models import Article, safe_text
 
-__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "BlockModel", "clean", "clean_timed"]
+if TYPE_CHECKING:
+    from scraper.cleaner.model import BlockModel
+
+__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed"]
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
+"""The shipped block model (python -m bench.train)."""
 
 CLEANER_ID = f"scraper {__version__}"
 """Which cleaner made a text: recorded with each archived version, so a text can be told
@@ -97,7 +99,11 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: Blo
     if model is None:
         article = _clean_by_rules(html, url, stopwatch)
     else:
-        article = _clean_blocks(html, url, stopwatch, model if isinstance(model, BlockModel) else load_model(model))
+        # Loaded only when asked for: the rules need neither numpy nor LightGBM, and a
+        # cleaning process that does not load them is smaller.
+        from scraper.cleaner.model import load
+
+        article = _clean_blocks(html, url, stopwatch, load(model) if isinstance(model, str | Path) else model)
     # Cached here, in the cleaning process, and carried with the article to the run's
     # process, whose one core also fetches and saves: the archive needs it.
     article.content_hash  # noqa: B018
@@ -106,6 +112,10 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: Blo
 
 def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: BlockModel) -> Article:
     """The block model's path, with the rules' where it finds next to nothing."""
+    from scraper.cleaner.chrome import drop_chrome
+    from scraper.cleaner.compose import compose
+    from scraper.cleaner.page import read_page
+
     with stopwatch.stage("parse"):
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):

@@ -51,7 +51,6 @@ class Element:
     depth: int
     tokens: frozenset[str]  # of its class and id
     landmarks: frozenset[str]  # of itself and its ancestors (LANDMARKS)
-    role: str | None
     preformatted: bool = False  # a <pre> or inside one: its spacing is the content
 
 
@@ -64,7 +63,6 @@ class Block:
     pieces: list[str] = field(default_factory=list)
     markdown: list[str] = field(default_factory=list)
     link_chars: int = 0
-    inline_tags: set[str] = field(default_factory=set)
     text: str = ""
 
 
@@ -74,16 +72,14 @@ class Segmentation:
     blocks: list[Block]
 
 
-def class_tokens(node: LexborNode) -> frozenset[str]:
-    attrs = node.attributes
+def class_tokens(attrs: dict[str, str | None]) -> frozenset[str]:
     names = " ".join(v for k in ("class", "id") if (v := attrs.get(k)))
     if not names:
         return frozenset()
     return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
 
 
-def _hidden(node: LexborNode) -> bool:
-    attrs = node.attributes
+def _hidden(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return True
     style = attrs.get("style")
@@ -107,12 +103,12 @@ def _escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
-def _inline_markup(node: LexborNode, tag: str, in_link: bool, preformatted: bool) -> tuple[str, str]:
+def _inline_markup(attrs: dict[str, str | None], tag: str, in_link: bool, preformatted: bool) -> tuple[str, str]:
     """Markdown around an inline element: links and emphasis; nothing inside code."""
     if preformatted:
         return "", ""
     if tag == "a" and not in_link:
-        href = (node.attributes.get("href") or "").strip()
+        href = (attrs.get("href") or "").strip()
         if href and not href.lower().startswith(("javascript:", "data:", "#")):
             return "[", f"]({href.replace(' ', '%20').replace(')', '%29')})"
         return "", ""
@@ -122,7 +118,7 @@ def _inline_markup(node: LexborNode, tag: str, in_link: bool, preformatted: bool
 
 def segment(body: LexborNode) -> Segmentation:
     """The blocks of a page's body, in reading order."""
-    elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset(), None)]
+    elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset())]
     blocks: list[Block] = []
     current: list[Block | None] = [None]  # the open block of the innermost block element
 
@@ -185,25 +181,24 @@ def segment(body: LexborNode) -> Segmentation:
             continue
         # Hidden parts are read, not skipped: many pages hide their content until a script
         # shows it (or stream it into a hidden element); the model weighs "hidden".
-        hidden = _hidden(node)
+        attrs = node.attributes
+        hidden = _hidden(attrs)
         if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
             close_block()
             parent = elements[element]
-            attrs = node.attributes
             role = attrs.get("role")
             own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
             landmarks = parent.landmarks | {own} if own in LANDMARKS else parent.landmarks
             if hidden:
                 landmarks = landmarks | {"hidden"}
-            elements.append(Element(tag, element, parent.depth + 1, class_tokens(node), landmarks, role,
+            elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
                                     parent.preformatted or tag == "pre"))
             stack.append(None)
             stack.extend((kid, len(elements) - 1, False) for kid in reversed(_children(node)))
             continue
         # Inline: its text joins the open block, marked up for Markdown where it says something.
         block = open_block(element)
-        block.inline_tags.add(tag)
-        opening, closing = _inline_markup(node, tag, in_link, elements[element].preformatted)
+        opening, closing = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
         if opening:
             block.markdown.append(opening)
             stack.append(closing)

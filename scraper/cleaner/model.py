@@ -17,8 +17,7 @@ import numpy as np
 from scraper.cleaner.features import base_features
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
-__all__ = ["DEFAULT_MODEL", "BlockModel", "load", "model_id"]
+__all__ = ["BlockModel", "load", "model_id"]
 
 
 @dataclass
@@ -79,6 +78,6 @@ def model_id(path: Path) -> str:
 
 
 @functools.cache
-def load(path: Path = DEFAULT_MODEL) -> BlockModel:
+def load(path: Path) -> BlockModel:
     """The model, read once per process."""
     return BlockModel.from_file(path)

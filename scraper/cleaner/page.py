@@ -125,7 +125,10 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     from scraper.cleaner.features import PAGE_KINDS  # the declared kinds, coded alike
 
     row = np.zeros(len(PAGE_FEATURE_NAMES), dtype=np.float32)
-    parts = urlsplit(url or "")
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:  # a malformed address, such as a bad IPv6 host: read as none
+        parts = urlsplit("")
     path = parts.path.lower()
     words = [w for w in _URL_SPLIT.split(path) if w]
     row[0] = PAGE_KINDS.index(kind) if kind in PAGE_KINDS else len(PAGE_KINDS)
