@@ -148,14 +148,16 @@ def load_examples(path: Path, corpus: Path | None, workers: int) -> list[Example
 
 
 def vocabulary(examples: list[Example], size: int = 400, min_pages: int = 8) -> list[str]:
-    """Class and id tokens on at least min_pages training pages, most common first."""
+    """The size class and id tokens on most training pages (at least min_pages), sorted."""
     df: Counter[str] = Counter()
     for ex in examples:
         seen: set[str] = set()
         for element in ex.segmentation.elements:
             seen |= element.tokens
         df.update(seen)
-    return sorted([t for t, c in df.most_common(size) if c >= min_pages])
+    # Ties broken by the token, not by set order (which changes with Python's hash seed).
+    common = sorted(df.items(), key=lambda item: (-item[1], item[0]))[:size]
+    return sorted(t for t, c in common if c >= min_pages)
 
 
 def matrices(examples: list[Example], vocab: list[str]) -> list[np.ndarray]:
