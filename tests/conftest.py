@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,12 @@ import pytest
 from archive import Archive
 from scraper.fetcher import FetchSettings
 from tests.server import FIXTURES, LocalServer
+
+# The tests that interrupt a command need it to hear Ctrl-C. A shell starts a background job
+# (CI run with "&") with SIGINT ignored, children inherit that, and the CLI, as it should,
+# leaves an ignored SIGINT ignored; the tests' own commands are not background jobs.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 SEEDS = FIXTURES / "seeds"
 CORPUS = FIXTURES / "corpus"
