@@ -680,14 +680,8 @@ class Archive:
         since: datetime | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Archived versions for export, streamed from the database in URL order."""
-        where = ["1 = 1" if all_versions else "v.version = p.latest_version"]
-        params: list[Any] = []
-        if url_prefix:
-            where.append("substr(p.url, 1, ?) = ?")
-            params += [len(url_prefix), url_prefix]
-        if since:
-            where.append("v.fetched_at >= ?")
-            params.append(iso_utc(since))
+        where, params = _version_filter("1 = 1" if all_versions else "v.version = p.latest_version", [],
+                                        url_prefix=url_prefix, since=since)
         with self._reading():
             cursor = self.db.execute(
                 "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"
@@ -695,7 +689,7 @@ class Archive:
                 " v.description, v.canonical_url, v.image, v.word_count, v.content_hash, v.cleaner, v.text,"
                 " v.markdown_zstd"
                 " FROM versions v JOIN pages p ON p.id = v.page_id"
-                f" WHERE {' AND '.join(where)} ORDER BY p.url, v.version",
+                f" WHERE {where} ORDER BY p.url, v.version",
                 params,
             )
             columns = [column[0] for column in cursor.description]
@@ -726,14 +720,21 @@ _RECLEAN_BATCH = 500
 def _reclean_filter(cleaner: str, *, url_prefix: str | None, since: datetime | None,
                     force: bool) -> tuple[str, list[Any]]:
     """The WHERE clause (on versions v and pages p) and parameters of to_reclean()."""
-    where = ["1 = 1" if force else "v.cleaner IS NOT ?"]
-    params: list[Any] = [] if force else [cleaner]
+    return _version_filter("1 = 1" if force else "v.cleaner IS NOT ?", [] if force else [cleaner],
+                           url_prefix=url_prefix, since=since)
+
+
+def _version_filter(condition: str, params: list[Any], *, url_prefix: str | None,
+                    since: datetime | None) -> tuple[str, list[Any]]:
+    """condition, and the versions of URLs under url_prefix fetched since a time: a WHERE clause
+    on versions v and pages p, with its parameters."""
+    where = [condition]
     if url_prefix:
         where.append("substr(p.url, 1, ?) = ?")
-        params += [len(url_prefix), url_prefix]
+        params = [*params, len(url_prefix), url_prefix]
     if since:
         where.append("v.fetched_at >= ?")
-        params.append(iso_utc(since))
+        params = [*params, iso_utc(since)]
     return " AND ".join(where), params
 
 

@@ -4,25 +4,17 @@ code, tables and links (made absolute), list items and rows line by line."""
 
 from __future__ import annotations
 
-import contextlib
 import re
-import unicodedata
-from urllib.parse import urljoin
 
 from scraper.cleaner.blocks import Block, Element, Segmentation
+from scraper.cleaner.render import absolute, tidy
 
-_SPACE = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
-# Soft hyphens, zero-width spaces and stray BOMs: invisible in a browser, noise in text.
-_INVISIBLE = re.compile("[\u00ad\u200b\ufeff]")
 _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 _EMPTY_MARKS = re.compile(r"(\*\*|\*|`)\s*\1")
 _CELLS = frozenset({"td", "th"})
 _LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "td", "th"})
 
-
-def _tidy(text: str) -> str:
-    return _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text))).strip()
 
 
 def _ancestor(elements: list[Element], index: int, tags: frozenset[str]) -> int:
@@ -39,9 +31,7 @@ def _markdown_inline(block: Block, base_url: str | None) -> str:
         if not label:
             return ""
         if base_url:
-            # A malformed link, such as a bad IPv6 host, stays as written.
-            with contextlib.suppress(ValueError):
-                target = urljoin(base_url, target)
+            target = absolute(base_url, target)
         return f"[{label}]({target})"
 
     text = _LINK.sub(link, text)
@@ -59,8 +49,8 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
         block = seg.blocks[i]
         element = elements[block.element]
         preformatted = element.preformatted
-        text = block.text if preformatted else _tidy(block.text)
-        markdown = block.text if preformatted else _tidy(_markdown_inline(block, base_url))
+        text = block.text if preformatted else tidy(block.text).strip()
+        markdown = block.text if preformatted else tidy(_markdown_inline(block, base_url)).strip()
         if not text:
             continue
         # Cells of one row share a line.

@@ -39,12 +39,6 @@ class BlockModel:
                           body_text=page.body_text, page_kind=page.page_kind, language=page.language)
         return np.hstack([x, np.tile(page_type.astype(np.float32), (len(x), 1))])
 
-    def probabilities(self, page: PageInfo) -> np.ndarray:
-        """Per block, the probability that it is main content."""
-        if not page.segmentation.blocks:
-            return np.zeros(0)
-        return np.asarray(self.blocks.predict(self.features(page, self.page_type(page)), num_threads=1))
-
     def kept(self, page: PageInfo) -> list[int]:
         """The blocks that are main content, in page order."""
         if not page.segmentation.blocks:

@@ -23,14 +23,14 @@ _MARKED = (*_UNMARKED, "ref", "hi")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
 
 
-def _absolute(base_url: str, target: str) -> str:
+def absolute(base_url: str, target: str) -> str:
     try:
         return urljoin(base_url, target.strip())
     except ValueError:  # a malformed link, such as a bad IPv6 host, stays as written
         return target
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     """NFC, no invisible characters, runs of spaces as one; newlines kept."""
     return _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
 
@@ -48,7 +48,7 @@ def _inline(element: etree._Element, markdown: bool, plain: _Plain) -> str:
     # links and emphasis is its plain text, the same in both renderings.
     alike = next(element.iter(*_MARKED), None) is None
     if alike or (not markdown and next(element.iter(*_UNMARKED), None) is None):
-        text = _tidy(etree.tostring(element, method="text", encoding=str, with_tail=False).replace("\n", " ")).strip()
+        text = tidy(etree.tostring(element, method="text", encoding=str, with_tail=False).replace("\n", " ")).strip()
         if alike:
             plain[element] = text
         return text
@@ -70,7 +70,7 @@ def _inline(element: etree._Element, markdown: bool, plain: _Plain) -> str:
             if child.tail:
                 yield child.tail.replace("\n", " ")
 
-    lines = (line.strip() for line in _tidy("".join(walk(element))).split("\n"))
+    lines = (line.strip() for line in tidy("".join(walk(element))).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
@@ -79,7 +79,7 @@ _BLOCK_TAGS = frozenset({"p", "head", "list", "quote", "code", "table", "div", "
 
 def _loose(text: str | None) -> str:
     """Text standing between blocks, as one line."""
-    return _tidy((text or "").replace("\n", " ")).strip()
+    return tidy((text or "").replace("\n", " ")).strip()
 
 
 def _blocks(container: etree._Element, markdown: bool, plain: _Plain) -> Iterator[str]:
@@ -167,5 +167,5 @@ def render(body: etree._Element, base_url: str | None = None) -> tuple[str, str]
     if base_url:
         for link in body.iter("ref"):
             if target := link.get("target"):
-                link.set("target", _absolute(base_url, target))
+                link.set("target", absolute(base_url, target))
     return text, "\n\n".join(_blocks(body, True, plain))
