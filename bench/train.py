@@ -34,7 +34,7 @@ from bench.corpus import DEFAULT_CORPUS
 from bench.corpus import load as load_corpus
 from bench.corpus import require as require_corpus
 from bench.evaluation import Tally, normalise, word_prf, words
-from scraper.cleaner import DEFAULT_MODEL
+from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import base_features
@@ -311,7 +311,7 @@ def main() -> None:
         model = train(examples, vocabulary(examples))
         model.save(DEFAULT_MODEL)
         size = DEFAULT_MODEL.stat().st_size
-        print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {block_model.model_id(DEFAULT_MODEL)})")
+        print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {model_id(DEFAULT_MODEL)})")
 
 
 if __name__ == "__main__":

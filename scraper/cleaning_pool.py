@@ -180,8 +180,10 @@ class _Worker:
         # Its own copy of this package first, whatever the caller did to sys.path; -P keeps
         # the current directory off its path.
         path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env={**os.environ, "PYTHONPATH": path})
+        # One thread each for the model's libraries: the pool is the parallelism, and thread
+        # pools would take address space from the memory bound.
+        env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._requests, self._replies = self.process.stdin.fileno(), self.process.stdout.fileno()
 

@@ -93,7 +93,7 @@ def test_chrome_the_model_keeps_is_dropped_by_rules_of_any_site() -> None:
         "<p><a href='/b'>A new bridge for the harbour quarter</a></p>"
         "<h3>Related posts</h3><p>A teaser the model did not keep</p></body>").body)
     everything = list(range(len(seg.blocks)))
-    kept = drop_chrome(seg.blocks, [i for i in everything if i != 9], authors=("Kana Inagaki",))
+    kept = drop_chrome(seg, [i for i in everything if i != 9], authors=("Kana Inagaki",))
     assert [seg.blocks[i].text for i in kept] == [
         "The council voted on Tuesday to turn the old depot into a covered market for the town.",
         "Work on the roof is to start in the spring, and the market should open in the autumn."]
@@ -104,4 +104,4 @@ def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
         "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"
         "<p>Sources:</p><p><a href='https://example.org/a'>https://example.org/a</a></p></body>").body)
     everything = list(range(len(seg.blocks)))
-    assert drop_chrome(seg.blocks, everything, authors=()) == everything
+    assert drop_chrome(seg, everything, authors=()) == everything

@@ -350,6 +350,56 @@ def test_a_short_article_that_ends_in_a_sign_up_form_is_kept() -> None:
     assert "twice a week" not in text
 
 
+_BRIDGE = [f"The council approved the new bridge on its {n}th sitting, after a debate about its cost, which rose"
+           f" by a third since the first plans were drawn up." for n in range(4, 10)]
+_STORY = "".join(f"<p>{line}</p>" for line in _BRIDGE)
+
+
+@pytest.mark.parametrize(("lang", "page", "notice"), [
+    # Beside the form, as its sibling, in the article's own box: no container of its own.
+    ("en", f"<div class=a><h1>New bridge approved</h1>{_STORY}<p>{{notice}}</p>"
+           "<form><p><textarea name=comment></textarea></p><p><input type=email name=email></p></form></div>",
+     "Comments are moderated and will appear after approval. Please stay on topic."),
+    # Over the form, in a box with the form's heading.
+    ("de", f"<div class=a><div class=b><h1>Neue Brücke</h1>{_STORY}</div><div class=c><h3>Kommentar schreiben</h3>"
+           "<p>{notice}</p><form><textarea></textarea><input type=text name=author></form></div></div>",
+     "Kommentare werden vor der Veröffentlichung von der Redaktion geprüft."),
+    # Under the form, in a box of its own.
+    ("nl", f"<div class=a><div class=b><h1>Nieuwe brug</h1>{_STORY}</div><div class=c><form><textarea></textarea>"
+           "</form></div><div class=d>{notice}</div></div><div class=e><p>© 2024 De Krant</p></div>",
+     "Reacties verschijnen pas na goedkeuring door de redactie."),
+])
+def test_a_comment_moderation_notice_beside_the_form_goes(lang: str, page: str, notice: str) -> None:
+    html = hash_markup(f"<html lang={lang}><body>{page.format(notice=notice)}</body></html>")
+    text = clean(html, "https://news.example/2024/bridge").text
+    assert all(line in text for line in _BRIDGE)
+    assert notice not in text
+
+
+@pytest.mark.parametrize("header", [
+    # The name a link home, the tagline a paragraph under it.
+    "<div class=h><p class=n><a href='https://janes.example/'>Jane's Town Notes</a></p>"
+    "<p class=t>{tagline}</p></div>",
+    # The name as the page's metadata gives it, the tagline beside it.
+    "<div class=h><div class=n>Jane's Town Notes</div><div class=t>{tagline}</div></div>",
+])
+def test_a_blogs_tagline_under_its_name_goes(header: str) -> None:
+    tagline = "Small stories from a small town, written over breakfast."
+    html = hash_markup(f"""<html><head><meta property="og:site_name" content="Jane's Town Notes"></head><body>
+      {header.format(tagline=tagline)}<div class=m><h1>New bridge approved</h1>{_STORY}</div></body></html>""")
+    text = clean(html, "https://janes.example/2024/bridge").text
+    assert all(line in text for line in _BRIDGE)
+    assert tagline not in text and "Town Notes" not in text
+
+
+def test_the_rules_clean_too_when_asked() -> None:
+    # model=None: trafilatura and the rules, the cleaner of earlier versions.
+    html = f"<html><body><article><h1>New bridge approved</h1>{_STORY}</article></body></html>"
+    for article in clean(html), clean(html, model=None):
+        assert all(line in article.text for line in _BRIDGE)
+        assert article.title == "New bridge approved"
+
+
 def test_prose_about_copyright_is_not_a_rights_notice() -> None:
     story = " ".join(["Musicians say the streaming payouts they receive barely cover the cost of recording."] * 5)
     prose = ("The court ruled that the sampled chorus was protected by copyright and that the label owed the"

@@ -6,6 +6,10 @@ wcxb.jsonl.zst every tenth page of the WCXB development set (150 pages, 7 page t
 whole main content, scored by word F1 averaged over pages (see bench/make_gate.py). The floors
 sit a little under the scores measured when they were pinned; raise them when the cleaner
 improves, never lower them to let a change through.
+
+The shipped block model was trained on both sets, these pages among them: the gate catches a
+change that breaks cleaning, it does not tell how well sites never seen are cleaned
+(`python bench/extract.py --models bench/models` does, with models of the other folds).
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from bench.evaluation import Tally, word_prf
 from scraper import ScraperError, clean
 
 GATE = Path(__file__).resolve().parent.parent / "fixtures" / "gate"
-FLOORS = {"f1": 0.942, "precision": 0.923, "recall": 0.960}
-# WCXB word F1 floors: scraper.clean measured 0.8140 on all 150 pages and 0.9251 on the 82
+# scraper.clean with the shipped model measured P 0.9748, R 0.9765, F1 0.9757, minus 0.01.
+FLOORS = {"f1": 0.965, "precision": 0.964, "recall": 0.966}
+# WCXB word F1 floors: scraper.clean measured 0.8981 on all 150 pages and 0.9620 on the 82
 # articles (trafilatura 2.3.1: 0.8191, 0.9238), minus 0.01. The other page types have 9 to 15
 # pages each, where one page moves the mean by 0.07 or more: too few for a floor of their own.
-WCXB_FLOOR = 0.804
-WCXB_ARTICLE_FLOOR = 0.915
+WCXB_FLOOR = 0.888
+WCXB_ARTICLE_FLOOR = 0.952
 
 
 def gate_pages(name: str) -> list[dict[str, Any]]:

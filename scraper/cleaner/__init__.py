@@ -1,14 +1,15 @@
 """HTML -> Article, by one of two paths; both parse the page and read its metadata first
 (selectolax, metadata.py).
 
-The rules (the default): prune chrome by kind (prune.py), extract with trafilatura, put back
-the lead it left out (lead.py), drop boilerplate blocks (boilerplate.py) and render (render.py).
+The block model (the default): cut the body into blocks (blocks.py), tell the page's type and
+keep the blocks a learned model (model.py, trained by `python -m bench.train` on labelled
+pages) calls main content, drop what is chrome on any site (chrome.py), put the headline to
+the metadata and the summary first (headline.py), and compose text and Markdown (compose.py).
+Where the model finds next to nothing, the rules run instead.
 
-The block model (`clean(..., model=DEFAULT_MODEL)`, not yet the default): cut the body into
-blocks (blocks.py), tell the page's type and keep the blocks a learned model (model.py,
-trained by `python -m bench.train` on labelled pages) calls main content, drop stock lines of
-chrome, bylines and credits, and compose text and Markdown (compose.py). Where the model
-finds next to nothing, the rules run instead.
+The rules (`clean(..., model=None)`): prune chrome by kind (prune.py), extract with
+trafilatura, put back the lead it left out (lead.py), drop boilerplate blocks
+(boilerplate.py) and render (render.py).
 
 A pure function of its input: no network, no globals that change; the model is read once
 per process.
@@ -16,6 +17,7 @@ per process.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,14 +42,20 @@ from scraper.models import Article, safe_text
 if TYPE_CHECKING:
     from scraper.cleaner.model import BlockModel
 
-__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed"]
+__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed", "model_id"]
+
+
+def model_id(path: Path) -> str:
+    """A model's name in the archive: "blocks-" and the start of its file's SHA-256."""
+    return "blocks-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
 """The shipped block model (python -m bench.train)."""
 
-CLEANER_ID = f"scraper {__version__}"
+CLEANER_ID = f"scraper {__version__} {model_id(DEFAULT_MODEL)}"
 """Which cleaner made a text: recorded with each archived version, so a text can be told
-from one a later cleaner would make."""
+from one a later cleaner (or model) would make."""
 MIN_WORDS = 10
 """An extraction shorter than this is not an article body."""
 STAGES = ("parse", "metadata", "prune", "extract", "post-process", "segment", "model", "compose")
@@ -73,16 +81,17 @@ class _Stopwatch:
             self.seconds[name] += time.perf_counter() - start
 
 
-def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = None) -> Article:
+def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = DEFAULT_MODEL,
+          ) -> Article:
     """Turn a web page into its main content: text, Markdown and metadata.
 
-    model: a block model (or its file, such as DEFAULT_MODEL) cleans the page instead of the
-    rules; see the module's docstring. Raises NoContent when the page holds no main text.
+    model: the block model that tells content from chrome (or its file); None cleans by the
+    rules instead. See the module's docstring. Raises NoContent when the page holds no main text.
     """
     return _clean(html, url, _Stopwatch(enabled=False), model)
 
 
-def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = None,
+def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = DEFAULT_MODEL,
                 ) -> tuple[Article, dict[str, float]]:
     """clean(), also returning the seconds spent in each of STAGES."""
     stopwatch = _Stopwatch(enabled=True)
@@ -114,6 +123,7 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     """The block model's path, with the rules' where it finds next to nothing."""
     from scraper.cleaner.chrome import drop_chrome
     from scraper.cleaner.compose import compose
+    from scraper.cleaner.headline import tidy_top
     from scraper.cleaner.page import read_page
 
     with stopwatch.stage("parse"):
@@ -125,7 +135,8 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
                          language=metadata.language)
     with stopwatch.stage("model"):
         seg = page.segmentation
-        kept = drop_chrome(seg.blocks, model.kept(page), metadata.authors)
+        kept = drop_chrome(seg, model.kept(page), metadata.authors, url=url, site_name=metadata.site_name)
+        kept = tidy_top(seg, kept, metadata.title, metadata.description)
     with stopwatch.stage("compose"):
         text, markdown = compose(seg, kept, url)
         article = Article(text=text, markdown=markdown, **asdict(metadata))

@@ -8,6 +8,7 @@ it) is one block; a block inside it starts another.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -70,12 +71,19 @@ class Block:
 class Segmentation:
     elements: list[Element]
     blocks: list[Block]
+    fields: list[int] = field(default_factory=list)  # elements holding a box to type text or an e-mail in
 
 
 def class_tokens(attrs: dict[str, str | None]) -> frozenset[str]:
     names = " ".join(v for k in ("class", "id") if (v := attrs.get(k)))
-    if not names:
-        return frozenset()
+    return _tokens(names) if names else _NO_TOKENS
+
+
+_NO_TOKENS: frozenset[str] = frozenset()
+
+
+@functools.lru_cache(maxsize=8192)  # a site's pages repeat their class names
+def _tokens(names: str) -> frozenset[str]:
     return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
 
 
@@ -84,6 +92,17 @@ def _hidden(attrs: dict[str, str | None]) -> bool:
         return True
     style = attrs.get("style")
     return bool(style and _HIDDEN_STYLE.search(style))
+
+
+def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
+    """A comment box or an e-mail field: what comment forms and newsletter sign-ups ask for."""
+    if tag == "textarea":
+        return True
+    if tag != "input":
+        return False
+    kind = (attrs.get("type") or "text").lower()
+    named = " ".join(v for k in ("name", "id", "placeholder") if (v := attrs.get(k))).lower()
+    return kind == "email" or (kind == "text" and "mail" in named)
 
 
 def _children(node: LexborNode) -> list[LexborNode]:
@@ -99,7 +118,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
 _EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`", "kbd": "`", "samp": "`", "tt": "`"}
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
@@ -120,6 +139,7 @@ def segment(body: LexborNode) -> Segmentation:
     """The blocks of a page's body, in reading order."""
     elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset())]
     blocks: list[Block] = []
+    fields: list[int] = []
     current: list[Block | None] = [None]  # the open block of the innermost block element
 
     def open_block(element: int) -> Block:
@@ -162,7 +182,7 @@ def segment(body: LexborNode) -> Segmentation:
             if value and not value.isspace():
                 block = open_block(element)
                 block.pieces.append(value)
-                block.markdown.append(_escape(value) if not elements[element].preformatted else value)
+                block.markdown.append(escape(value) if not elements[element].preformatted else value)
                 if in_link:
                     block.link_chars += len(value.strip())
             elif value and current[0] is not None:
@@ -173,6 +193,8 @@ def segment(body: LexborNode) -> Segmentation:
             continue
         tag = node.tag or ""
         if tag in SKIPPED_TAGS:
+            if _text_entry(tag, node.attributes):
+                fields.append(element)
             continue
         if tag == "br":
             if current[0] is not None:
@@ -204,4 +226,4 @@ def segment(body: LexborNode) -> Segmentation:
             stack.append(closing)
         stack.extend((kid, element, in_link or tag == "a") for kid in reversed(_children(node)))
     close_block()
-    return Segmentation(elements, blocks)
+    return Segmentation(elements, blocks, fields)

@@ -150,7 +150,12 @@ _NOTICE = re.compile(
     r"tu dirección de correo electrónico no será publicada|los campos obligatorios están marcados|"
     r"il tuo indirizzo email non sarà pubblicato|i campi obbligatori sono contrassegnati|"
     r"twój adres e-mail nie zostanie opublikowany|"
-    r"to continue reading|subscribe to (continue|read)|already a subscriber|"
+    r"to continue reading|subscribe to (continue|read)|already a subscriber|why you can trust|"
+    r"comments? (are|is|will be) (moderated|reviewed|checked)|comment moderation|"
+    r"kommentare werden (vor|erst|moderiert|geprüft|freigeschaltet)|kommentare sind moderiert|"
+    r"les commentaires sont (modérés|soumis)|modération des commentaires|"
+    r"(los )?comentarios (son|están|serán)? ?moderados|i commenti sono moderati|commenti moderati|"
+    r"komentarze są moderowane|reacties worden gemodereerd|os comentários (são|serão) moderados|"
     r"um weiterzulesen|weiterlesen mit|pour lire la suite|pour continuer à lire",
 )
 _NOTICE_MAX_WORDS = 40
@@ -185,6 +190,11 @@ _CAPTION_CREDIT = re.compile(
     r"\b(file )?(photo|photos|picture|image|foto|fotos|bild|photographie|imagen|immagine|zdjęcie)"
     r"( credit| courtesy)?\s*[:：©/]\s*[^.:;!?]{1,60}$")
 _CAPTION_MAX_WORDS = 45
+
+
+def without_credit(text: str) -> str:
+    """A caption without the picture's credit at its end."""
+    return re.sub(_CAPTION_CREDIT.pattern, "", text, flags=re.IGNORECASE).strip()
 
 
 def _is_pitch(line: str) -> bool:

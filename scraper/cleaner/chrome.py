@@ -1,16 +1,35 @@
 """What the block model keeps that is chrome all the same, in any site's markup: stock lines
 ("Advertisement", "Read more: ..."), bylines and datelines, captions ending in a credit, a box
-of links under a heading ("More from the city:"), and a heading whose section was dropped
-("Related posts" over teasers the model did not keep)."""
+of links under a heading ("More from the city:"), a heading whose section was dropped
+("Related posts" over teasers the model did not keep), the notes around a comment or sign-up
+form ("Comments are moderated"), a blog's tagline under its name, and hidden notices away from
+the text."""
 
 from __future__ import annotations
 
-from scraper.cleaner.blocks import HEADINGS, Block
+import re
+from urllib.parse import urljoin, urlsplit
+
+from scraper.cleaner.blocks import HEADINGS, Block, Element, Segmentation
 from scraper.cleaner.boilerplate import is_boilerplate, is_dateline, line_key
 
 LINK_BOX_DENSITY = 0.8
 """A block of a link box is at least this much link text."""
 LINK_BOX_HEADING_WORDS = 8
+FORM_NOTE_WORDS = 30
+"""A block from this many words is prose, not a form's note: a short article may end in a form."""
+FORM_BOX_WORDS = 80
+"""The most words the box around a form holds, its labels and notes together."""
+TAGLINE_WORDS = 15
+HIDDEN_APART_WORDS = 25
+"""Shown text from which hidden notices are dropped."""
+HIDDEN_NOTICE_WORDS = 200
+# "Comments", "moderated": the words of a notice about a comment form, in many languages.
+_COMMENT_NOTICE = re.compile(
+    r"comment|kommentar|comentar|comentár|komentar|komentář|kommentti|hozzászól|yorum|reactie|reageer"
+    r"|moderat|modérat|moderier|moderiert|moderad|moderowan|freigeschaltet|publicad|pubblicat|veröffentlich"
+    r"|комментар|коментар|σχόλι|评论|評論|留言|コメント|댓글|تعليق", re.IGNORECASE)
+_MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def stock_line(text: str, authors: tuple[str, ...] = ()) -> bool:
@@ -26,14 +45,13 @@ def _heading(block: Block) -> bool:
     return words <= LINK_BOX_HEADING_WORDS and (block.tag in HEADINGS or block.text.rstrip().endswith(":"))
 
 
-def drop_chrome(blocks: list[Block], kept: list[int], authors: tuple[str, ...]) -> list[int]:
-    """kept without the blocks that are chrome whatever the page."""
-    kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
+def _link_boxes(blocks: list[Block], kept: list[int]) -> set[int]:
+    """Headings followed on the page, kept or not, by two or more links and nothing else
+    (related stories), with their links."""
     dropped: set[int] = set()
     for i in kept:
         if not _heading(blocks[i]):
             continue
-        # Followed on the page, kept or not, by two or more links and nothing else: related stories.
         run = []
         for j in range(i + 1, len(blocks)):
             if not _link_only(blocks[j]) or _heading(blocks[j]):
@@ -41,6 +59,119 @@ def drop_chrome(blocks: list[Block], kept: list[int], authors: tuple[str, ...]) 
             run.append(j)
         if len(run) >= 2:
             dropped.update([i, *run])
+    return dropped
+
+
+def _form_notes(seg: Segmentation) -> set[int]:
+    """The blocks around a comment box or an e-mail field: the box grows from the field's
+    element while its container holds a few short lines only (labels, "Join the
+    conversation", "Be kind"); beside the box, a short line that speaks of comments or is a
+    stock line ("Comments are moderated") goes too."""
+    blocks, elements = seg.blocks, seg.elements
+    if not seg.fields:
+        return set()
+    words = [0] * len(elements)
+    longest = [0] * len(elements)
+    under: list[list[int]] = [[] for _ in elements]
+    for i, block in enumerate(blocks):
+        count = len(block.text.split())
+        e = block.element
+        while e >= 0:
+            words[e] += count
+            longest[e] = max(longest[e], count)
+            under[e].append(i)
+            e = elements[e].parent
+    dropped: set[int] = set()
+    for box in set(seg.fields):
+        while (parent := elements[box].parent) > 0 and words[parent] <= FORM_BOX_WORDS \
+                and longest[parent] < FORM_NOTE_WORDS:
+            box = parent
+        inside = under[box]
+        dropped.update(i for i in inside if len(blocks[i].text.split()) < FORM_NOTE_WORDS)
+        # The lines just before and after the box, in elements beside it.
+        first = inside[0] if inside else _next_block(seg, box)
+        last = inside[-1] if inside else first - 1
+        for i in (first - 1, last + 1):
+            if 0 <= i < len(blocks) and i not in inside and _beside(elements, blocks[i].element, box):
+                text = blocks[i].text
+                if len(text.split()) < FORM_NOTE_WORDS and (_COMMENT_NOTICE.search(text) or stock_line(text)):
+                    dropped.add(i)
+    return dropped
+
+
+def _next_block(seg: Segmentation, element: int) -> int:
+    """Where an element without text stands in the page: the index of the first block after it."""
+    for i, block in enumerate(seg.blocks):
+        if block.element > element:
+            return i
+    return len(seg.blocks)
+
+
+def _beside(elements: list[Element], element: int, box: int) -> bool:
+    """Whether element is a sibling of box or inside one."""
+    parent = elements[box].parent
+    while element >= 0 and elements[element].parent != parent:
+        element = elements[element].parent
+    return element >= 0 and element != box
+
+
+def _root_link(block: Block, url: str | None) -> bool:
+    """A block that is one link to the site's home page: the site's name in its header."""
+    if not url or not _link_only(block):
+        return False
+    hrefs = _MARKDOWN_LINK.findall("".join(block.markdown))
+    if len(hrefs) != 1:
+        return False
+    try:
+        target, page = urlsplit(urljoin(url, hrefs[0])), urlsplit(url)
+    except ValueError:  # a malformed address, of the page or the link
+        return False
+    return target.netloc == page.netloc and target.path in ("", "/") and not target.query
+
+
+def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: str | None) -> set[int]:
+    """A short line right under the site's name (a link home, or the name itself), before the
+    first heading: a blog's tagline."""
+    name = (site_name or "").casefold()
+    dropped: set[int] = set()
+    for i in range(len(blocks) - 1):
+        if blocks[i].tag in HEADINGS or blocks[i + 1].tag in HEADINGS:
+            break
+        named = _root_link(blocks[i], url) or (name and blocks[i].text.casefold() == name)
+        if named and len(blocks[i + 1].text.split()) <= TAGLINE_WORDS and not _link_only(blocks[i + 1]):
+            dropped.update((i, i + 1))
+    return dropped & set(kept)
+
+
+def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
+    """Hidden blocks that wait at the top of the page for a script to show them over it (a
+    paywall's or a dialog's notice), where shown text is kept. Hidden blocks in the page's
+    own boxes stay: tabs, slides and accordions, and pages shown whole by their script."""
+    blocks, elements = seg.blocks, seg.elements
+    hidden = [i for i in kept if "hidden" in elements[blocks[i].element].landmarks]
+    shown_words = sum(len(blocks[i].text.split()) for i in kept) - sum(len(blocks[i].text.split()) for i in hidden)
+    if not hidden or shown_words < HIDDEN_APART_WORDS:
+        return set()
+    boxes: dict[int, list[int]] = {}
+    for i in hidden:
+        e = blocks[i].element
+        while elements[e].parent > 0 and "hidden" in elements[elements[e].parent].landmarks:
+            e = elements[e].parent
+        if elements[e].parent == 0:  # a hidden box right under <body>
+            boxes.setdefault(e, []).append(i)
+    # A notice is short, and short beside the text; a longer hidden box is text shown in turn.
+    return {i for box in boxes.values()
+            if sum(len(blocks[i].text.split()) for i in box) < min(HIDDEN_NOTICE_WORDS, shown_words)
+            for i in box}
+
+
+def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *, url: str | None = None,
+                site_name: str | None = None) -> list[int]:
+    """kept without the blocks that are chrome whatever the page."""
+    blocks = seg.blocks
+    kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
+    dropped = (_link_boxes(blocks, kept) | _form_notes(seg) | _tagline(blocks, kept, url, site_name)
+               | _hidden_apart(seg, kept))
     kept = [i for i in kept if i not in dropped]
     # A heading left alone: what followed it is gone, and the next kept block is a heading or
     # there is none.

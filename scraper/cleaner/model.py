@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 from scraper.cleaner.features import base_features
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
-__all__ = ["BlockModel", "load", "model_id"]
+__all__ = ["BlockModel", "load"]
 
 
 @dataclass
@@ -64,11 +63,6 @@ class BlockModel:
         payload = json.loads(gzip.decompress(path.read_bytes()))
         return cls(payload["vocabulary"], lgb.Booster(model_str=payload["page_types"]),
                    lgb.Booster(model_str=payload["blocks"]), payload["thresholds"])
-
-
-def model_id(path: Path) -> str:
-    """A model's name in the archive: "blocks-" and the start of its file's SHA-256."""
-    return "blocks-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 @functools.cache
