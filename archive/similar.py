@@ -194,6 +194,16 @@ def _store_elsewhere(archive: Archive) -> int:
         return refresh_index(writer)
 
 
+def store_nothing(archive: Archive) -> None:
+    """Never store signatures for this read-only archive, even where its file could be written:
+    those it lacks are computed into temporary tables for its connection (for `scraper serve`,
+    which must not write)."""
+    if not archive.readonly:
+        raise ArchiveError("store_nothing() is for an archive opened read-only")
+    if not _overlaid(archive):
+        _overlay(archive)
+
+
 def _overlaid(archive: Archive) -> bool:
     return archive.db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'new_minhashes'").fetchone() is not None
 
