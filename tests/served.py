@@ -111,6 +111,8 @@ def serving(db_path: Path, *args: str, env: dict[str, str] | None = None,
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
