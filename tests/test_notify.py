@@ -116,7 +116,7 @@ def test_one_message_names_the_changed_page_and_nothing_is_sent_when_nothing_cha
 
 
 def test_notify_each_sends_one_message_per_page(pages: tuple[LocalServer, Path], db_path: Path) -> None:
-    server, listing = pages
+    _, listing = pages
     with Receiver() as hook, Receiver() as other:
         code, stderr, _ = _run(listing, "--notify", hook.url(), "--notify", other.url(), "--notify-each")
         assert code == 0, stderr
