@@ -80,6 +80,7 @@ class Web:
             *_both("/runs/{run_id:int}", self.run_view),
             *_both("/failures", self.failures_view),
             Route("/changes.atom", self.feed),
+            Route("/favicon.ico", lambda request: Response(status_code=204)),
             Mount("/static", StaticFiles(directory=_STATIC), name="static"),
         ], exception_handlers={NotArchived: self._not_found, SearchError: self._bad_query,
                                ArchiveError: self._unreadable})
