@@ -10,7 +10,6 @@ most. Apprise is imported only when there is something to send or a URL to check
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -29,6 +28,8 @@ usually end a dead or hanging target sooner."""
 DIFF_LINES = 3
 """Changed paragraphs of each page's word diff shown in a message."""
 LINE_CHARS = 200
+LISTED = 50
+"""Pages of each kind (changed, new) described in one message; the rest are counted."""
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,10 @@ def messages(changes: Sequence[PageChange], *, each: bool = False) -> list[tuple
     changed = [change for change in changes if not change.new]
     new = [change for change in changes if change.new]
     parts = []
-    if changed:
-        parts.append("Changed:\n\n" + "\n\n".join(_describe(change) for change in changed))
-    if new:
-        parts.append("New:\n\n" + "\n\n".join(_describe(change) for change in new))
+    for heading, group in (("Changed", changed), ("New", new)):
+        if group:
+            more = f"\n\n... and {len(group) - LISTED} more" if len(group) > LISTED else ""
+            parts.append(f"{heading}:\n\n" + "\n\n".join(_describe(change) for change in group[:LISTED]) + more)
     return [(_headline(changes), "\n\n".join(parts))]
 
 
@@ -117,53 +118,65 @@ def _clean(text: str) -> str:
 
 def send(targets: Sequence[str], outgoing: Sequence[tuple[str, str]], *,
          timeout: float = TIMEOUT) -> list[NotifyError]:
-    """Send each (title, body) to every target, targets side by side; the targets that failed
-    or did not finish within timeout seconds, as errors. Nothing is raised."""
+    """Send each (title, body) to every target (Apprise tries the targets side by side); the
+    targets that failed, or had not answered when timeout seconds were up, as errors. A target
+    that failed is not tried again with the next message. Nothing is raised."""
     if not targets or not outgoing:
         return []
     import apprise
 
-    results: dict[int, NotifyError | None] = {}
-    handler = _ThreadLog()
-    logger = logging.getLogger("apprise")
-    logger.addHandler(handler)
-    try:
-        threads = []
-        for number, target in enumerate(targets):
-            thread = threading.Thread(target=_deliver, args=(apprise, target, outgoing, results, number, handler),
-                                      name=f"notify-{number}", daemon=True)  # a hung target must not hold the exit
-            thread.start()
-            threads.append(thread)
-        give_up = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, give_up - time.monotonic()))
-    finally:
-        logger.removeHandler(handler)
-    failures = []
-    for number, target in enumerate(targets):
-        if number not in results:  # still waiting: left to itself, it ends with the process
-            failures.append(NotifyError(_masked(target), f"no answer within {timeout:g} s"))
-        elif (failure := results[number]) is not None:
-            failures.append(failure)
-    return failures
+    failed: dict[str, NotifyError] = {}
+    give_up = time.monotonic() + timeout
 
+    def deliver() -> None:
+        try:
+            deliver_all()
+        except Exception as exc:  # a plugin's bug must not end the run that has saved its pages
+            for target in targets:
+                failed.setdefault(target, NotifyError(_masked(target), shorten(f"{type(exc).__name__}: {exc}", 400)))
 
-def _deliver(apprise: Any, target: str, outgoing: Sequence[tuple[str, str]],
-             results: dict[int, NotifyError | None], number: int, log: _ThreadLog) -> None:
-    masked = _masked(target)
-    try:
-        service = apprise.Apprise(asset=_asset())
-        if not service.add(target):
-            results[number] = NotifyError(masked, "not a notification URL that Apprise knows")
-            return
+    def deliver_all() -> None:
         for title, body in outgoing:
-            if not service.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT):
-                said = log.said(threading.get_ident())
-                results[number] = NotifyError(masked, shorten(said or "Apprise could not send it", 400))
+            remaining = [target for target in targets if target not in failed]
+            left = give_up - time.monotonic()
+            if not remaining or left <= 0:
                 return
-        results[number] = None
-    except Exception as exc:  # a plugin's bug must not end the run that has saved its pages
-        results[number] = NotifyError(masked, shorten(f"{type(exc).__name__}: {exc}", 400))
+            service = apprise.Apprise(asset=_asset())
+            by_url = {}  # Apprise names each target in its results by its URL with secrets masked
+            for target in remaining:
+                plugin = apprise.Apprise.instantiate(target, asset=_asset())
+                if plugin is None:
+                    failed[target] = NotifyError(_masked(target), "not a notification URL that Apprise knows")
+                    continue
+                service.add(plugin)
+                by_url[plugin.url(privacy=True)] = target  # type: ignore[no-untyped-call]
+            if not by_url:
+                return
+            result = service.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=left)
+            for each in result.results:
+                if each.status != apprise.AppriseResultStatus.SUCCESS:
+                    target = by_url.get(each.url, each.url)
+                    failed[target] = NotifyError(_masked(target), _why(each, timeout))
+
+    # A thread of its own, so that even a target that ignores Apprise's timeouts costs no more.
+    worker = threading.Thread(target=deliver, name="notify", daemon=True)
+    worker.start()
+    worker.join(timeout + 1.0)
+    if worker.is_alive():  # left to itself, it ends with the process
+        for target in targets:
+            failed.setdefault(target, NotifyError(_masked(target), f"no answer within {timeout:g} s"))
+    return [failed[target] for target in targets if target in failed]
+
+
+def _why(result: Any, timeout: float) -> str:
+    """What went wrong with one target, from what Apprise logged while sending to it."""
+    import apprise
+
+    if result.status == apprise.AppriseResultStatus.TIMEOUT:
+        return f"no answer within {timeout:g} s"
+    said = [entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")] or [
+        entry.message for entry in result.logs()]
+    return shorten(" ".join(" ".join(said[-1:]).split()) or "Apprise could not send it", 400)
 
 
 def notify_run(archive: Archive, results: Iterable[SaveResult], targets: Sequence[str], *, each: bool = False,
@@ -192,19 +205,4 @@ def _masked(target: str) -> str:
     service = apprise.Apprise.instantiate(target, asset=_asset())
     if service is None:
         return shorten(target.split("://", 1)[0] + "://...")
-    return str(service.url(privacy=True))  # type: ignore[no-untyped-call]
-
-
-class _ThreadLog(logging.Handler):
-    """The last warning or error Apprise logged in each thread: why a target failed."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.last: dict[int, str] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread is not None:
-            self.last[record.thread] = record.getMessage()
-
-    def said(self, thread: int) -> str | None:
-        return self.last.get(thread)
+    return str(service.url(privacy=True)).split("?")[0]  # type: ignore[no-untyped-call]

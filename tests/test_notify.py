@@ -165,3 +165,34 @@ def test_json_log_reports_a_failed_notification(pages: tuple[LocalServer, Path],
     failed = [event for event in events if event["event"] == "notify_failed"]
     assert len(failed) == 1 and failed[0]["reason"] == "notify" and "127.0.0.1" in failed[0]["target"]
     assert events[-1]["event"] == "summary" and events[-1]["failed"] == 0
+
+
+def test_targets_that_never_answer_cost_the_timeout_at_most() -> None:
+    from scraper.notify import send
+
+    with Receiver("hang") as hanging, Receiver("hang") as other, Receiver("fail") as failing:
+        started = time.monotonic()
+        failures = send([hanging.url(), other.url(), failing.url()], [("title", "body"), ("second", "body")],
+                        timeout=1.0)
+        took = time.monotonic() - started
+    assert took < 3.5  # side by side, and Apprise's own read timeout (4 s) is not waited for
+    assert [failure.target for failure in failures] == [hanging.url(), other.url(), failing.url()]
+    assert [failure.message for failure in failures[:2]] == ["no answer within 1 s"] * 2
+    assert "500" in failures[2].message or "Internal Server Error" in failures[2].message, failures[2].message
+    assert len(failing.received) == 1  # a target that failed is not tried again with the next message
+
+
+def test_a_message_lists_what_changed_and_counts_what_does_not_fit() -> None:
+    from scraper.notify import LISTED, PageChange, messages
+
+    changed = PageChange("https://example.com/a", "A <b>title</b>\x1b[2J", 3, 5, 2, ("[-old-]{+new+} words",))
+    new = [PageChange(f"https://example.com/n{number}", f"New {number}", 1, 40, 0, ()) for number in range(LISTED + 2)]
+    [(title, body)] = messages([changed, *new])
+    assert title == f"scraper: 1 page changed, {LISTED + 2} new pages"
+    assert body.startswith("Changed:\n\nA <b>title</b>[2J\nhttps://example.com/a\nv3: +5 -2 words\n"
+                           "  [-old-]{+new+} words")
+    assert "\x1b" not in body and body.endswith("... and 2 more")
+    assert "New 0\nhttps://example.com/n0\nv1: 40 words" in body
+    each = messages([changed, new[0]], each=True)
+    assert [title for title, _ in each] == ["Changed: A <b>title</b>[2J", "New: New 0"]
+    assert messages([]) == []
