@@ -844,7 +844,7 @@ def serve_command(host: str, port: int, token: str | None, db_path: Path) -> Non
     Every view is JSON too (a .json suffix or Accept: application/json); /changes.atom is a
     feed of changes. The archive is opened read-only: serve it beside the cron job's runs.
     """
-    from archive.web import bind, is_loopback, serve
+    from archive.web import Web, bind, is_loopback, serve
 
     if not token and not is_loopback(host):
         click.echo(f"Error: serving on {_safe(host)} needs --token (or SCRAPER_TOKEN): anyone who can reach "
@@ -852,14 +852,15 @@ def serve_command(host: str, port: int, token: str | None, db_path: Path) -> Non
         sys.exit(2)
     if not db_path.exists():
         raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {_safe(host)} port {port}: {exc.strerror or exc}") from None
-    address, bound = sock.getsockname()[:2]
-    shown = f"[{address}]" if ":" in address else address
-    click.echo(f"Serving {_safe(db_path)} (read-only) at http://{shown}:{bound}/ - Ctrl-C to stop", err=True)
-    serve(db_path, sock, token=token)
+    with Web(db_path, token=token) as web:  # opened read-only now: a file that is no archive is told at once
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {_safe(host)} port {port}: {exc.strerror or exc}") from None
+        address, bound = sock.getsockname()[:2]
+        shown = f"[{address}]" if ":" in address else address
+        click.echo(f"Serving {_safe(db_path)} (read-only) at http://{shown}:{bound}/ - Ctrl-C to stop", err=True)
+        serve(web, sock)
 
 
 # ---- clean -----------------------------------------------------------------------------

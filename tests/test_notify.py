@@ -144,6 +144,7 @@ def test_a_failing_hanging_or_absent_target_does_not_fail_the_run(pages: tuple[L
     failures = scraper_cli("failures", "--json")
     rows = [json.loads(line) for line in failures.stdout.decode().splitlines()]
     assert sorted(row["reason"] for row in rows) == ["notify"] * 3
+    assert any("500" in row["error"] for row in rows)  # what the target answered
     assert {row["url"].split("/")[2] for row in rows} == {
         f"127.0.0.1:{receiver.server_address[1]}" for receiver in (failing, hanging)} | {refused.split("/")[2]}
 

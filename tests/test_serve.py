@@ -172,6 +172,7 @@ def test_the_token_rule(tmp_path: Path) -> None:
             assert httpx.get(base + view).status_code == 401, view
         assert httpx.get(base + "/pages.json", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.get(base + "/pages.json", params={"token": "wrong"}).status_code == 401
+        assert httpx.get(base + "/pages.json", params={"token": "s3cret-tokén"}).status_code == 401
         assert httpx.get(base + "/pages.json", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
         first = httpx.get(base + "/", params={"token": "s3cret-token"})
         assert first.status_code == 200 and "HttpOnly" in first.headers["set-cookie"]
@@ -194,6 +195,10 @@ def test_serve_needs_an_archive_and_a_free_port(tmp_path: Path) -> None:
     missing = scraper_cli("serve", "--db", str(tmp_path / "none.db"), "--port", "0")
     assert missing.returncode == 1 and "no archive" in missing.stderr.decode()
     assert not (tmp_path / "none.db").exists()
+    (tmp_path / "notes.db").write_text("not a database")
+    foreign = scraper_cli("serve", "--db", str(tmp_path / "notes.db"), "--port", "0")
+    assert foreign.returncode == 1 and foreign.stderr.decode().strip().splitlines() == [
+        f"Error: {tmp_path / 'notes.db'} is not a SQLite database"]
     path = tmp_path / "archive.db"
     fill(path)
     with serving(path) as (base, _):

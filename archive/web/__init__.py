@@ -13,7 +13,6 @@ Each view is JSON too: a .json suffix (/pages.json, /pages/ID.json, ...) or Acce
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 from archive.web.app import Web, is_loopback
 
@@ -35,15 +34,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(db_path: str | Path, sock: socket.socket, *, token: str | None = None) -> None:
-    """Serve the archive at db_path on a bound socket until interrupted. The archive is opened
-    read-only first: ArchiveError if it cannot be."""
+def serve(web: Web, sock: socket.socket) -> None:
+    """Serve web (an open Web) on a bound socket until interrupted."""
     import uvicorn
 
-    web = Web(db_path, token=token)
-    try:
-        web.open()
-        config = uvicorn.Config(web, log_level="warning", access_log=False, lifespan="off")
-        uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        web.close()
+    config = uvicorn.Config(web, log_level="warning", access_log=False, lifespan="off", proxy_headers=False)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -85,11 +85,16 @@ class Web:
         ], exception_handlers={NotArchived: self._not_found, SearchError: self._bad_query,
                                ArchiveError: self._unreadable})
 
-    def open(self) -> None:
-        """Open the archive now (read-only), so that a missing or foreign file is told at start."""
-        self._thread.submit(self._get).result()
+    def __enter__(self) -> Web:
+        """Open the archive now (read-only): ArchiveError for a missing or foreign file."""
+        try:
+            self._thread.submit(self._get).result()
+        except BaseException:
+            self._thread.shutdown()
+            raise
+        return self
 
-    def close(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         def close() -> None:
             if self._archive is not None:
                 self._archive.close()
@@ -110,24 +115,25 @@ class Web:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The access rule, then the app, then the security headers on every answer."""
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return  # no websockets here; lifespan events are off
         request = Request(scope)
         refusal = self._refusal(request)
-        guarded = _with_headers(self.app, snapshot=scope["path"].endswith("/snapshot"),
-                                cookie=self.token if self._token_in_query(request) else None)
         if refusal is not None:
             await _with_headers(refusal, snapshot=False, cookie=None)(scope, receive, send)
             return
-        await guarded(scope, receive, send)
+        cookie = self.token if self._token_in_query(request) else None
+        await _with_headers(self.app, snapshot=scope["path"].endswith("/snapshot"), cookie=cookie)(scope, receive, send)
 
     def _token_in_query(self, request: Request) -> bool:
         given = request.query_params.get("token")
-        return self.token is not None and given is not None and hmac.compare_digest(given, self.token)
+        return self.token is not None and given is not None and _same(given, self.token)
 
     def _refusal(self, request: Request) -> Response | None:
         if self.token is None:
-            host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+            try:
+                host = urlsplit("//" + request.headers.get("host", "")).hostname or ""
+            except ValueError:  # a malformed Host header
+                host = ""
             if not is_loopback(host):
                 return Response("This archive is served to this machine only.\n", 421, media_type="text/plain")
             return None
@@ -135,7 +141,7 @@ class Web:
         authorization = request.headers.get("authorization", "")
         if authorization[:7].lower() == "bearer ":
             given.append(authorization[7:].strip())
-        if any(value is not None and hmac.compare_digest(value, self.token) for value in given):
+        if any(value is not None and _same(value, self.token) for value in given):
             return None
         return Response("This archive needs its token: add ?token=... to the address once, or send"
                         " Authorization: Bearer ...\n", 401, media_type="text/plain",
@@ -240,6 +246,11 @@ def _both(path: str, endpoint: Callable[[Request], Awaitable[Response]], *aliase
     """A view's routes: HTML (or JSON, by the Accept header) at path and its aliases, JSON at path.json."""
     json_path = (aliases[0] if aliases else path) + ".json"
     return [Route(each, endpoint) for each in (path, *aliases, json_path)]
+
+
+def _same(given: str, token: str) -> bool:
+    """Constant-time comparison (of bytes: compare_digest refuses non-ASCII strings)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass"))
 
 
 def _wants_json(request: Request) -> bool:
