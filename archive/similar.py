@@ -194,6 +194,16 @@ def _store_elsewhere(archive: Archive) -> int:
         return refresh_index(writer)
 
 
+def store_nothing(archive: Archive) -> None:
+    """Never store signatures for this read-only archive, even where its file could be written:
+    those it lacks are computed into temporary tables for its connection (for `scraper serve`,
+    which must not write)."""
+    if not archive.readonly:
+        raise ArchiveError("store_nothing() is for an archive opened read-only")
+    if not _overlaid(archive):
+        _overlay(archive)
+
+
 def _overlaid(archive: Archive) -> bool:
     return archive.db.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'new_minhashes'").fetchone() is not None
 
@@ -237,22 +247,25 @@ def similar(archive: Archive, url: str, *, threshold: float = THRESHOLD, limit: 
         if row is None or not row[0]:
             return []  # no words, or a version saved since the refresh: nothing to compare
         mine, version_id = row
-        candidates = archive.db.execute(
-            "WITH candidates AS (SELECT DISTINCT other.version_id FROM minhash_bands own"
-            " JOIN minhash_bands other ON other.band = own.band AND other.bucket = own.bucket"
-            " WHERE own.version_id = ? AND other.version_id != ?)"
-            " SELECT p.url, v.title, v.version, m.signature FROM candidates c"
-            " JOIN minhashes m ON m.version_id = c.version_id"
-            " JOIN versions v ON v.id = c.version_id"
-            " JOIN pages p ON p.id = v.page_id AND p.latest_version = v.version"
-            " WHERE p.id != ?",
-            [version_id, version_id, page_id],
-        )
-        matches = [
-            Match(url=other_url, title=title, similarity=score, version=version)
-            for other_url, title, version, sig in candidates
-            if (score := estimate(mine, sig)) >= threshold
-        ]
+        # Bucket by bucket, each an indexed lookup: a self-join of minhash_bands would read the
+        # temporary views of a read-only archive whole (0.3 s at 5,000 pages, against 10 ms).
+        found: set[int] = set()
+        for band, bucket in _buckets(mine):
+            found.update(other for (other,) in archive.db.execute(
+                "SELECT version_id FROM minhash_bands WHERE band = ? AND bucket = ?", [band, bucket]))
+        found.discard(version_id)
+        matches = []
+        ids = sorted(found)
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start:start + _BATCH]
+            for other_url, title, version, sig in archive.db.execute(
+                "SELECT p.url, v.title, v.version, m.signature FROM minhashes m"
+                " JOIN versions v ON v.id = m.version_id"
+                " JOIN pages p ON p.id = v.page_id AND p.latest_version = v.version"
+                f" WHERE m.version_id IN ({', '.join('?' * len(chunk))}) AND p.id != ?", [*chunk, page_id],
+            ).fetchall():
+                if (score := estimate(mine, sig)) >= threshold:
+                    matches.append(Match(url=other_url, title=title, similarity=score, version=version))
     matches.sort(key=lambda match: (-match.similarity, match.url))
     return matches[:limit]
 

@@ -29,7 +29,7 @@ from archive.warc import write_warc
 from scraper import __version__
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
 from scraper.encoding import decode_html, html_problem
-from scraper.errors import NotHTML, ScraperError, SourceError, TooLarge
+from scraper.errors import NotHTML, NotifyError, ScraperError, SourceError, TooLarge
 from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
 from scraper.models import Page, strip_controls
@@ -369,12 +369,17 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
               help="How to report on stderr: lines for people, or one JSON object per event.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only errors (with --log-format json: failures and the summary).")
+@click.option("--notify", "notify", multiple=True, envvar="SCRAPER_NOTIFY", metavar="URL",
+              help="After the run, tell this Apprise URL (json://, ntfy://, mailto://, slack://, ...) which pages "
+                   "changed or are new; repeatable (SCRAPER_NOTIFY: URLs separated by spaces).")
+@click.option("--notify-each", is_flag=True, help="One notification per changed or new page instead of one in all.")
 @fetch_options
 @clean_options
 @db_option
 def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                 since: datetime | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
-                quiet: bool, db_path: Path, clean_timeout: float, clean_memory: int, **fetch: Any) -> None:
+                quiet: bool, notify: tuple[str, ...], notify_each: bool, db_path: Path, clean_timeout: float,
+                clean_memory: int, **fetch: Any) -> None:
     """Archive every URL of the LIST files, feeds and sitemaps: the job to run from cron.
 
     A LIST is a file of URLs, one a line (blank lines and # comments skipped), or - for
@@ -391,7 +396,15 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         _check_url(address, "--feed")
     for address in sitemaps:
         _check_url(address, "--sitemap")
+    if notify:
+        from scraper.notify import check_targets
+
+        try:
+            check_targets(notify)
+        except NotifyError as error:
+            raise click.BadParameter(_safe(str(error)), param_hint="--notify") from None
     report = _Report(log_format, quiet=quiet)
+    saved: list[SaveResult] = []
     cleaning = CleaningPool(timeout=clean_timeout, memory=clean_memory)
     with _client(**fetch) as client, _open_archive(db_path) as archive, cleaning:
         urls = list(itertools.islice(unique(_gather(sources, feeds, sitemaps, client, since, report),
@@ -404,9 +417,16 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
                                    cleaning=cleaning):
                     advance()
                     report.outcome(outcome)
+                    if outcome.result is not None and outcome.result.changed:
+                        saved.append(outcome.result)
             status = "finished"
         finally:
             archive.finish_run(run_id, status=status, urls=len(urls))
+        if notify and saved:
+            from scraper.notify import notify_run
+
+            for failure in notify_run(archive, saved, notify, each=notify_each, run_id=run_id):
+                report.notify_failed(failure)
     report.summary(run_id, len(urls))
     if as_json:
         click.echo(_json(report.totals(run_id, len(urls))))
@@ -483,6 +503,13 @@ class _Report:
             self._event("source_failed", reason=error.reason, error=str(error))
         else:
             self._line(f"Error: {shorten(_safe(error), 400)}")
+
+    def notify_failed(self, error: NotifyError) -> None:
+        """A notification that did not go: told, but the run has not failed."""
+        if self.json:
+            self._event("notify_failed", target=error.target, reason=error.reason, error=error.message)
+        else:
+            self._line(f"notification not sent: {shorten(_safe(error), 400)}")
 
     def outcome(self, outcome: Outcome) -> None:
         if outcome.result is not None:
@@ -797,6 +824,43 @@ def failures_command(runs: int, as_json: bool, db_path: Path) -> None:
             else:
                 click.echo(f"run {row['run_id']}\t{row['at']}\t{_field(row['reason'])}\t{_field(row['url'])}\t"
                            f"{_field(row['error'])}")
+
+
+# ---- serve -----------------------------------------------------------------------------
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; any but a loopback one needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port to listen on (0: any free one, printed at start).")
+@click.option("--token", envvar="SCRAPER_TOKEN",
+              help="Secret every request must carry (?token=, then a cookie; or Authorization: Bearer). "
+                   "Also SCRAPER_TOKEN.")
+@db_option
+def serve_command(host: str, port: int, token: str | None, db_path: Path) -> None:
+    """Browse the archive in a web browser: pages, search, versions, diffs, runs, failures.
+
+    Every view is JSON too (a .json suffix or Accept: application/json); /changes.atom is a
+    feed of changes. The archive is opened read-only: serve it beside the cron job's runs.
+    """
+    from archive.web import Web, bind, is_loopback, serve
+
+    if not token and not is_loopback(host):
+        click.echo(f"Error: serving on {_safe(host)} needs --token (or SCRAPER_TOKEN): anyone who can reach "
+                   "it could read the archive", err=True)
+        sys.exit(2)
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    with Web(db_path, token=token) as web:  # opened read-only now: a file that is no archive is told at once
+        try:
+            sock = bind(host, port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {_safe(host)} port {port}: {exc.strerror or exc}") from None
+        address, bound = sock.getsockname()[:2]
+        shown = f"[{address}]" if ":" in address else address
+        click.echo(f"Serving {_safe(db_path)} (read-only) at http://{shown}:{bound}/ - Ctrl-C to stop", err=True)
+        serve(web, sock)
 
 
 # ---- clean -----------------------------------------------------------------------------

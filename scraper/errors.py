@@ -22,6 +22,7 @@
     ├── ArchiveError               the archive could not be read or written
     │   └── NotArchived            no such page or version in the archive
     ├── SourceError                a URL list could not be read
+    ├── NotifyError                a notification of changes could not be sent
     └── InternalError              an unexpected failure on one page (a bug to report)
 
 Each error's ``reason`` is a short stable label ("http 404", "timeout", ...) that
@@ -161,6 +162,22 @@ class SearchError(ArchiveError):
 
 class SourceError(ScraperError):
     reason = "source"
+
+
+class NotifyError(ScraperError):
+    """A notification target that is down, slow or refused the message; `target` is its URL with
+    secrets masked."""
+
+    reason = "notify"
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(f"{target}: {message}")
+        self.target = target
+        self._message = message
+
+    @property
+    def message(self) -> str:
+        return self._message
 
 
 class InternalError(ScraperError):
