@@ -216,7 +216,9 @@ def _page(record: Any, max_bytes: int) -> Capture | Rejected | None:
     except OverLimit:
         return rejected(TooLarge(url, f"body over the cap of {max_bytes} bytes (after decompression)"))
     except DecodeError as exc:
+        _drain(record)  # a body cut off by the end of the file is a broken input, not bad content
         return rejected(BadContent(url, str(exc)))
+    _drain(record)  # before the page is kept: a record cut short holds part of a page
     if is_binary(content):
         return rejected(NotHTML(url, "binary content" + (f" served as {mime}" if mime else "")))
     if not mime and (problem := html_problem(content)) is not None:
