@@ -652,12 +652,11 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         raise click.UsageError("give --output DIR, or --into-archive")
     if into_archive and (dedupe or markdown):
         raise click.UsageError("--dedupe and --markdown are for shards; the archive keeps both texts and all copies")
-    needed = (["pyarrow"] if fmt == "parquet" and not into_archive else []) + (["ray"] if use_ray else [])
-    for module in needed:
+    if use_ray:
         try:
-            __import__(module)
+            import ray  # noqa: F401
         except ImportError:
-            raise click.UsageError(f"{module} is not installed: pip install 'scraper[ray]'") from None
+            raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
     try:
         paths = expand_inputs(inputs)
     except SourceError as error:

@@ -414,6 +414,10 @@ def dedupe_shards(shards: list[Path], *, threshold: float | None = None) -> int:
 # ---- Ray -------------------------------------------------------------------------------
 
 
+class RayUnavailable(ScraperError):
+    reason = "ray"
+
+
 @contextlib.contextmanager
 def ray_cluster(cpus: int | None) -> Iterator[Any]:
     """Ray, joined as Ray's own convention says: RAY_ADDRESS names a running cluster; without
@@ -423,9 +427,13 @@ def ray_cluster(cpus: int | None) -> Iterator[Any]:
     import ray
 
     joining = bool(os.environ.get("RAY_ADDRESS"))
-    ray.init(num_cpus=None if joining else cpus, include_dashboard=False, logging_level=logging.ERROR,
-             log_to_driver=False, configure_logging=True,
-             runtime_env={"env_vars": {"PYTHONPATH": _python_path()}} if not joining else None)
+    try:
+        ray.init(num_cpus=None if joining else cpus, include_dashboard=False, logging_level=logging.ERROR,
+                 log_to_driver=False, configure_logging=True,
+                 runtime_env={"env_vars": {"PYTHONPATH": _python_path()}} if not joining else None)
+    except Exception as exc:  # ConnectionError, RuntimeError, ...: whatever Ray raises, one line
+        where = f"the cluster at {os.environ['RAY_ADDRESS']}" if joining else "a local Ray instance"
+        raise RayUnavailable(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}") from None
     try:
         yield ray
     finally:
@@ -593,7 +601,7 @@ class Tally:
 
     def summary(self, seconds: float, *, into_archive: bool) -> str:
         rate = (self.pages / seconds) if seconds > 0 else 0.0
-        inputs = f"{self.inputs} inputs: {self.done} read, {self.failed} failed" + (
+        inputs = f"{self.inputs} input{'' if self.inputs == 1 else 's'}: {self.done} read, {self.failed} failed" + (
             f", {self.passed} done before" if self.passed else "")
         skipped = sum(self.skipped.values())
         kept = (f"{self.extracted} saved ({self.new_versions} new versions, {self.unchanged} unchanged)"

@@ -103,8 +103,8 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
         Record("https://example.org/saved-file", PAGES[4].read_bytes(), kind="resource"),
     ]
     pages = [page(path) for path in PAGES[5:]]
-    first = write_warc(tmp_path / "crawl-1.warc.gz", pages[:4] + hostile + pages[4:6])
-    second = write_warc(tmp_path / "crawl-2.warc", encoded + pages[6:])
+    write_warc(tmp_path / "crawl-1.warc.gz", pages[:4] + hostile + pages[4:6])
+    write_warc(tmp_path / "crawl-2.warc", encoded + pages[6:])
     out = tmp_path / "out"
     started = time.monotonic()
     result = scraper_cli("extract", str(tmp_path / "crawl-*.warc*"), "--output", str(out), "--json", "-j", "2",
@@ -121,8 +121,7 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
     assert sorted(os.listdir(out)) == ["crawl-1.done", "crawl-1.jsonl.gz", "crawl-2.done", "crawl-2.jsonl.gz"]
 
     records = shard(out / "crawl-1.jsonl.gz") + shard(out / "crawl-2.jsonl.gz")
-    assert [record["url"] for record in records] == (
-        [record.url for record in pages[:6]] + [record.url for record in encoded] + [record.url for record in pages[6:]])
+    assert [record["url"] for record in records] == [record.url for record in [*pages[:6], *encoded, *pages[6:]]]
     sources = {record.url: path for record, path in zip(pages, PAGES[5:], strict=True)}
     sources.update({"https://example.org/gzipped": PAGES[1], "https://example.org/chunked": PAGES[2],
                     "https://example.org/both": PAGES[3], "https://example.org/saved-file": PAGES[4]})
