@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -156,15 +157,20 @@ def test_a_truncated_input_keeps_its_readable_records_fails_alone_and_is_redone(
     (tmp_path / "cut.warc.gz").write_bytes(whole[:len(whole) * 2 // 3])  # ends inside a gzip member
     plain = write_warc(tmp_path / "short.warc", [page(path) for path in PAGES[9:12]]).read_bytes()
     (tmp_path / "short.warc").write_bytes(plain[:-3000])  # the last record short of its Content-Length
+    wrong = write_warc(tmp_path / "wrong.warc", [page(path) for path in PAGES[:3]]).read_bytes()
+    declared = list(re.finditer(rb"Content-Length: (\d+)", wrong))[3]  # of the second response
+    (tmp_path / "wrong.warc").write_bytes(  # 100 bytes more than the record holds
+        wrong[:declared.start(1)] + str(int(declared.group(1)) + 100).encode() + wrong[declared.end(1):])
     manifest = tmp_path / "inputs.txt"
-    manifest.write_text("# the day's files\ncut.warc.gz\n\ngood.warc.gz\nshort.warc\n")
+    manifest.write_text("# the day's files\ncut.warc.gz\n\ngood.warc.gz\nshort.warc\nwrong.warc\n")
     out = tmp_path / "out"
     result = scraper_cli("extract", f"@{manifest}", "--output", str(out), "--json", timeout=120)
     assert result.returncode == 1
     assert b"Traceback" not in result.stderr
-    assert result.stderr.count(b"failed: ") == 2, result.stderr.decode()
-    assert b"truncated" in result.stderr
-    assert summary(result)["failed"] == 2 and summary(result)["read"] == 1
+    assert result.stderr.count(b"failed: ") == 3, result.stderr.decode()
+    assert b"truncated" in result.stderr and b"Invalid WARC record" in result.stderr
+    assert summary(result)["failed"] == 3 and summary(result)["read"] == 1
+    assert shard(out / "wrong.jsonl.gz")[0]["url"] == f"https://example.org/{PAGES[0].stem}"
     kept = shard(out / "cut.jsonl.gz")
     assert 0 < len(kept) < 6 and [record["url"] for record in kept] == [
         f"https://example.org/{path.stem}" for path in PAGES[3:3 + len(kept)]]
@@ -175,7 +181,7 @@ def test_a_truncated_input_keeps_its_readable_records_fails_alone_and_is_redone(
     # The rerun passes over the finished input, and redoes the failed ones from their start.
     again = scraper_cli("extract", f"@{manifest}", "--output", str(out), "--json", timeout=120)
     assert again.returncode == 1
-    assert summary(again)["done_before"] == 1 and summary(again)["failed"] == 2
+    assert summary(again)["done_before"] == 1 and summary(again)["failed"] == 3
     assert shard(out / "cut.jsonl.gz") == kept
     assert not [name for name in os.listdir(out) if name.endswith(".tmp")]
     assert good.is_file()
