@@ -26,6 +26,7 @@ reads it and writes its shard itself, so the files must be where every node sees
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import hashlib
 import json
@@ -256,7 +257,7 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     marker = out_dir / f"{name}{MARKER}"
     with contextlib.suppress(FileNotFoundError):
         marker.unlink()  # of another version of the input, or other settings
-    for stale in out_dir.glob(f".{name}{SUFFIXES[settings.fmt]}.*.tmp"):  # left by a killed run
+    for stale in out_dir.glob(f".{glob.escape(name + SUFFIXES[settings.fmt])}.*.tmp"):  # left by a killed run
         with contextlib.suppress(OSError):
             stale.unlink()
     temporary = out_dir / f".{shard.name}.{uuid.uuid4().hex[:12]}.tmp"

@@ -327,6 +327,17 @@ def test_ray_gives_the_same_shards_as_the_local_pool(tmp_path: Path) -> None:
     totals = summary(ray)
     assert totals == {**summary(local), "seconds": totals["seconds"]}
     assert totals["skipped_by_reason"] == {"clean timeout": 1}
+    # Into the archive: the tasks send the pages back, and this process saves them.
+    archived = scraper_cli("extract", *inputs, "--into-archive", "--db", str(tmp_path / "ray.db"), "--ray",
+                           "--clean-timeout", "2", "-j", "2", "--json", env=env, timeout=240)
+    assert archived.returncode == 1, archived.stderr.decode()
+    assert summary(archived)["new_versions"] == len(shard(tmp_path / "local" / "a.jsonl.gz")) + len(
+        shard(tmp_path / "local" / "b.jsonl.gz"))
+    with closing(sqlite3.connect(tmp_path / "ray.db")) as db:
+        texts = dict(db.execute("SELECT p.url, v.text FROM versions v JOIN pages p ON p.id = v.page_id"))
+        assert db.execute("SELECT reason FROM fetches WHERE outcome = 'failed'").fetchall() == [("clean timeout",)]
+    assert texts == {record["url"]: record["text"] for name in ("a.jsonl.gz", "b.jsonl.gz")
+                     for record in shard(tmp_path / "local" / name)}
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
