@@ -32,7 +32,10 @@ PAGES = sorted(CORPUS.glob("*.html")) + sorted(SEEDS.glob("*.html"))
 SLOW = ("<html><body><p>A few words of introduction before the page turns hostile.</p>"
         + "<div>" * 120000 + "</body></html>").encode()
 """Unclosed <div>s: 600 KB that take the cleaner about 30 s (as in test_hostile_pages)."""
-BOUNDS = ["--clean-timeout", "3", "--clean-memory", "400"]
+HUNGRY = ("<html><body><p>A few words of introduction before the page turns hostile.</p>"
+          + "<a href='/x'>link</a>" * 200000 + "</body></html>").encode()
+"""200,000 links: 4 MB that take the cleaner past 200 MiB within a second."""
+BOUNDS = ["--clean-timeout", "3", "--clean-memory", "200"]
 
 
 @dataclass
@@ -85,13 +88,14 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
     hostile = [
         Record("https://example.org/image.png", b"\x89PNG\r\n\x1a\n" + bytes(300), [("Content-Type", "image/png")]),
         Record("https://example.org/binary", bytes(range(256)) * 10),  # binary served as text/html
-        Record("https://example.org/huge", b"<html><body>" + b"<p>filler</p>" * 400_000),  # 5 MB, cap 1 MB
+        Record("https://example.org/huge", b"<html><body>" + b"<p>filler</p>" * 800_000),  # 10 MB, cap 8 MiB
         Record("https://example.org/bomb", gzip.compress(b"<html><body>" + b" " * 50_000_000),
                [("Content-Type", "text/html"), ("Content-Encoding", "gzip")]),  # 50 KB that inflate to 50 MB
         Record("https://example.org/corrupt", b"\x1f\x8b\x08\x00garbage",
                [("Content-Type", "text/html"), ("Content-Encoding", "gzip")]),
         Record("https://example.org/missing", html, status="404 Not Found"),
         Record("https://example.org/slow", SLOW),
+        Record("https://example.org/hungry", HUNGRY),
         Record("https://example.org/feed", b"<?xml version='1.0'?><rss><channel></channel></rss>", []),
     ]
     encoded = [  # bodies as servers send them: gzip, chunked, both
@@ -109,14 +113,14 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
     out = tmp_path / "out"
     started = time.monotonic()
     result = scraper_cli("extract", str(tmp_path / "crawl-*.warc*"), "--output", str(out), "--json", "-j", "2",
-                         "--max-bytes", str(1 << 20), *BOUNDS, timeout=180)
+                         "--max-bytes", str(8 << 20), *BOUNDS, timeout=180)
     assert time.monotonic() - started < 120  # the slow page ends at its limit
     assert result.returncode == 0, result.stderr.decode()
     assert b"Traceback" not in result.stderr
     totals = summary(result)
     assert totals["failed"] == 0 and totals["read"] == 2
     assert totals["skipped_by_reason"] == {"not html": 3, "too large": 2, "bad content": 1, "http 404": 1,
-                                           "clean timeout": 1}
+                                           "clean timeout": 1, "clean memory": 1}
     assert totals["extracted"] == len(PAGES) - 1  # PAGES[0] is only the 404's body
     assert totals["pages"] == len(PAGES) - 1 + len(hostile)
     assert sorted(os.listdir(out)) == ["crawl-1.done", "crawl-1.jsonl.gz", "crawl-2.done", "crawl-2.jsonl.gz"]
