@@ -210,6 +210,10 @@ def test_readme_examples_run_as_written(site: LocalServer, tmp_path: Path) -> No
     assert (home / "news" / "scraper.log").read_text() == ""  # --quiet, and nothing failed
     exported = (places["Command line"] / "articles.jsonl").read_text().splitlines()
     assert {json.loads(line)["url"] for line in exported} >= {f"{site.base}/news/story"}
+    with gzip.open(places["Command line"] / "corpus" / "archive.jsonl.gz", "rt") as shard:
+        assert f"{site.base}/news/story" in {json.loads(line)["url"] for line in shard}
+    with sqlite3.connect(places["Command line"] / "copy.db") as db:  # extracted back into an archive
+        assert db.execute("SELECT count(*) FROM versions").fetchone()[0] > 3
 
 
 def test_the_library_example_runs_as_written(site: LocalServer, tmp_path: Path) -> None:
