@@ -3,8 +3,9 @@
     python bench/extract.py                                  # both sets, every page
     python bench/extract.py --set wcxb --fold 2 --worst 20   # one set, one fold
     python bench/extract.py --set trafilatura --limit 200
+    python bench/extract.py --rules                          # the rules (clean(..., model=None))
     python bench/extract.py --extractor candidate:extract    # score another function instead
-    python bench/extract.py --models models/                 # a learned cleaner, a model per fold
+    python bench/extract.py --models runs/                   # other fold models
 
 Two development sets, looked for in ../shared/eval/ beside the checkout unless --corpus or
 --wcxb names them:
@@ -21,10 +22,12 @@ include_comments=False)). --limit takes the first N pages of each set (by URL, b
 
 Folds: a page's fold is sha1(its domain) mod 5, on both sets (bench/wcxb.py, the same rule as
 the WCXB scorer's folds()), so no site is in two folds; --fold I scores fold I's pages only.
-A learned cleaner is scored with a model trained on the other folds: with --models DIR, a page
-of fold I is cleaned by scraper.cleaner.clean(html, url, model=DIR/f"fold{I}.model"), or with
-the path --models names when it holds "{fold}" (e.g. --models runs/m{fold}.bin). Without
---models, no model= is passed and nothing changes.
+The block model is scored with models trained on the other folds, never the shipped one, which
+saw every page here: a page of fold I is cleaned by scraper.cleaner.clean(html, url,
+model=DIR/f"fold{I}.model"), DIR being bench/models (written by `python -m bench.train
+--folds-only`, about 15 minutes) or what --models names (a path holding "{fold}" names each
+file, e.g. --models runs/m{fold}.bin). --rules scores the rules instead (model=None); --shipped
+the shipped model, for its speed only.
 
 --extractor MODULE:FUNCTION scores FUNCTION(html_bytes, url) -> text or None in place of
 scraper.clean (the interface of the sets' own scorers); with --models it gets model=PATH too.
@@ -53,7 +56,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 
 from bench import corpus, wcxb
 from bench.evaluation import Tally, word_prf
-from scraper.cleaner import STAGES, clean, clean_timed
+from scraper.cleaner import DEFAULT_MODEL, STAGES, clean_timed
 from scraper.errors import ScraperError
 
 Extract = Callable[[bytes, str, int], str | None]
@@ -84,6 +87,9 @@ class Contender:
         return text if isinstance(text, str) else None
 
 
+DEFAULT_FOLD_MODELS = Path(__file__).resolve().parent / "models"
+
+
 def model_path(models: str, fold: int) -> Path:
     return Path(models.format(fold=fold)) if "{fold}" in models else Path(models) / f"fold{fold}.model"
 
@@ -107,28 +113,38 @@ def resolve(spec: str) -> Callable[..., Any]:
     return function
 
 
-def ours(spec: str | None, models: str | None) -> Contender:
+def ours(args: argparse.Namespace) -> Contender:
     """The extractor under test: scraper.clean (timed by stage) unless --extractor names another."""
-    if spec is not None:
-        function = resolve(spec)
+    models: str | None = args.models
+    if args.extractor is not None:
+        function = resolve(args.extractor)
         if models is None:
-            return Contender(spec, lambda html, url, fold: function(html, url))
-        takes_model(function, spec)
-        return Contender(spec, lambda html, url, fold: function(html, url, model=model_path(models, fold)))
-    if models is not None:
-        takes_model(clean, "scraper.cleaner.clean")
-        with_model: Callable[..., Any] = clean  # the keyword is the learned cleaner's, checked above
-        return Contender("scraper.clean", lambda html, url, fold: with_model(
-            html, url, model=model_path(models, fold)).text)
+            return Contender(args.extractor, lambda html, url, fold: function(html, url))
+        takes_model(function, args.extractor)
+        return Contender(args.extractor, lambda html, url, fold: function(html, url, model=model_path(models, fold)))
+    if args.rules:
+        return _timed("scraper.clean (rules)", lambda fold: None)
+    if args.shipped:
+        return _timed("scraper.clean (shipped model, which saw these pages)", lambda fold: DEFAULT_MODEL)
+    models = models or str(DEFAULT_FOLD_MODELS)
+    missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(models, fold)).is_file()]
+    if missing:
+        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only` (about 15 min), "
+                 "or score --rules or --shipped")
+    return _timed("scraper.clean", lambda fold: model_path(models, fold))
+
+
+def _timed(name: str, model: Callable[[int], Path | None]) -> Contender:
+    """scraper.clean with the model model(fold) of each page's fold, timed by stage."""
     stages = dict.fromkeys(STAGES, 0.0)
 
     def timed(html: bytes, url: str, fold: int) -> str:
-        article, seconds = clean_timed(html, url)
+        article, seconds = clean_timed(html, url, model=model(fold))
         for stage, spent in seconds.items():
             stages[stage] += spent
         return article.text
 
-    return Contender("scraper.clean", timed, stages)
+    return Contender(name, timed, stages)
 
 
 def baseline() -> Contender:
@@ -248,14 +264,18 @@ def main() -> None:
     parser.add_argument("--worst", type=int, default=0, help="list the N pages where ours does worst")
     parser.add_argument("--extractor", metavar="MODULE:FUNCTION", help="score this instead of scraper.clean")
     parser.add_argument("--models", metavar="DIR",
-                        help='clean fold I with model=DIR/fold{I}.model (or a path with "{fold}")')
+                        help='clean fold I with model=DIR/fold{I}.model (or a path with "{fold}"); '
+                             'default bench/models')
+    parser.add_argument("--rules", action="store_true", help="score the rules (clean(..., model=None))")
+    parser.add_argument("--shipped", action="store_true",
+                        help="score the shipped model, which saw these pages: for its speed only")
     args = parser.parse_args()
 
     seconds = {"ours": 0.0, "theirs": 0.0}
     sets = [run for name, run in (("trafilatura", run_trafilatura_corpus), ("wcxb", run_wcxb))
             if args.set in ("both", name)]
     for number, run in enumerate(sets):
-        us, them = ours(args.extractor, args.models), baseline()  # fresh counts for each set
+        us, them = ours(args), baseline()  # fresh counts for each set
         if number:
             print()
         run(args, us, them)

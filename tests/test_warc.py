@@ -18,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive import Archive
 from archive.warc import write_warc
+from scraper import __version__
 from tests.conftest import FAST_FLAGS, SEEDS, scraper_cli, seed_expectations
 from tests.server import LocalServer, Response
 
@@ -118,7 +119,7 @@ def test_warcio_check_and_index_accept_the_file(urls: dict[str, str], db_path: P
         assert info.rec_headers.protocol == "WARC/1.1"
         assert info.rec_headers.get_header("WARC-Filename") == "out.warc.gz"
         fields = info.content_stream().read().decode()
-    assert "software: scraper/0.1.0" in fields
+    assert f"software: scraper/{__version__}" in fields
     assert "format: WARC File Format 1.1" in fields
 
 
