@@ -68,61 +68,65 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     n = len(blocks)
     vocab_index = {token: i for i, token in enumerate(vocabulary)}
     v = len(vocabulary)
-    width = len(BASE_NAMES) + 2 * v
-    out = np.zeros((n, width), dtype=np.float32)
+    base = len(BASE_NAMES)
+    out = np.zeros((n, base + 2 * v), dtype=np.float32)
     if n == 0:
         return out
 
     words = [_words(b.text) for b in blocks]
     word_counts = [len(w) for w in words]
     chars = [len(b.text) for b in blocks]
+    links = [b.link_chars for b in blocks]
     total_chars = sum(chars) or 1
     total_words = sum(word_counts) or 1
-    page_links = sum(b.link_chars for b in blocks) / total_chars
 
-    # Text under each element, summed up its ancestor chain.
-    element_words = [0] * len(elements)
-    element_links = [0] * len(elements)
-    element_chars = [0] * len(elements)
-    element_blocks = [0] * len(elements)
-    element_long = [0] * len(elements)
+    # Text under each element: each block's counts on its own element, then carried up to the
+    # parents (an element comes after its parent in the list, so one pass from the end).
+    ne = len(elements)
+    parent = [element.parent for element in elements]
+    element_words, element_chars, element_links = [0] * ne, [0] * ne, [0] * ne
+    element_blocks, element_long = [0] * ne, [0] * ne
     for block, count, length in zip(blocks, word_counts, chars, strict=True):
-        long_block = count >= 15 and block.link_chars < 0.3 * length
         e = block.element
-        while e >= 0:
-            element_words[e] += count
-            element_chars[e] += length
-            element_links[e] += block.link_chars
-            element_blocks[e] += 1
-            element_long[e] += long_block
-            e = elements[e].parent
+        element_words[e] += count
+        element_chars[e] += length
+        element_links[e] += block.link_chars
+        element_blocks[e] += 1
+        element_long[e] += count >= 15 and block.link_chars < 0.3 * length
+    for e in range(ne - 1, 0, -1):
+        p = parent[e]
+        element_words[p] += element_words[e]
+        element_chars[p] += element_chars[e]
+        element_links[p] += element_links[e]
+        element_blocks[p] += element_blocks[e]
+        element_long[p] += element_long[e]
 
     # Class and id tokens: near (the element and two ancestors) and anywhere above.
     near_tokens: list[set[int]] = []
     all_tokens: list[set[int]] = []
     for element in elements:
         own = {vocab_index[t] for t in element.tokens if t in vocab_index}
-        parent = element.parent
         near_tokens.append(own)
-        all_tokens.append(own | all_tokens[parent] if parent >= 0 else own)
+        all_tokens.append(own | all_tokens[element.parent] if element.parent >= 0 else own)
     repeats = Counter(b.text for b in blocks)
     # Elements alike (tag and class) under one parent: posts of a thread, cards of a listing.
-    alike = Counter((e.parent, e.tag, e.tokens) for e in elements)
+    alike_counts = Counter((e.parent, e.tag, e.tokens) for e in elements)
+    alike = [alike_counts[(e.parent, e.tag, e.tokens)] for e in elements]
     # The element that holds most paragraph-like text directly (readability's top candidate):
     # main content is usually one subtree.
     credit: dict[int, float] = {}
     for block, count, length in zip(blocks, word_counts, chars, strict=True):
         if count >= 10 and block.link_chars < 0.3 * length:
-            parent = block.element
-            credit[parent] = credit.get(parent, 0.0) + count
-            if (grand := elements[parent].parent) >= 0:
+            e = block.element
+            credit[e] = credit.get(e, 0.0) + count
+            if (grand := parent[e]) >= 0:
                 credit[grand] = credit.get(grand, 0.0) + count / 2
     top = max(credit, key=credit.__getitem__) if credit else -1
     top_chain = set()
     e = top
     while e >= 0:
         top_chain.add(e)
-        e = elements[e].parent
+        e = parent[e]
     longest = max(range(n), key=word_counts.__getitem__)
     title_key = " ".join(_words(title))
     title_index = next((i for i, b in enumerate(blocks) if title_key and " ".join(words[i]) == title_key), -1)
@@ -131,80 +135,88 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     description_words = set(_words(description))
     body_words = set(_words(body_text))
 
-    landmark_index = {name: i for i, name in enumerate(LANDMARKS)}
-    page_kind_code = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
-    other_tag = len(TAGS)
-    rows: list[list[float]] = []
+    # What only the block's own text tells, block by block.
+    tags = [_TAG_CODE.get(block.tag, len(TAGS)) for block in blocks]
+    rows: list[tuple[float, ...]] = []
+    top_distances: list[int] = []
+    in_top: list[bool] = []
     hit_rows: list[int] = []
     hit_columns: list[int] = []
-    base = len(BASE_NAMES)
-    position = 0
     for i, block in enumerate(blocks):
-        count, length = word_counts[i], chars[i]
-        element = elements[block.element]
-        text = block.text
-        overlaps = [0.0, 0.0, -1.0 if not body_words else 0.0]
+        count, length, text, own_words = word_counts[i], chars[i], block.text, words[i]
+        overlaps = (0.0, 0.0, -1.0 if not body_words else 0.0)
         if count:
-            unique = set(words[i])
-            overlaps = [len(unique & title_words) / len(unique), len(unique & description_words) / len(unique),
-                        len(unique & body_words) / len(unique) if body_words else -1.0]
-        e, steps = block.element, 0
-        while e >= 0 and e not in top_chain:
-            e = elements[e].parent
-            steps += 1
-        in_top = e == top
-        top_distance = steps + (elements[top].depth - elements[e].depth if e >= 0 and top >= 0 else 50)
-        row: list[float] = [
-            _TAG_CODE.get(block.tag, other_tag), count, length, block.link_chars / length,
+            unique = set(own_words)
+            overlaps = (len(unique & title_words) / len(unique), len(unique & description_words) / len(unique),
+                        len(unique & body_words) / len(unique) if body_words else -1.0)
+        rows.append((
             text[-1] in ".!?。！？:;\"”’)", len(_SENTENCE_END.findall(text)), text.count(",") / (count or 1),
             sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length,
-            (sum(map(len, words[i])) / count) if count else 0,
-            (sum(w in stops for w in words[i]) / count) if count else 0, i / n, position / total_chars, element.depth,
-            repeats[text], *overlaps, math.log1p(total_words), n, page_links, page_kind_code,
-            i == title_index, (i - title_index) / n if title_index >= 0 else -2, (i - longest) / n,
-            in_top, top_distance,
-        ]
-        position += length
-        e = block.element
-        for _level in range(3):
-            if e >= 0:
-                row.append(alike[(elements[e].parent, elements[e].tag, elements[e].tokens)])
-                e = elements[e].parent
-            else:
-                row.append(0)
-        landmarks = [0.0] * len(LANDMARKS)
-        for landmark in element.landmarks:
-            landmarks[landmark_index[landmark]] = 1
-        row.extend(landmarks)
-        e = block.element
-        for _level in range(4):
-            if e >= 0:
-                row += (element_words[e], element_words[e] / total_words, element_links[e] / (element_chars[e] or 1),
-                        element_blocks[e], element_long[e])
-                e = elements[e].parent
-            else:
-                row += (-1, -1, -1, -1, -1)
-        for j in (i - 1, i + 1):
-            if 0 <= j < n:
-                other = blocks[j]
-                row += (word_counts[j], other.link_chars / chars[j], other.element == block.element,
-                        _TAG_CODE.get(other.tag, other_tag))
-            else:
-                row += (-1, -1, -1, -1)
-        rows.append(row)
+            (sum(map(len, own_words)) / count) if count else 0,
+            (sum(w in stops for w in own_words) / count) if count else 0, repeats[text], *overlaps,
+        ))
+        e, steps = block.element, 0
+        while e >= 0 and e not in top_chain:
+            e = parent[e]
+            steps += 1
+        in_top.append(e == top)
+        top_distances.append(steps + (elements[top].depth - elements[e].depth if e >= 0 and top >= 0 else 50))
         e = block.element
         near: set[int] = set()
         for _level in range(3):
             if e < 0:
                 break
             near |= near_tokens[e]
-            e = elements[e].parent
+            e = parent[e]
         for t in near:
             hit_rows.append(i)
             hit_columns.append(base + t)
         for t in all_tokens[block.element]:
             hit_rows.append(i)
             hit_columns.append(base + v + t)
-    out[:, :base] = np.array(rows, dtype=np.float32)
+    text_columns = np.array(rows, dtype=np.float64)
+
+    # What the block's place tells, for all blocks at once.
+    index = np.arange(n)
+    counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
+    holder = np.array([block.element for block in blocks])
+    parents = np.array(parent)
+    depths = np.array([element.depth for element in elements], dtype=np.float64)
+    position = np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
+    kind = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
+    columns = [
+        np.array(tags), counts, lengths, link_chars / lengths, *text_columns[:, :7].T, index / n,
+        position / total_chars, depths[holder], *text_columns[:, 7:].T, np.full(n, math.log1p(total_words)),
+        np.full(n, n), np.full(n, sum(links) / total_chars), np.full(n, kind), index == title_index,
+        (index - title_index) / n if title_index >= 0 else np.full(n, -2), (index - longest) / n,
+        np.array(in_top), np.array(top_distances),
+    ]
+    levels = [holder]  # the block's element, then its ancestors; -1 above the root
+    for _level in range(3):
+        up = levels[-1]
+        levels.append(np.where(up >= 0, parents[np.maximum(up, 0)], -1))
+
+    def at(level: np.ndarray, values: list[int] | list[float], missing: float) -> np.ndarray:
+        return np.where(level >= 0, np.asarray(values, dtype=np.float64)[np.maximum(level, 0)], missing)
+
+    columns += [at(level, alike, 0) for level in levels[:3]]
+    landmark_index = {name: i for i, name in enumerate(LANDMARKS)}
+    marks = np.zeros((ne, len(LANDMARKS)))
+    for e, element in enumerate(elements):
+        for landmark in element.landmarks:
+            marks[e, landmark_index[landmark]] = 1
+    columns += list(marks[holder].T)
+    share = [w / total_words for w in element_words]
+    density = [inside / (length or 1) for inside, length in zip(element_links, element_chars, strict=True)]
+    for level in levels:
+        columns += [at(level, element_words, -1), at(level, share, -1), at(level, density, -1),
+                    at(level, element_blocks, -1), at(level, element_long, -1)]
+    for shift in (-1, 1):
+        j = index + shift
+        there = (j >= 0) & (j < n)
+        k = np.clip(j, 0, n - 1)
+        columns += [np.where(there, counts[k], -1), np.where(there, link_chars[k] / lengths[k], -1),
+                    np.where(there, holder[k] == holder, -1), np.where(there, np.array(tags)[k], -1)]
+    out[:, :base] = np.column_stack(columns)
     out[hit_rows, hit_columns] = 1
     return out
