@@ -75,7 +75,9 @@ class Segmentation:
 
 
 def class_tokens(attrs: dict[str, str | None]) -> frozenset[str]:
-    names = " ".join(v for k in ("class", "id") if (v := attrs.get(k)))
+    names, ident = attrs.get("class"), attrs.get("id")
+    if ident:
+        names = f"{names} {ident}" if names else ident
     return _tokens(names) if names else _NO_TOKENS
 
 
