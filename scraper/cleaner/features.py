@@ -61,17 +61,23 @@ def stop_words(language: str | None) -> frozenset[str]:
 
 
 def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = "", description: str = "",
-                  body_text: str = "", page_kind: str = "other", language: str | None = None) -> np.ndarray:
+                  body_text: str = "", page_kind: str = "other", language: str | None = None,
+                  page_type: np.ndarray | None = None) -> np.ndarray:
     """One row per block: BASE_NAMES, then for each vocabulary token whether it names the
-    block's element or its two nearest ancestors, then whether it names any ancestor."""
+    block's element or its two nearest ancestors, then whether it names any ancestor, then
+    page_type if given (the same on every row; here, so that a large page's matrix is not
+    copied to add it)."""
     blocks, elements = seg.blocks, seg.elements
     n = len(blocks)
     vocab_index = {token: i for i, token in enumerate(vocabulary)}
     v = len(vocabulary)
     base = len(BASE_NAMES)
-    out = np.zeros((n, base + 2 * v), dtype=np.float32)
+    extra = 0 if page_type is None else len(page_type)
+    out = np.zeros((n, base + 2 * v + extra), dtype=np.float32)
     if n == 0:
         return out
+    if page_type is not None:
+        out[:, base + 2 * v:] = page_type
 
     words = [_words(b.text) for b in blocks]
     word_counts = [len(w) for w in words]

@@ -34,9 +34,9 @@ class BlockModel:
         return np.asarray(self.page_types.predict(row, num_threads=1)[0])
 
     def features(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
-        x = base_features(page.segmentation, self.vocabulary, title=page.title, description=page.description,
-                          body_text=page.body_text, page_kind=page.page_kind, language=page.language)
-        return np.hstack([x, np.tile(page_type.astype(np.float32), (len(x), 1))])
+        return base_features(page.segmentation, self.vocabulary, title=page.title, description=page.description,
+                             body_text=page.body_text, page_kind=page.page_kind, language=page.language,
+                             page_type=page_type)
 
     def kept(self, page: PageInfo) -> list[int]:
         """The blocks that are main content, in page order."""
