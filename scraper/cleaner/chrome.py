@@ -21,6 +21,8 @@ FORM_NOTE_WORDS = 30
 FORM_BOX_WORDS = 80
 """The most words the box around a form holds, its labels and notes together."""
 TAGLINE_WORDS = 15
+TAGLINE_REACH = 40
+"""Blocks from the top of the page where a site's name and tagline stand."""
 HIDDEN_APART_WORDS = 25
 """Shown text from which hidden notices are dropped."""
 HIDDEN_NOTICE_WORDS = 200
@@ -134,7 +136,7 @@ def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: s
     first heading: a blog's tagline."""
     name = (site_name or "").casefold()
     dropped: set[int] = set()
-    for i in range(len(blocks) - 1):
+    for i in range(min(len(blocks) - 1, TAGLINE_REACH)):
         if blocks[i].tag in HEADINGS or blocks[i + 1].tag in HEADINGS:
             break
         named = _root_link(blocks[i], url) or (name and blocks[i].text.casefold() == name)

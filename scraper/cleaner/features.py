@@ -110,8 +110,11 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     # Class and id tokens: near (the element and two ancestors) and anywhere above.
     near_tokens: list[set[int]] = []
     all_tokens: list[set[int]] = []
+    known: dict[frozenset[str], set[int]] = {}  # elements repeat their class names
     for element in elements:
-        own = {vocab_index[t] for t in element.tokens if t in vocab_index}
+        own = known.get(element.tokens)
+        if own is None:
+            own = known[element.tokens] = {vocab_index[t] for t in element.tokens if t in vocab_index}
         near_tokens.append(own)
         all_tokens.append(own | all_tokens[element.parent] if element.parent >= 0 else own)
     repeats = Counter(b.text for b in blocks)
