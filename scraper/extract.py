@@ -429,7 +429,10 @@ def ray_cluster(cpus: int | None) -> Iterator[Any]:
 
     joining = bool(os.environ.get("RAY_ADDRESS"))
     try:
-        ray.init(num_cpus=None if joining else cpus, include_dashboard=False, logging_level=logging.ERROR,
+        # address="local": a new instance, never one that an earlier `ray start` left word of
+        # in Ray's temporary folder.
+        ray.init(address=None if joining else "local", num_cpus=None if joining else cpus,
+                 include_dashboard=False, logging_level=logging.ERROR,
                  log_to_driver=False, configure_logging=True,
                  runtime_env={"env_vars": {"PYTHONPATH": _python_path()}} if not joining else None)
     except Exception as exc:  # ConnectionError, RuntimeError, ...: whatever Ray raises, one line

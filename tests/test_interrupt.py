@@ -89,7 +89,7 @@ def test_interrupted_run_says_so_and_keeps_its_pages(
     wait_for_versions(db_path, 3, process)
     process.send_signal(signum)
     _, err = process.communicate(timeout=15)
-    assert process.returncode == 130
+    assert process.returncode == 130, err.decode()
     assert b"Traceback" not in err
     assert b"Interrupted: everything archived so far is saved." in err
     db = sqlite3.connect(db_path)
