@@ -127,7 +127,8 @@ def run(
     started = _connect(address)
     actors: list[Any] = []
     try:
-        count = fetchers or max(2, 2 * len([node for node in ray.nodes() if node.get("Alive")])  # type: ignore[no-untyped-call])
+        nodes = ray.nodes()  # type: ignore[no-untyped-call]
+        count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
         remote_fetcher = ray.remote(Fetcher).options(num_cpus=0, max_concurrency=concurrency, max_restarts=-1,
                                                      max_task_retries=0)
         actors = [remote_fetcher.remote(settings, politeness) for _ in range(count)]
