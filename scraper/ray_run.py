@@ -21,11 +21,12 @@ import os
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import ray
+import ray._private.worker as ray_worker
 import ray.exceptions
 
 from archive.store import Archive
@@ -38,7 +39,7 @@ from scraper.politeness import PoliteClient, Politeness
 
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
 """The object store of a Ray instance a run starts itself: only the pages in flight pass through it."""
-TRIES = 2
+TRIES = 3
 """Times a URL is sent out when the worker or node holding it dies."""
 
 
@@ -126,6 +127,8 @@ def run(
     settings, politeness = settings or FetchSettings(), politeness or Politeness()
     started = _connect(address)
     actors: list[Any] = []
+    printing = ray_worker.print_to_stdstream
+    ray_worker.print_to_stdstream = _to_stderr(printing)
     try:
         nodes = ray.nodes()  # type: ignore[no-untyped-call]
         count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
@@ -140,6 +143,17 @@ def run(
             ray.kill(actor)  # in-flight fetches end now: stopping waits for none
         if started:
             ray.shutdown()
+        ray_worker.print_to_stdstream = printing
+
+
+def _to_stderr(printing: Callable[[dict[str, Any], bool], None]) -> Callable[[dict[str, Any], bool], None]:
+    """Ray's printer of cluster messages ("a worker died ...") with them on stderr: Ray prints
+    them on stdout, where a run's data goes."""
+
+    def to_stderr(data: dict[str, Any], ignore_prefix: bool) -> None:
+        printing({**data, "is_err": True}, ignore_prefix)
+
+    return to_stderr
 
 
 def _connect(address: str | None) -> bool:
@@ -211,7 +225,7 @@ def _answer(ref: Any, sent: _Sent) -> tuple[Page, Article | None] | ScraperError
         return answer
     except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
             ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError) as exc:
-        return WorkerLost(f"the Ray worker fetching or cleaning it died ({type(exc).__name__})")
+        return WorkerLost(f"the Ray worker fetching or cleaning it died ({type(exc).__name__}: {exc})")
     except ray.exceptions.GetTimeoutError:
         return WorkerLost("no answer from the cluster in 60 s")
     except ray.exceptions.RayError as exc:
