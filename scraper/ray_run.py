@@ -128,7 +128,7 @@ def run(
     started = _connect(address)
     actors: list[Any] = []
     printing = ray_worker.print_to_stdstream
-    ray_worker.print_to_stdstream = _to_stderr(printing)
+    ray_worker.print_to_stdstream = _to_stderr(printing)  # type: ignore[assignment]
     try:
         nodes = ray.nodes()  # type: ignore[no-untyped-call]
         count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
