@@ -117,20 +117,20 @@ def run(
     pending: dict[Future[tuple[Page, Article | None]], tuple[str, str]] = {}  # -> (url, host)
     executor = _DaemonThreads(concurrency, "fetch")
     settled = 0
+
+    def ready(host: str) -> bool:
+        # A host whose next turn is over an interval away would only tie up a worker asleep.
+        return in_flight[host] < per_host and gate.ready_at(host) <= time.monotonic() + interval
+
     try:
         while True:
             queues.fill()
-            now = time.monotonic()
-            for host in queues.hosts():
-                if len(pending) >= concurrency:
-                    break
-                # A host whose next turn is over an interval away would only tie up a worker asleep.
-                if in_flight[host] >= per_host or gate.ready_at(host) > now + interval:
-                    continue
-                url = queues.pop(host)
-                if (taken := claim(archive, url, run_id, lease)) is not None:
+            for taken in take_urls(queues, archive, run_id, lease, room=lambda: len(pending) < concurrency,
+                                   ready=ready):
+                if isinstance(taken, Outcome):
                     yield taken
                     continue
+                url, host = taken
                 in_flight[host] += 1
                 pending[executor.submit(work, url, archive.validators(url))] = (url, host)
             if not pending and not queues:
@@ -169,6 +169,18 @@ def claim(archive: Archive, url: str, run_id: int | None, lease: float) -> Outco
     skipped = Claimed(url, f"run {holder} is fetching it")
     archive.record_failure(url, skipped, run_id=run_id)
     return Outcome(url, error=skipped)
+
+
+def take_urls(queues: HostQueues, archive: Archive, run_id: int | None, lease: float, *,
+              room: Callable[[], bool], ready: Callable[[str], bool]) -> Iterator[tuple[str, str] | Outcome]:
+    """The URLs to send now, hosts in turn, while there is room and their host is ready: each
+    claimed for the run, as (url, host), or the Claimed outcome when another run holds it."""
+    for host in queues.hosts():
+        if not room():
+            break
+        if ready(host):
+            url = queues.pop(host)
+            yield claim(archive, url, run_id, lease) or (url, host)
 
 
 TRIM_EVERY = 200

@@ -34,7 +34,7 @@ from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
 from scraper.errors import InternalError, ScraperError
 from scraper.fetcher import FetchSettings, Validators
 from scraper.models import Article, Page
-from scraper.pipeline import WINDOW, HostQueues, Outcome, archive_result, claim, lease_seconds
+from scraper.pipeline import WINDOW, HostQueues, Outcome, archive_result, lease_seconds, take_urls
 from scraper.politeness import PoliteClient, Politeness
 
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
@@ -189,15 +189,12 @@ def _schedule(urls: Iterable[str], archive: Archive, actors: list[Any], remote_c
 
     while True:
         queues.fill()
-        for host in queues.hosts():
-            if len(pending) >= concurrency:
-                break
-            if in_flight[host] >= politeness.per_host:
-                continue
-            url = queues.pop(host)
-            if (taken := claim(archive, url, run_id, lease)) is not None:
+        for taken in take_urls(queues, archive, run_id, lease, room=lambda: len(pending) < concurrency,
+                               ready=lambda host: in_flight[host] < politeness.per_host):
+            if isinstance(taken, Outcome):
                 yield taken
                 continue
+            url, host = taken
             in_flight[host] += 1
             send(_Sent(url, host, archive.validators(url), 1, patience))
         if not pending and not queues:
