@@ -241,7 +241,8 @@ def test_a_killed_driver_keeps_what_it_saved_and_a_rerun_finishes(
         kept = db.execute("SELECT count(*) FROM versions").fetchone()[0]
     assert 4 <= kept < PAGES
 
-    code, totals, err = _run(listing, db_path, cluster[0], "-c", "8", "--per-host", "8", "--interval", "0")
+    code, totals, err = _run(listing, db_path, None, "--ray-address", cluster[0],  # the option, not RAY_ADDRESS
+                             "-c", "8", "--per-host", "8", "--interval", "0")
     assert code == 0, err
     assert (totals["fetched"], totals["new_versions"], totals["unchanged"]) == (PAGES, PAGES - kept, kept)
     with _checked(db_path) as db:
