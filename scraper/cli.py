@@ -377,13 +377,16 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
               help="After the run, tell this Apprise URL (json://, ntfy://, mailto://, slack://, ...) which pages "
                    "changed or are new; repeatable (SCRAPER_NOTIFY: URLs separated by spaces).")
 @click.option("--notify-each", is_flag=True, help="One notification per changed or new page instead of one in all.")
+@click.option("--ray", "on_ray", is_flag=True,
+              help="Fetch and clean on a Ray cluster (RAY_ADDRESS), or on a Ray instance started for the run.")
+@click.option("--ray-address", metavar="ADDRESS", help="The Ray cluster to join (implies --ray).")
 @fetch_options
 @clean_options
 @db_option
 def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...],
                 since: datetime | None, max_urls: int | None, concurrency: int, as_json: bool, log_format: str,
-                quiet: bool, notify: tuple[str, ...], notify_each: bool, db_path: Path, clean_timeout: float,
-                clean_memory: int, **fetch: Any) -> None:
+                quiet: bool, notify: tuple[str, ...], notify_each: bool, on_ray: bool, ray_address: str | None,
+                db_path: Path, clean_timeout: float, clean_memory: int, **fetch: Any) -> None:
     """Archive every URL of the LIST files, feeds and sitemaps: the job to run from cron.
 
     A LIST is a file of URLs, one a line (blank lines and # comments skipped), or - for
@@ -416,9 +419,15 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         run_id = archive.start_run("run")
         status = "interrupted"
         try:
+            if on_ray or ray_address:
+                outcomes = _ray_run()(urls, archive, settings=client.settings, politeness=client.politeness,
+                                      concurrency=concurrency, run_id=run_id, clean_timeout=clean_timeout,
+                                      clean_memory=clean_memory, address=ray_address)
+            else:
+                outcomes = run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
+                               cleaning=cleaning)
             with _progress(len(urls), enabled=report.progress) as advance:
-                for outcome in run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
-                                   cleaning=cleaning):
+                for outcome in outcomes:
                     advance()
                     report.outcome(outcome)
                     if outcome.result is not None and outcome.result.changed:
@@ -435,6 +444,15 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     if as_json:
         click.echo(_json(report.totals(run_id, len(urls))))
     sys.exit(1 if report.counts["failed"] else 0)
+
+
+def _ray_run() -> Callable[..., Iterator[Outcome]]:
+    """scraper.ray_run.run, which needs the ray extra."""
+    try:
+        from scraper import ray_run
+    except ImportError:
+        raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
+    return ray_run.run
 
 
 def _check_list(source: str) -> None:

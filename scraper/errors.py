@@ -44,6 +44,16 @@ class ScraperError(Exception):
         """What went wrong, without the URL that str() of a FetchError starts with."""
         return str(self)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Picklable whatever a subclass's __init__ takes: errors cross to other processes (Ray workers).
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[ScraperError], args: tuple[object, ...], state: dict[str, object]) -> ScraperError:
+    error = cls.__new__(cls, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class FetchError(ScraperError):
     reason = "fetch error"

@@ -21,7 +21,7 @@ from archive.store import Archive, SaveResult
 from scraper.cleaning_pool import CleaningPool
 from scraper.cleaning_worker import clean_page
 from scraper.errors import ArchiveError, Claimed, InternalError, ScraperError, Skipped
-from scraper.fetcher import Validators
+from scraper.fetcher import FetchSettings, Validators
 from scraper.malloc import trim_heap, tune_for_run
 from scraper.models import Article, Page
 from scraper.politeness import MAX_CRAWL_DELAY, PoliteClient
@@ -65,11 +65,11 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None,
             return page, cleaning.clean(page.html, page.final_url)
         return page, clean_page(page.html, page.final_url)
 
-    return _archive(archive, page.url, cleaned, run_id)
+    return archive_result(archive, page.url, cleaned, run_id)
 
 
 _T = TypeVar("_T")
-_WINDOW = 1000
+WINDOW = 1000
 """URLs read ahead of the ones in flight, so that many hosts can proceed while one waits."""
 
 
@@ -101,7 +101,7 @@ def run(
     client = client or PoliteClient()
     per_host, interval = client.politeness.per_host, client.politeness.interval
     gate = client.gate
-    lease = 2 * client.settings.deadline + MAX_CRAWL_DELAY + 60  # outlasts any wait a live run can have
+    lease = lease_seconds(client.settings)
     own_pool = cleaning is None
     pool = CleaningPool(cleaners) if cleaning is None else cleaning
     tune_for_run()
@@ -112,28 +112,25 @@ def run(
             return page, None
         return page, pool.clean(page.html, page.final_url)
 
-    queues = _HostQueues(iter(urls), _WINDOW)
+    queues = HostQueues(iter(urls), WINDOW)
     in_flight: Counter[str] = Counter()
     pending: dict[Future[tuple[Page, Article | None]], tuple[str, str]] = {}  # -> (url, host)
     executor = _DaemonThreads(concurrency, "fetch")
     settled = 0
+
+    def ready(host: str) -> bool:
+        # A host whose next turn is over an interval away would only tie up a worker asleep.
+        return in_flight[host] < per_host and gate.ready_at(host) <= time.monotonic() + interval
+
     try:
         while True:
             queues.fill()
-            now = time.monotonic()
-            for host in queues.hosts():
-                if len(pending) >= concurrency:
-                    break
-                # A host whose next turn is over an interval away would only tie up a worker asleep.
-                if in_flight[host] >= per_host or gate.ready_at(host) > now + interval:
+            for taken in take_urls(queues, archive, run_id, lease, room=lambda: len(pending) < concurrency,
+                                   ready=ready):
+                if isinstance(taken, Outcome):
+                    yield taken
                     continue
-                url = queues.pop(host)
-                holder = archive.claim(url, run_id, seconds=lease) if run_id is not None else None
-                if holder is not None:
-                    skipped = Claimed(url, f"run {holder} is fetching it")
-                    archive.record_failure(url, skipped, run_id=run_id)
-                    yield Outcome(url, error=skipped)
-                    continue
+                url, host = taken
                 in_flight[host] += 1
                 pending[executor.submit(work, url, archive.validators(url))] = (url, host)
             if not pending and not queues:
@@ -149,7 +146,7 @@ def run(
                 url, host = pending.pop(future)
                 in_flight[host] -= 1
                 settled += 1
-                if settled % _TRIM_EVERY == 0:
+                if settled % TRIM_EVERY == 0:
                     trim_heap()
                 yield _settle(archive, url, future, run_id)  # which also ends the run's claim on url
     finally:
@@ -159,17 +156,44 @@ def run(
         client.close()  # in-flight requests fail fast instead of running to their timeouts
 
 
-_TRIM_EVERY = 200
+def lease_seconds(settings: FetchSettings) -> float:
+    """How long a run holds its claim on a URL: longer than any wait a live run can have."""
+    return 2 * settings.deadline + MAX_CRAWL_DELAY + 60
+
+
+def claim(archive: Archive, url: str, run_id: int | None, lease: float) -> Outcome | None:
+    """Claim url for the run; the Claimed outcome (recorded) when another run holds it."""
+    holder = archive.claim(url, run_id, seconds=lease) if run_id is not None else None
+    if holder is None:
+        return None
+    skipped = Claimed(url, f"run {holder} is fetching it")
+    archive.record_failure(url, skipped, run_id=run_id)
+    return Outcome(url, error=skipped)
+
+
+def take_urls(queues: HostQueues, archive: Archive, run_id: int | None, lease: float, *,
+              room: Callable[[], bool], ready: Callable[[str], bool]) -> Iterator[tuple[str, str] | Outcome]:
+    """The URLs to send now, hosts in turn, while there is room and their host is ready: each
+    claimed for the run, as (url, host), or the Claimed outcome when another run holds it."""
+    for host in queues.hosts():
+        if not room():
+            break
+        if ready(host):
+            url = queues.pop(host)
+            yield claim(archive, url, run_id, lease) or (url, host)
+
+
+TRIM_EVERY = 200
 """Pages between two hand-backs of the free heap (about a millisecond each): free blocks left
 between live ones grew the run's process by 30 MB over 10,000 pages."""
 
 
 def _settle(archive: Archive, url: str, future: Future[tuple[Page, Article | None]], run_id: int | None) -> Outcome:
     """Archive what a worker brought back, or record why it brought nothing."""
-    return _archive(archive, url, future.result, run_id)
+    return archive_result(archive, url, future.result, run_id)
 
 
-def _archive(archive: Archive, url: str, produce: Callable[[], tuple[Page, Article | None]],
+def archive_result(archive: Archive, url: str, produce: Callable[[], tuple[Page, Article | None]],
              run_id: int | None) -> Outcome:
     """Archive the page and article produce() gives (no article: a 304), or record why it failed."""
     try:
@@ -232,7 +256,7 @@ class _DaemonThreads:
             self._calls.put(None)
 
 
-class _HostQueues:
+class HostQueues:
     """URLs read ahead from a source, queued by host; hosts are served in turn."""
 
     def __init__(self, urls: Iterator[str], window: int) -> None:

@@ -1,0 +1,272 @@
+"""`scraper run --ray`: the same run with fetching and cleaning on a real Ray cluster.
+
+Most tests join one head node started on loopback for the module (`ray start --head`,
+through RAY_ADDRESS); one lets the run start and stop a Ray instance of its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEEDS
+from tests.server import FIXTURES, LocalServer, Response
+
+ray = pytest.importorskip("ray")
+
+SEED = "seeds/" + next(iter(sorted(path.name for path in SEEDS.glob("*.html"))))
+FLAGS = ["--timeout", "5", "--deadline", "20", "--retries", "1"]
+RUN_TIMEOUT = 240
+NO_TOKEN = {"RAY_AUTH_MODE": "disabled"}
+"""A loopback test cluster needs no token authentication."""
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[str, int]]:
+    """A one-node Ray cluster on loopback: its address, and the pid whose descendants it runs."""
+    port = _free_port()
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
+         "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
+         f"--object-store-memory={200 * 1024 * 1024}", "--block", "--disable-usage-stats"],
+        env={**os.environ, **NO_TOKEN, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    address = f"127.0.0.1:{port}"
+    try:
+        give_up = time.monotonic() + 120
+        while True:  # up once its GCS takes connections
+            assert head.poll() is None, "ray start failed"
+            assert time.monotonic() < give_up, "ray start took over 2 minutes"
+            with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            time.sleep(0.5)
+        yield address, head.pid
+    finally:
+        head.terminate()  # --block: ends the node's processes, and only this node's
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=10)
+
+
+def _env(db_path: Path, address: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    env.update(NO_TOKEN, SCRAPER_DB=str(db_path))
+    if address:
+        env["RAY_ADDRESS"] = address
+    return env
+
+
+def _start(listing: Path, db_path: Path, address: str | None, *flags: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "scraper", "run", str(listing), "--ray", "--json", *FLAGS, *flags],
+                            env=_env(db_path, address), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(listing: Path, db_path: Path, address: str | None, *flags: str) -> tuple[int, dict[str, object], str]:
+    process = _start(listing, db_path, address, *flags)
+    out, err = process.communicate(timeout=RUN_TIMEOUT)
+    assert out, err
+    return process.returncode, json.loads(out), err
+
+
+def _listing(path: Path, urls: list[str]) -> Path:
+    path.write_text("\n".join(urls) + "\n")
+    return path
+
+
+def _checked(db_path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(db_path)
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute(  # every page has the version it claims: none half-saved
+        "SELECT count(*) FROM pages p LEFT JOIN versions v"
+        " ON v.page_id = p.id AND v.version = p.latest_version WHERE v.id IS NULL").fetchone()[0] == 0
+    return db
+
+
+def _versions(db_path: Path) -> int:
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT count(*) FROM versions").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[str]) -> None:
+    give_up = time.monotonic() + 120
+    while _versions(db_path) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < give_up
+        time.sleep(0.05)
+
+
+class _Tagged(ThreadingHTTPServer):
+    """One page with an ETag; records each request's If-None-Match and answers 304 when it matches."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _TaggedHandler)
+        self.asked: list[str | None] = []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/tagged"
+
+    def __enter__(self) -> _Tagged:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _TaggedHandler(BaseHTTPRequestHandler):
+    server: _Tagged
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        status, body = 404, b""
+        if self.path == "/tagged":
+            self.server.asked.append(self.headers.get("If-None-Match"))
+            matched = self.headers.get("If-None-Match") == '"v1"'
+            status, body = (304, b"") if matched else (200, (FIXTURES / SEED).read_bytes())
+        self.send_response(status)
+        self.send_header("ETag", '"v1"')
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+DELAY = 0.3
+INTERVAL = 0.5
+CRAWL_DELAY = 1.0
+
+
+def test_a_cluster_run_is_as_polite_as_a_local_one_and_fetches_conditionally(
+        cluster: tuple[str, int], db_path: Path, tmp_path: Path) -> None:
+    """Three hosts over several fetcher actors: per host one URL at a time, --interval apart,
+    Crawl-delay raising it; stdout holds the JSON summary only; a rerun sends the ETag."""
+    with LocalServer() as one, LocalServer() as two, LocalServer() as slow, _Tagged() as conditional:
+        tagged = conditional.url
+        slow.set("/robots.txt", Response(body=f"User-agent: *\nCrawl-delay: {CRAWL_DELAY:g}\n".encode(),
+                                          headers={"Content-Type": "text/plain"}))
+        urls = [tagged] + [server.url(f"/delay/{DELAY}/{SEED}?n={n}") for server in (one, two, slow) for n in range(4)]
+        listing = _listing(tmp_path / "urls.txt", urls)
+        code, totals, err = _run(listing, db_path, cluster[0], "--per-host", "1", "--interval", str(INTERVAL))
+        assert code == 0, err
+        assert (totals["urls"], totals["new_versions"], totals["failed"]) == (13, 13, 0)
+        assert "13 URLs: 13 fetched, 13 new versions" in err
+
+        for server, spacing in ((one, INTERVAL), (two, INTERVAL), (slow, CRAWL_DELAY)):
+            starts = sorted(at for at, path in server.log if path.startswith("/delay/"))
+            assert len(starts) == 4
+            # One at a time: each request starts after the last one's answer (DELAY) and its turn.
+            gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+            assert all(gap >= max(spacing, DELAY) - 0.02 for gap in gaps), (server.base, gaps)
+
+        code, totals, err = _run(_listing(tmp_path / "again.txt", [tagged]), db_path, cluster[0])
+        assert code == 0, err
+        assert (totals["unchanged"], totals["failed"]) == (1, 0)
+        assert conditional.asked == [None, '"v1"']  # the driver sent the stored ETag with the URL
+    with _checked(db_path) as db:
+        assert db.execute("SELECT count(*), max(version) FROM versions").fetchone() == (13, 1)
+
+
+def test_a_run_starts_a_ray_instance_of_its_own_and_reports_as_locally(db_path: Path, tmp_path: Path) -> None:
+    """No RAY_ADDRESS: the run starts Ray and stops it; failures, summary and exit code as a local run."""
+    with LocalServer() as server:
+        urls = [server.url(f"/fixtures/{SEED}?n={n}") for n in range(3)] + [server.url("/status/404")]
+        code, totals, err = _run(_listing(tmp_path / "urls.txt", urls), db_path, None, "-c", "4")
+    assert code == 1, err
+    assert (totals["new_versions"], totals["failed"], totals["failed_by_reason"]) == (3, 1, {"http 404": 1})
+    assert "failed: " in err and "/status/404" in err
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """Process ids under pid, with their command lines."""
+    parents: dict[int, int] = {}
+    lines: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError, IndexError):
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
+                found[child] = lines.get(child, "")
+                frontier.append(child)
+    return found
+
+
+PAGES = 24
+
+
+def _slow_list(server: LocalServer, tmp_path: Path, seconds: float) -> Path:
+    return _listing(tmp_path / "urls.txt", [server.url(f"/delay/{seconds}/{SEED}?n={n}") for n in range(PAGES)])
+
+
+def test_a_killed_driver_keeps_what_it_saved_and_a_rerun_finishes(
+        cluster: tuple[str, int], server: LocalServer, db_path: Path, tmp_path: Path) -> None:
+    listing = _slow_list(server, tmp_path, 0.25)
+    process = _start(listing, db_path, cluster[0], "-c", "2", "--interval", "0")
+    _wait_for_versions(db_path, 4, process)
+    process.kill()  # SIGKILL: no chance to clean up
+    process.communicate(timeout=30)
+    with _checked(db_path) as db:
+        kept = db.execute("SELECT count(*) FROM versions").fetchone()[0]
+    assert 4 <= kept < PAGES
+
+    code, totals, err = _run(listing, db_path, None, "--ray-address", cluster[0],  # the option, not RAY_ADDRESS
+                             "-c", "8", "--per-host", "8", "--interval", "0")
+    assert code == 0, err
+    assert (totals["fetched"], totals["new_versions"], totals["unchanged"]) == (PAGES, PAGES - kept, kept)
+    with _checked(db_path) as db:
+        assert db.execute("SELECT count(*), max(version) FROM versions").fetchone() == (PAGES, 1)
+
+
+def test_a_killed_fetcher_costs_only_its_urls_in_flight(
+        cluster: tuple[str, int], server: LocalServer, db_path: Path, tmp_path: Path) -> None:
+    """kill -9 of a fetcher actor's process mid-run: its URLs are sent again (the actor
+    restarts) or fail as "worker lost"; the run finishes and accounts for every URL."""
+    listing = _slow_list(server, tmp_path, 1.0)
+    process = _start(listing, db_path, cluster[0], "-c", "8", "--per-host", "8", "--interval", "0")
+    _wait_for_versions(db_path, 2, process)
+    fetchers = [pid for pid, line in _descendants(cluster[1]).items() if line.startswith("ray::Fetcher")]
+    assert fetchers, "no fetcher actor found"
+    for pid in fetchers:
+        os.kill(pid, signal.SIGKILL)
+    out, err = process.communicate(timeout=RUN_TIMEOUT)
+    totals = json.loads(out)
+    lost = totals["failed_by_reason"].get("worker lost", 0)  # type: ignore[attr-defined]
+    assert totals["failed"] == lost, err
+    assert totals["fetched"] + lost == PAGES
+    assert process.returncode == (1 if lost else 0)
+    with _checked(db_path) as db:
+        assert db.execute("SELECT count(*) FROM versions").fetchone()[0] == totals["fetched"]
+    # The fetches cut short were made again.
+    assert len([path for _, path in server.log if path.startswith("/delay/")]) > PAGES - lost
