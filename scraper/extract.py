@@ -415,41 +415,6 @@ def dedupe_shards(shards: list[Path], *, threshold: float | None = None) -> int:
 # ---- Ray -------------------------------------------------------------------------------
 
 
-class RayUnavailable(ScraperError):
-    reason = "ray"
-
-
-@contextlib.contextmanager
-def ray_cluster(cpus: int | None) -> Iterator[Any]:
-    """Ray, joined as Ray's own convention says: RAY_ADDRESS names a running cluster; without
-    it a local instance is started (with `cpus` CPUs) and stopped at the end."""
-    import logging
-
-    import ray
-
-    joining = bool(os.environ.get("RAY_ADDRESS"))
-    try:
-        # address="local": a new instance, never one that an earlier `ray start` left word of
-        # in Ray's temporary folder.
-        ray.init(address=None if joining else "local", num_cpus=None if joining else cpus,
-                 include_dashboard=False, logging_level=logging.ERROR,
-                 log_to_driver=False, configure_logging=True,
-                 runtime_env={"env_vars": {"PYTHONPATH": _python_path()}} if not joining else None)
-    except Exception as exc:  # ConnectionError, RuntimeError, ...: whatever Ray raises, one line
-        where = f"the cluster at {os.environ['RAY_ADDRESS']}" if joining else "a local Ray instance"
-        raise RayUnavailable(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}") from None
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-def _python_path() -> str:
-    """This package's folder first, so that a local instance's workers import this very code."""
-    root = str(Path(__file__).resolve().parent.parent)
-    return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
-
-
 def _task_to_shard(path: str, out_dir: str, name: str, settings: Settings) -> InputResult:
     """One Ray task: an input into its shard, cleaned in one process of the task's own."""
     with CleaningPool(1, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
@@ -539,7 +504,11 @@ def extract(paths: list[Path], settings: Settings, *, out_dir: Path | None = Non
     archive, as pages come back)."""
     jobs = jobs or os.cpu_count() or 1
     if use_ray:
-        with ray_cluster(jobs) as ray:
+        import ray
+
+        from scraper.ray_cluster import connected
+
+        with connected(cpus=jobs):
             if archive is not None:
                 yield from ray_into_archive(ray, paths, archive, settings, run_id=run_id, on_item=on_item)
             else:

@@ -16,7 +16,6 @@ hanging it. Needs the `ray` extra: pip install 'scraper[ray]'.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import zlib
@@ -36,15 +35,10 @@ from scraper.fetcher import FetchSettings, Validators
 from scraper.models import Article, Page
 from scraper.pipeline import WINDOW, HostQueues, Outcome, archive_result, lease_seconds, take_urls
 from scraper.politeness import PoliteClient, Politeness
+from scraper.ray_cluster import connected
 
-OBJECT_STORE_BYTES = 256 * 1024 * 1024
-"""The object store of a Ray instance a run starts itself: only the pages in flight pass through it."""
 TRIES = 3
 """Times a URL is sent out when the worker or node holding it dies."""
-
-
-class RayUnavailable(ScraperError):
-    reason = "ray"
 
 
 class WorkerLost(ScraperError):
@@ -125,25 +119,24 @@ def run(
     used as it is. `fetchers` actors (default two per node) share the hosts.
     """
     settings, politeness = settings or FetchSettings(), politeness or Politeness()
-    started = _connect(address)
-    actors: list[Any] = []
-    printing = ray_worker.print_to_stdstream
-    ray_worker.print_to_stdstream = _to_stderr(printing)  # type: ignore[assignment]
-    try:
-        nodes = ray.nodes()  # type: ignore[no-untyped-call]
-        count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
-        remote_fetcher = ray.remote(Fetcher).options(num_cpus=0, max_concurrency=concurrency, max_restarts=-1,
-                                                     max_task_retries=0)
-        actors = [remote_fetcher.remote(settings, politeness) for _ in range(count)]
-        remote_clean = ray.remote(clean).options(num_cpus=1, max_retries=0)
-        yield from _schedule(urls, archive, actors, remote_clean, settings=settings, politeness=politeness,
-                             concurrency=concurrency, run_id=run_id, clean_bounds=(clean_timeout, clean_memory))
-    finally:
-        for actor in actors:
-            ray.kill(actor)  # in-flight fetches end now: stopping waits for none
-        if started:
-            ray.shutdown()
-        ray_worker.print_to_stdstream = printing
+    with connected(address):
+        actors: list[Any] = []
+        printing = ray_worker.print_to_stdstream
+        ray_worker.print_to_stdstream = _to_stderr(printing)  # type: ignore[assignment]
+        try:
+            nodes = ray.nodes()  # type: ignore[no-untyped-call]
+            count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
+            remote_fetcher = ray.remote(Fetcher).options(num_cpus=0, max_concurrency=concurrency, max_restarts=-1,
+                                                         max_task_retries=0)
+            actors = [remote_fetcher.remote(settings, politeness) for _ in range(count)]
+            remote_clean = ray.remote(clean).options(num_cpus=1, max_retries=0)
+            yield from _schedule(urls, archive, actors, remote_clean, settings=settings, politeness=politeness,
+                                 concurrency=concurrency, run_id=run_id,
+                                 clean_bounds=(clean_timeout, clean_memory))
+        finally:
+            for actor in actors:
+                ray.kill(actor)  # in-flight fetches end now: stopping waits for none
+            ray_worker.print_to_stdstream = printing
 
 
 def _to_stderr(printing: Callable[[dict[str, Any], bool], None]) -> Callable[[dict[str, Any], bool], None]:
@@ -154,22 +147,6 @@ def _to_stderr(printing: Callable[[dict[str, Any], bool], None]) -> Callable[[di
         printing({**data, "is_err": True}, ignore_prefix)
 
     return to_stderr
-
-
-def _connect(address: str | None) -> bool:
-    """Connect to Ray; True when this run started the instance (and so stops it)."""
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    try:
-        if address:
-            ray.init(address=address, **quiet)
-        else:
-            ray.init(address="local", include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **quiet)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-        raise RayUnavailable(f"cannot start or join Ray{f' at {address}' if address else ''}: {exc}") from None
-    return True
 
 
 def _schedule(urls: Iterable[str], archive: Archive, actors: list[Any], remote_clean: Any, *,
