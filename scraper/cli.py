@@ -22,7 +22,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from archive import FORMATS, Archive, SaveResult, write_records
+from archive import FORMATS, Archive, SaveResult, maintenance, write_records
 from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
@@ -659,6 +659,130 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
                 changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
                 click.echo(f"v{row['version']}\t{row['fetched_at']}\t{_count(row['word_count'], 'word')}\t{changes}\t"
                            f"{_field(row['title'])}\t{_field(row['cleaner'] or 'unknown')}")
+
+
+# ---- looking after the archive: ls, stats, rm, prune ------------------------------------
+
+
+def _size(number: int) -> str:
+    """Bytes for people: 512 B, 3.4 MB."""
+    value = float(number)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _older_than(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return maintenance.parse_age(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@cli.command("ls")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("--since", metavar="WHEN", callback=_since,
+              help="Only pages with a version fetched at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d.")
+@click.option("--site", help="Only pages of this host (www. or not).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per page.")
+@db_option
+def ls_command(url_prefix: str | None, since: datetime | None, site: str | None, as_json: bool,
+               db_path: Path) -> None:
+    """List archived pages: last changed, last checked, versions, site, URL and title."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        for row in maintenance.pages(archive, url_prefix=url_prefix, since=since, site=site):
+            if as_json:
+                click.echo(_json(row))
+            else:
+                click.echo(f"{row['last_changed']}\t{row['last_checked']}\t{_count(row['versions'], 'version')}\t"
+                           f"{_field(row['site'])}\t{_field(row['url'])}\t{_field(row['title'])}")
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@db_option
+def stats_command(as_json: bool, db_path: Path) -> None:
+    """Pages, versions, runs; the room the HTML, the texts and the search index take; pages by site."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        figures = maintenance.stats(archive)
+    if as_json:
+        click.echo(_json(figures))
+        return
+    click.echo(f"pages\t{figures['pages']}\nversions\t{figures['versions']}\nruns\t{figures['runs']}")
+    click.echo(f"html\t{_size(figures['html_stored_bytes'])} stored ({_size(figures['html_bytes'])} as fetched)")
+    click.echo(f"text\t{_size(figures['text_bytes'])}\nsearch index\t{_size(figures['index_bytes'])}")
+    click.echo(f"file\t{_size(figures['file_bytes'])} ({_size(figures['free_bytes'])} free)")
+    for site, counts in figures["sites"].items():
+        click.echo(f"site\t{_field(site)}\t{_count(counts['pages'], 'page')}\t"
+                   f"{_count(counts['versions'], 'version')}")
+
+
+def _report_removed(archive: Archive, removed: maintenance.Removed, *, dry_run: bool,
+                    vacuum: bool, as_json: bool) -> None:
+    """What rm or prune took away, on stderr (and as JSON on stdout), with VACUUM advice."""
+    verb = "would free" if dry_run else "freed"
+    if not dry_run:
+        archive.tidy()  # gives free pages back where the file was made with auto_vacuum
+        if vacuum:
+            maintenance.vacuum(archive)
+    click.echo(f"{_count(removed.pages, 'page')}, {_count(removed.versions, 'version')}, "
+               f"{_count(removed.blobs, 'stored HTML')} {'would go' if dry_run else 'deleted'}: "
+               f"{verb} {_size(removed.bytes)} of data", err=True)
+    room = os.path.getsize(archive.path) - maintenance.file_size(archive)
+    if not dry_run and not vacuum and removed.bytes and room > 0:
+        click.echo(f"The file keeps {_size(room)} of free room for new pages; to give it back, "
+                   "run `VACUUM` (or this command again with --vacuum): it rewrites the file.", err=True)
+    if as_json:
+        click.echo(_json({**dataclasses.asdict(removed), "dry_run": dry_run,
+                          "file_bytes": os.path.getsize(archive.path)}))
+
+
+@cli.command("rm")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@db_option
+def rm_command(urls: tuple[str, ...], dry_run: bool, vacuum: bool, as_json: bool, db_path: Path) -> None:
+    """Delete pages with all their versions, their stored HTML that nothing else uses, and
+    their search and near-duplicate entries. Each page goes in one transaction: an
+    interrupted rm leaves every page whole or gone. Any URL not archived: nothing deleted, exit 1."""
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    with _open_archive(db_path) as archive:
+        removed = maintenance.remove(archive, list(urls), dry_run=dry_run)
+        for url in removed.urls:
+            click.echo(f"{'would delete' if dry_run else 'deleted'}\t{_field(url)}", err=True)
+        _report_removed(archive, removed, dry_run=dry_run, vacuum=vacuum, as_json=as_json)
+
+
+@cli.command("prune")
+@click.option("--keep", type=click.IntRange(min=1), metavar="N", help="Keep the N newest versions of each page.")
+@click.option("--older-than", metavar="AGE", callback=_older_than,
+              help="Delete versions fetched before AGE ago: 30d, 2w, 6m (months), 1y, or a date.")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@db_option
+def prune_command(keep: int | None, older_than: datetime | None, url_prefix: str | None, dry_run: bool,
+                  vacuum: bool, as_json: bool, db_path: Path) -> None:
+    """Delete old versions, never the latest of a page: those past the --keep newest, or
+    fetched before --older-than (given both, only versions that are both), with their stored
+    HTML that nothing else uses and their search and near-duplicate entries. Each page is
+    pruned in one transaction: an interrupted prune leaves every page whole."""
+    if keep is None and older_than is None:
+        raise click.UsageError("say which versions to delete: --keep N, --older-than AGE, or both")
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    with _open_archive(db_path) as archive:
+        removed = maintenance.prune(archive, keep=keep, older_than=older_than, url_prefix=url_prefix,
+                                    dry_run=dry_run)
+        _report_removed(archive, removed, dry_run=dry_run, vacuum=vacuum, as_json=as_json)
 
 
 @cli.command("diff")

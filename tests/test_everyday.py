@@ -1,0 +1,161 @@
+"""ls, stats, rm and prune: listing the archive and deleting from it, whole pages at a time."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, maintenance
+from scraper.models import Article, Page
+from tests.conftest import scraper_cli
+
+OLD = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _save(archive: Archive, url: str, number: int, *, at: datetime, html: str | None = None) -> None:
+    body = html or f"<html><body><p>Page {url} version {number}. " + "Filler words here. " * 40 + "</p></body></html>"
+    page = Page(url=url, final_url=url, content=body.encode(), html=body, status=200, fetched_at=at)
+    archive.save(page, Article(text=f"Text of {url}, version {number}. " + "Words of the story. " * 30,
+                               title=f"Title {url.rsplit('/', 1)[-1]} v{number}", cleaner="test"))
+
+
+def _fill(path: Path, pages: int, versions: int) -> None:
+    with Archive(path) as archive:
+        for index in range(pages):
+            url = f"https://www.example.com/news/{index:04d}" if index % 2 else f"https://other.org/a/{index:04d}"
+            for number in range(1, versions + 1):
+                _save(archive, url, number, at=OLD + timedelta(days=number * 100 + index))
+
+
+def _whole(path: Path) -> dict[str, int]:
+    """Each page's number of versions, after checking the archive through: SQLite's integrity
+    check, the search index's, every version's HTML readable, the latest version present."""
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.execute("INSERT INTO versions_fts (versions_fts) VALUES ('integrity-check')")
+    conn.close()
+    counts: dict[str, int] = {}
+    with Archive(path, readonly=True) as archive:
+        for url, latest, page_id in archive.db.execute("SELECT url, latest_version, id FROM pages").fetchall():
+            numbers = [row[0] for row in archive.db.execute(
+                "SELECT version FROM versions WHERE page_id = ? ORDER BY version", [page_id])]
+            assert numbers and numbers[-1] == latest, url
+            for (sha256,) in archive.db.execute("SELECT html_sha256 FROM versions WHERE page_id = ?", [page_id]):
+                assert archive.raw_html(sha256).startswith(b"<html>")
+            counts[url] = len(numbers)
+        assert archive.db.execute("SELECT count(*) FROM versions_fts_docsize").fetchone()[0] \
+            == archive.db.execute("SELECT count(*) FROM versions").fetchone()[0] \
+            if "versions_fts_docsize" in archive.db.table_names() else True
+    return counts
+
+
+def test_ls_lists_pages_with_their_site_versions_and_times(db_path: Path) -> None:
+    _fill(db_path, 4, 2)
+    result = scraper_cli("ls")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert len(lines) == 4
+    assert lines[0].split("\t")[2:6] == ["2 versions", "other.org", "https://other.org/a/0000", "Title 0000 v2"]
+    only = scraper_cli("ls", "--site", "example.com", "--json")
+    rows = [json.loads(line) for line in only.stdout.decode().splitlines()]
+    assert [row["url"] for row in rows] == ["https://www.example.com/news/0001", "https://www.example.com/news/0003"]
+    assert rows[0]["versions"] == 2 and rows[0]["site"] == "example.com"
+    assert rows[0]["last_changed"].startswith("2020-07-")
+    prefixed = scraper_cli("ls", "--url-prefix", "https://other.org/", "--since", "2020-07-20")
+    assert [line.split("\t")[4] for line in prefixed.stdout.decode().splitlines()] == ["https://other.org/a/0002"]
+
+
+def test_stats_counts_pages_versions_runs_and_sizes_by_site(db_path: Path) -> None:
+    _fill(db_path, 3, 3)
+    figures = json.loads(scraper_cli("stats", "--json").stdout)
+    assert (figures["pages"], figures["versions"], figures["runs"]) == (3, 9, 0)
+    assert figures["html_bytes"] > figures["html_stored_bytes"] > 0
+    assert figures["text_bytes"] > 0 and figures["index_bytes"] > 0
+    assert figures["sites"] == {"other.org": {"pages": 2, "versions": 6}, "example.com": {"pages": 1, "versions": 3}}
+    text = scraper_cli("stats").stdout.decode()
+    assert "pages\t3\n" in text and "site\tother.org\t2 pages\t6 versions" in text
+
+
+def test_rm_deletes_a_page_and_what_only_it_used(db_path: Path) -> None:
+    _fill(db_path, 3, 2)
+    shared = "<html><body><p>The very same page on two addresses.</p></body></html>"
+    with Archive(db_path) as archive:  # the second page's blob is compressed against the first's text
+        _save(archive, "https://other.org/first", 1, at=OLD, html=shared)
+        _save(archive, "https://other.org/second", 1, at=OLD, html=shared)
+    dry = scraper_cli("rm", "https://other.org/first", "--dry-run")
+    assert dry.returncode == 0 and "would delete" in dry.stderr.decode()
+    assert "https://other.org/first" in _whole(db_path)
+    result = scraper_cli("rm", "https://other.org/first", "https://www.example.com/news/0001", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["pages"], report["versions"], report["blobs"]) == (2, 3, 2)  # the shared HTML stays
+    assert "freed" in result.stderr.decode()
+    counts = _whole(db_path)
+    assert set(counts) == {"https://other.org/a/0000", "https://other.org/a/0002", "https://other.org/second"}
+    assert scraper_cli("search", "0001").returncode == 1  # gone from the search index too
+    missing = scraper_cli("rm", "https://other.org/a/0000", "https://nowhere.example/")
+    assert missing.returncode == 1 and "not in the archive" in missing.stderr.decode()
+    assert "https://other.org/a/0000" in _whole(db_path)  # nothing deleted
+
+
+def test_prune_keeps_the_newest_versions_and_never_the_latest(db_path: Path) -> None:
+    _fill(db_path, 2, 4)
+    with Archive(db_path) as archive:
+        _save(archive, "https://other.org/recent", 1, at=datetime.now(UTC))
+    assert scraper_cli("prune").returncode == 2
+    assert scraper_cli("prune", "--older-than", "soon").returncode == 2
+    dry = scraper_cli("prune", "--keep", "2", "--dry-run")
+    assert "4 versions" in dry.stderr.decode() and "would go" in dry.stderr.decode()
+    assert _whole(db_path)["https://other.org/a/0000"] == 4
+    result = scraper_cli("prune", "--keep", "2")
+    assert result.returncode == 0, result.stderr
+    assert set(_whole(db_path).values()) == {2, 1}
+    with Archive(db_path, readonly=True) as archive:
+        assert [row["version"] for row in archive.history("https://other.org/a/0000")] == [3, 4]
+    assert scraper_cli("prune", "--older-than", "1y", "--vacuum").returncode == 0
+    assert _whole(db_path) == {"https://other.org/a/0000": 1, "https://www.example.com/news/0001": 1,
+                               "https://other.org/recent": 1}
+
+
+def test_parse_age_reads_days_months_years_and_dates() -> None:
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    assert maintenance.parse_age("30d", now=now) == now - timedelta(days=30)
+    assert maintenance.parse_age("6m", now=now) == now - timedelta(days=180)
+    assert maintenance.parse_age("1y", now=now) == now - timedelta(days=365)
+    assert maintenance.parse_age("2026-01-31") == datetime(2026, 1, 31, tzinfo=UTC)
+    with pytest.raises(ValueError):
+        maintenance.parse_age("ages")
+
+
+@pytest.mark.timeout(600)
+def test_a_prune_killed_midway_leaves_every_page_whole(db_path: Path) -> None:
+    pages, versions = 300, 3
+    _fill(db_path, pages, versions)
+    process = subprocess.Popen([sys.executable, "-m", "scraper", "prune", "--keep", "1", "--db", str(db_path)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    give_up = time.monotonic() + 300
+    left = pages * versions
+    while process.poll() is None and time.monotonic() < give_up:
+        conn = sqlite3.connect(db_path, timeout=30)
+        left = conn.execute("SELECT count(*) FROM versions").fetchone()[0]
+        conn.close()
+        if left < pages * versions - 30:
+            break
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    counts = _whole(db_path)
+    assert len(counts) == pages
+    assert set(counts.values()) <= {1, versions}  # each page pruned whole, or not yet
+    assert 1 in counts.values() and versions in counts.values(), "the kill came before or after the prune"
+    assert scraper_cli("prune", "--keep", "1").returncode == 0
+    assert set(_whole(db_path).values()) == {1}
