@@ -24,6 +24,7 @@ import click
 
 from archive import FORMATS, Archive, SaveResult, maintenance, write_records
 from archive.diff import counted, render_word_diff, unified_diff, word_diff
+from archive.export import file_name
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
 from scraper import __version__
@@ -620,28 +621,60 @@ def reclean_command(url_prefix: str | None, since: datetime | None, force: bool,
 @click.option("--url-prefix", help="Only pages whose URL starts with this.")
 @click.option("--since", metavar="WHEN", callback=_since,
               help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
+@click.option("--until", metavar="WHEN", callback=_since,
+              help="Only versions fetched before WHEN (as --since).")
+@click.option("--language", metavar="CODE", help="Only pages in this language: en also matches en-GB.")
+@click.option("--min-words", type=click.IntRange(min=0), metavar="N", help="Only versions of at least N words.")
+@click.option("--markdown", is_flag=True, help="jsonl and csv: the article as Markdown too (field markdown).")
 @click.option("--dedupe", is_flag=True,
               help="Leave out near-duplicates of pages archived earlier (the same story republished elsewhere).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="One file per page (per version with --all-versions) in DIR, named after its URL.")
 @db_option
-def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None, dedupe: bool,
-                   db_path: Path) -> None:
-    """Write archived pages to stdout.
+def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None,
+                   until: datetime | None, language: str | None, min_words: int | None, markdown: bool,
+                   dedupe: bool, output_dir: Path | None, db_path: Path) -> None:
+    """Write archived pages to stdout (or, with --output-dir, one file each).
 
     txt: title, URL, blank line, text; records separated by a form feed line.
     jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
     warc: WARC/1.1 (gzipped records) of the raw HTML as fetched, for web-archive tools.
     """
-    if fmt == "warc" and sys.stdout.isatty():
+    if fmt == "warc" and output_dir is None and sys.stdout.isatty():
         raise click.UsageError("WARC is binary: redirect it to a file, e.g. > archive.warc.gz")
+    if fmt == "warc" and output_dir is not None:
+        raise click.UsageError("--output-dir writes the text formats; a WARC is one file: > archive.warc.gz")
     with _open_archive(db_path, must_exist=True) as archive:
-        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since)
+        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since, until=until,
+                                  language=language, min_words=min_words)
         if dedupe:
             copies = duplicate_pages(archive)
             records = (record for record in records if record["page_id"] not in copies)
         if fmt == "warc":
             write_warc(records, sys.stdout.buffer, archive.raw_html)
+        elif output_dir is None:
+            write_records(records, sys.stdout, fmt, markdown=markdown)
         else:
-            write_records(records, sys.stdout, fmt)
+            written = _export_files(records, output_dir, fmt, markdown=markdown, versioned=all_versions)
+            click.echo(f"{_count(written, 'file')} written to {output_dir}", err=True)
+
+
+def _export_files(records: Iterator[dict[str, Any]], output_dir: Path, fmt: str, *, markdown: bool,
+                  versioned: bool) -> int:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.ClickException(f"cannot make {output_dir}: {error.strerror}") from None
+    written = 0
+    for record in records:
+        path = output_dir / file_name(record, fmt, versioned=versioned)
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                write_records([record], out, fmt, markdown=markdown)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
+        written += 1
+    return written
 
 
 @cli.command("history")

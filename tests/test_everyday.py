@@ -159,3 +159,34 @@ def test_a_prune_killed_midway_leaves_every_page_whole(db_path: Path) -> None:
     assert 1 in counts.values() and versions in counts.values(), "the kill came before or after the prune"
     assert scraper_cli("prune", "--keep", "1").returncode == 0
     assert set(_whole(db_path).values()) == {1}
+
+
+def test_export_filters_by_time_language_and_words_and_carries_markdown(db_path: Path, tmp_path: Path) -> None:
+    with Archive(db_path) as archive:
+        pages = [("https://a.org/en", "en-GB", 50), ("https://a.org/fr", "fr", 50), ("https://a.org/short", "en", 3)]
+        for number, (url, language, words) in enumerate(pages):
+            body = f"<html><body><p>{url}</p></body></html>"
+            page = Page(url=url, final_url=url, content=body.encode(), html=body, status=200,
+                        fetched_at=OLD + timedelta(days=number))
+            text = " ".join(["word"] * words)
+            archive.save(page, Article(text=text, markdown=f"## Heading\n\n{text}", title=url, language=language))
+
+    def urls(*args: str) -> list[str]:
+        result = scraper_cli("export", *args)
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line)["url"] for line in result.stdout.decode().splitlines()]
+
+    assert urls("--language", "en") == ["https://a.org/en", "https://a.org/short"]
+    assert urls("--min-words", "10") == ["https://a.org/en", "https://a.org/fr"]
+    assert urls("--until", "2020-01-02") == ["https://a.org/en"]
+    assert urls("--since", "2020-01-02", "--until", "2020-01-03") == ["https://a.org/fr"]
+    [record] = [json.loads(line) for line in scraper_cli("export", "--markdown", "--url-prefix", "https://a.org/f")
+                .stdout.decode().splitlines()]
+    assert record["markdown"].startswith("## Heading") and "markdown" not in json.loads(
+        scraper_cli("export").stdout.decode().splitlines()[0])
+    out = tmp_path / "out"
+    result = scraper_cli("export", "--format", "md", "--output-dir", str(out))
+    assert result.returncode == 0 and "3 files written" in result.stderr.decode()
+    names = sorted(path.name for path in out.iterdir())
+    assert len(names) == 3 and names[0].startswith("a.org-en-") and names[0].endswith(".md")
+    assert (out / names[0]).read_text().startswith("# https://a.org/en")
