@@ -36,7 +36,7 @@ from scraper.fetcher import FetchSettings
 from scraper.models import Page, strip_controls
 from scraper.pipeline import Outcome, run, save_page
 from scraper.politeness import PoliteClient, Politeness
-from scraper.sources import feed_urls, read_url_list, sitemap_urls, unique
+from scraper.sources import feed_urls, is_local, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -181,6 +181,8 @@ def fetch_options(func: F) -> F:
         click.option("--user-agent", envvar="SCRAPER_USER_AGENT", default=defaults.user_agent,
                      show_default=True, help="The User-Agent header; robots.txt rules are matched by its first word."),
         click.option("--ignore-robots", is_flag=True, help="Fetch pages that robots.txt disallows."),
+        click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", callback=_headers,
+                     help="A request header sent with every request (repeatable)."),
         click.option("--per-host", type=click.IntRange(1, 64), default=polite.per_host, show_default=True,
                      help="URLs of one host fetched at once."),
         click.option("--interval", type=click.FloatRange(min=0), default=polite.interval, show_default=True,
@@ -193,12 +195,28 @@ def fetch_options(func: F) -> F:
     return func
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+
+
+def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--header 'Name: value' values as (name, value) pairs."""
+    pairs = []
+    for text in values:
+        name, colon, value = text.partition(":")
+        value = value.strip()
+        if not colon or not _HEADER_NAME.fullmatch(name.strip()) or any(ord(c) < 32 and c != "\t" for c in value):
+            raise click.BadParameter(f"{shorten(_safe(text))!r} is not a header like 'Accept-Language: de'")
+        pairs.append((name.strip(), value))
+    return tuple(pairs)
+
+
 def _client(*, timeout: float, deadline: float, retries: int, max_bytes: int, user_agent: str,
-            ignore_robots: bool, block_private: bool, per_host: int, interval: float) -> PoliteClient:
+            ignore_robots: bool, block_private: bool, per_host: int, interval: float,
+            headers: tuple[tuple[str, str], ...] = ()) -> PoliteClient:
     settings = FetchSettings(connect_timeout=min(timeout, FetchSettings.connect_timeout), read_timeout=timeout,
                              deadline=deadline,
                              retries=retries, max_bytes=max_bytes, user_agent=user_agent,
-                             block_private=block_private)
+                             block_private=block_private, headers=headers)
     return PoliteClient(settings, Politeness(per_host=per_host, interval=interval, robots=not ignore_robots))
 
 
@@ -357,9 +375,10 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 
 @cli.command("run")
 @click.argument("sources", nargs=-1, metavar="[LIST ...]")
-@click.option("--feed", "feeds", multiple=True, metavar="URL", help="An RSS or Atom feed whose entries to archive.")
-@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
-              help="A sitemap or sitemap index, gzipped or not, whose pages to archive.")
+@click.option("--feed", "feeds", multiple=True, metavar="URL|FILE",
+              help="An RSS or Atom feed whose entries to archive (a URL or a local file).")
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL|FILE",
+              help="A sitemap or sitemap index, gzipped or not, whose pages to archive (a URL or a local file).")
 @click.option("--since", metavar="WHEN", callback=_since,
               help="Only feed and sitemap entries dated at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d, 12h.")
 @click.option("--max-urls", type=click.IntRange(min=1), help="Archive at most this many URLs.")
@@ -389,9 +408,11 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     for source in sources:
         _check_list(source)
     for address in feeds:
-        _check_url(address, "--feed")
+        if not is_local(address):
+            _check_url(address, "--feed")
     for address in sitemaps:
-        _check_url(address, "--sitemap")
+        if not is_local(address):
+            _check_url(address, "--sitemap")
     report = _Report(log_format, quiet=quiet)
     cleaning = CleaningPool(timeout=clean_timeout, memory=clean_memory)
     with _client(**fetch) as client, _open_archive(db_path) as archive, cleaning:

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from archive import Archive, maintenance
 from scraper.models import Article, Page
-from tests.conftest import scraper_cli
+from tests.conftest import SEEDS, scraper_cli
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -190,3 +194,80 @@ def test_export_filters_by_time_language_and_words_and_carries_markdown(db_path:
     names = sorted(path.name for path in out.iterdir())
     assert len(names) == 3 and names[0].startswith("a.org-en-") and names[0].endswith(".md")
     assert (out / names[0]).read_text().startswith("# https://a.org/en")
+
+
+class _Recorder(ThreadingHTTPServer):
+    """A loopback server that answers every GET with a page (404 for robots.txt) and keeps each
+    request's first line and headers: an origin server, or an HTTP proxy when the client asks
+    it for absolute URLs."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    def __enter__(self) -> _Recorder:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _Recorder
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.requests.append((self.requestline, {name.lower(): value for name, value in self.headers.items()}))
+        body = (SEEDS / "000_d467d9e684ffadb1.html").read_bytes()
+        status = 404 if self.path.endswith("/robots.txt") else 200
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_header_is_sent_with_every_request(db_path: Path) -> None:
+    with _Recorder() as origin:
+        url = f"http://127.0.0.1:{origin.server_address[1]}/story"
+        result = scraper_cli("archive", url, "--header", "Accept-Language: de", "--header", "X-Token:  abc ")
+        assert result.returncode == 0, result.stderr
+        assert origin.requests and all(headers.get("accept-language") == "de" and headers.get("x-token") == "abc"
+                                       for _, headers in origin.requests)
+    bad = scraper_cli("archive", url, "--header", "no colon here")
+    assert bad.returncode == 2 and b"not a header like" in bad.stderr
+
+
+def test_fetches_go_through_the_proxy_the_environment_names(db_path: Path) -> None:
+    with _Recorder() as proxy:
+        env = {**os.environ, "HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}", "NO_PROXY": ""}
+        result = scraper_cli("archive", "http://news.example.invalid/story", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "GET http://news.example.invalid/story HTTP/1.1" in [line for line, _ in proxy.requests]
+        env["NO_PROXY"] = "example.invalid"  # then straight to a host that does not exist
+        direct = scraper_cli("archive", "http://news.example.invalid/other", env=env)
+        assert direct.returncode == 1
+        assert not any("/other" in line for line, _ in proxy.requests)
+
+
+def test_run_reads_a_local_feed_and_sitemap(db_path: Path, tmp_path: Path) -> None:
+    with _Recorder() as origin:
+        base = f"http://127.0.0.1:{origin.server_address[1]}"
+        feed = tmp_path / "rss.xml"
+        feed.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+                        f"<item><title>One</title><link>{base}/from-feed</link></item></channel></rss>")
+        sitemap = tmp_path / "sitemap.xml.gz"
+        sitemap.write_bytes(gzip.compress(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                          f"<url><loc>{base}/from-sitemap</loc></url></urlset>".encode()))
+        result = scraper_cli("run", "--feed", str(feed), "--sitemap", str(sitemap), "--interval", "0")
+        assert result.returncode == 0, result.stderr
+        assert {line.split()[1] for line, _ in origin.requests} >= {"/from-feed", "/from-sitemap"}
+    missing = scraper_cli("run", "--feed", str(tmp_path / "nothing.xml"))
+    assert missing.returncode == 1 and b"cannot read it" in missing.stderr
