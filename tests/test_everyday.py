@@ -270,4 +270,29 @@ def test_run_reads_a_local_feed_and_sitemap(db_path: Path, tmp_path: Path) -> No
         assert result.returncode == 0, result.stderr
         assert {line.split()[1] for line, _ in origin.requests} >= {"/from-feed", "/from-sitemap"}
     missing = scraper_cli("run", "--feed", str(tmp_path / "nothing.xml"))
-    assert missing.returncode == 1 and b"cannot read it" in missing.stderr
+    assert missing.returncode == 2 and b"neither a URL nor a readable file" in missing.stderr
+
+
+def test_clean_takes_several_files_a_directory_and_a_url(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    (pages / "sub").mkdir(parents=True)
+    for index, name in enumerate(["a.html", "sub/b.htm"]):
+        (pages / name).write_bytes((SEEDS / sorted(p.name for p in SEEDS.glob("*.html"))[index]).read_bytes())
+    (pages / "notes.txt").write_text("not a page")
+    both = scraper_cli("clean", str(pages / "a.html"), str(pages / "sub/b.htm"))
+    assert both.returncode == 0, both.stderr
+    assert both.stdout.decode().count("\f\n") == 1
+    out = tmp_path / "out"
+    result = scraper_cli("clean", "--input-dir", str(pages), "--output-dir", str(out), "--format", "md")
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(path.relative_to(out)) for path in out.rglob("*.md")) == ["a.md", "sub/b.md"]
+    assert len((out / "a.md").read_text().split()) > 50
+    jsons = scraper_cli("clean", "--input-dir", str(pages), "--json", str(tmp_path / "missing.html"))
+    assert jsons.returncode == 1 and b"missing.html: not a readable file" in jsons.stderr
+    assert [json.loads(line)["word_count"] > 50 for line in jsons.stdout.decode().splitlines()] == [True, True]
+    with _Recorder() as origin:
+        url = f"http://127.0.0.1:{origin.server_address[1]}/story"
+        fetched = scraper_cli("clean", url, "--json")
+        assert fetched.returncode == 0, fetched.stderr
+        assert json.loads(fetched.stdout)["url"] == url and json.loads(fetched.stdout)["word_count"] > 50
+    assert not (tmp_path / "scraper.db").exists()
