@@ -27,7 +27,7 @@ from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.export import file_name
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
-from scraper import __version__
+from scraper import __version__, config
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
 from scraper.encoding import decode_html, html_problem
 from scraper.errors import NotHTML, ScraperError, SourceError, TooLarge
@@ -244,8 +244,24 @@ def _open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
 
 @click.group(cls=ScraperGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="scraper")
-def cli() -> None:
+@click.option("--config", "config_path", envvar="SCRAPER_CONFIG", metavar="PATH",
+              help="Defaults from this TOML file (also SCRAPER_CONFIG; else scraper.toml beside the archive).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
     """Fetch web articles, strip the site chrome, keep clean versioned copies in SQLite."""
+    path, required = config.find(config_path)
+    try:
+        settings = config.load(path, required=required)
+    except ScraperError as error:
+        raise _UsageLine(_safe(str(error))) from None
+    ctx.default_map = config.default_map(settings, dict(cli.commands))
+    ctx.meta["config"] = (path, settings)
+
+
+class _UsageLine(click.ClickException):
+    """A usage error said in one line (no usage text): exit 2."""
+
+    exit_code = 2
 
 
 # ---- archive ---------------------------------------------------------------------------
@@ -713,6 +729,30 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
                 changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
                 click.echo(f"v{row['version']}\t{row['fetched_at']}\t{_count(row['word_count'], 'word')}\t{changes}\t"
                            f"{_field(row['title'])}\t{_field(row['cleaner'] or 'unknown')}")
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per setting.")
+@click.pass_context
+def config_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the settings in effect, and where each comes from: the environment, the config
+    file or the built-in default (an option on a command's line beats them all)."""
+    path, settings = ctx.find_root().meta["config"]
+    builtin: dict[str, Any] = {}
+    for name, key in config.KEYS.items():
+        for command in cli.commands.values():
+            found = [param for param in command.params if param.name == key.param]
+            if found:
+                param = found[0]
+                several = getattr(param, "multiple", False) or param.nargs == -1
+                builtin[name] = [] if several else param.default
+                break
+    click.echo(f"# config file: {path if path is not None and path.exists() else 'none'}", err=True)
+    for name, value, source in config.effective(settings, path, builtin):
+        if as_json:
+            click.echo(_json({"key": name, "value": value, "source": source}))
+        else:
+            click.echo(f"{name} = {_safe(json.dumps(value, ensure_ascii=False))}\t# {_safe(source)}")
 
 
 # ---- looking after the archive: ls, stats, rm, prune ------------------------------------

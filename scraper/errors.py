@@ -22,6 +22,7 @@
     ├── ArchiveError               the archive could not be read or written
     │   └── NotArchived            no such page or version in the archive
     ├── SourceError                a URL list could not be read
+    ├── ConfigError                the config file (scraper.toml) is unreadable or wrong
     └── InternalError              an unexpected failure on one page (a bug to report)
 
 Each error's ``reason`` is a short stable label ("http 404", "timeout", ...) that
@@ -161,6 +162,10 @@ class SearchError(ArchiveError):
 
 class SourceError(ScraperError):
     reason = "source"
+
+
+class ConfigError(ScraperError):
+    reason = "config"
 
 
 class InternalError(ScraperError):

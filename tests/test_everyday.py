@@ -296,3 +296,50 @@ def test_clean_takes_several_files_a_directory_and_a_url(tmp_path: Path) -> None
         assert fetched.returncode == 0, fetched.stderr
         assert json.loads(fetched.stdout)["url"] == url and json.loads(fetched.stdout)["word_count"] > 50
     assert not (tmp_path / "scraper.db").exists()
+
+
+def test_config_file_gives_defaults_below_environment_and_flags(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCRAPER_DB", raising=False)
+    monkeypatch.delenv("SCRAPER_USER_AGENT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scraper.toml").write_text('db = "news.db"\nuser_agent = "FileBot/1.0"\nper_host = 3\n'
+                                           'headers = ["Accept-Language: de"]\n')
+    shown = {row["key"]: row for row in map(json.loads, scraper_cli("config", "--json").stdout.decode().splitlines())}
+    assert shown["per_host"] == {"key": "per_host", "value": 3, "source": "file scraper.toml"}
+    assert shown["interval"]["source"] == "default" and shown["db"]["value"] == "news.db"
+    env = {**os.environ, "SCRAPER_USER_AGENT": "EnvBot/2.0"}
+    assert "user_agent = \"EnvBot/2.0\"\t# environment SCRAPER_USER_AGENT" in scraper_cli(
+        "config", env=env).stdout.decode()
+    with _Recorder() as origin:
+        url = f"http://127.0.0.1:{origin.server_address[1]}/story"
+        assert scraper_cli("archive", url).returncode == 0
+        assert origin.requests[-1][1]["user-agent"] == "FileBot/1.0"  # the file's
+        assert origin.requests[-1][1]["accept-language"] == "de"
+        assert scraper_cli("archive", url, env=env).returncode == 0
+        assert origin.requests[-1][1]["user-agent"] == "EnvBot/2.0"  # the environment's over the file's
+        assert scraper_cli("archive", url, "--user-agent", "FlagBot/3.0", env=env).returncode == 0
+        assert origin.requests[-1][1]["user-agent"] == "FlagBot/3.0"  # the flag's over both
+    assert (tmp_path / "news.db").exists() and not (tmp_path / "scraper.db").exists()
+    (tmp_path / "other.toml").write_text("per_host = 'many'\n")
+    for args, message in [(["--config", "other.toml", "ls"], "per_host must be a whole number"),
+                          (["--config", "missing.toml", "config"], "cannot read config file missing.toml"),
+                          (["--config", "scraper.toml", "ls"], None)]:
+        result = scraper_cli(*args)
+        if message is None:
+            assert result.returncode == 0, result.stderr
+            continue
+        assert result.returncode == 2 and len(result.stderr.decode().splitlines()) == 1
+        assert message in result.stderr.decode()
+    (tmp_path / "scraper.toml").write_text("per_host = \n")
+    broken = scraper_cli("ls")
+    assert broken.returncode == 2 and b"is not valid TOML" in broken.stderr and b"Traceback" not in broken.stderr
+
+
+def test_shell_completion_script_is_produced() -> None:
+    env = {**os.environ, "_SCRAPER_COMPLETE": "bash_source"}
+    result = scraper_cli(env=env)
+    assert result.returncode == 0
+    assert b"_scraper_completion" in result.stdout and b"complete -o nosort -F" in result.stdout
+    words = {**os.environ, "_SCRAPER_COMPLETE": "bash_complete", "COMP_WORDS": "scraper pr", "COMP_CWORD": "1"}
+    assert b"plain,prune" in scraper_cli(env=words).stdout
