@@ -302,7 +302,9 @@ def test_config_file_gives_defaults_below_environment_and_flags(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCRAPER_DB", raising=False)
     monkeypatch.delenv("SCRAPER_USER_AGENT", raising=False)
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # the command is started here: this checkout must stay importable
+    root = str(Path(__file__).resolve().parent.parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     (tmp_path / "scraper.toml").write_text('db = "news.db"\nuser_agent = "FileBot/1.0"\nper_host = 3\n'
                                            'headers = ["Accept-Language: de"]\n')
     shown = {row["key"]: row for row in map(json.loads, scraper_cli("config", "--json").stdout.decode().splitlines())}
