@@ -876,6 +876,9 @@ def prune_command(keep: int | None, older_than: datetime | None, url_prefix: str
     with _open_archive(db_path) as archive:
         removed = maintenance.prune(archive, keep=keep, older_than=older_than, url_prefix=url_prefix,
                                     dry_run=dry_run)
+        if dry_run:
+            for url in removed.urls:
+                click.echo(f"would prune\t{_field(url)}", err=True)
         _report_removed(archive, removed, dry_run=dry_run, vacuum=vacuum, as_json=as_json)
 
 

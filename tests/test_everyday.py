@@ -119,6 +119,7 @@ def test_prune_keeps_the_newest_versions_and_never_the_latest(db_path: Path) -> 
     assert scraper_cli("prune", "--older-than", "soon").returncode == 2
     dry = scraper_cli("prune", "--keep", "2", "--dry-run")
     assert "4 versions" in dry.stderr.decode() and "would go" in dry.stderr.decode()
+    assert "would prune\thttps://other.org/a/0000" in dry.stderr.decode()
     assert _whole(db_path)["https://other.org/a/0000"] == 4
     result = scraper_cli("prune", "--keep", "2")
     assert result.returncode == 0, result.stderr
