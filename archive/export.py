@@ -7,7 +7,9 @@ from every text field, and a CSV cell that a spreadsheet would run as a formula 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO
 
@@ -41,27 +43,27 @@ def _cell(value: Any) -> Any:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def _jsonl(records: Iterable[Record], out: TextIO) -> None:
+def _jsonl(records: Iterable[Record], out: TextIO, fields: tuple[str, ...] = FIELDS) -> None:
     for record in records:
-        out.write(json.dumps({name: record.get(name) for name in FIELDS}, ensure_ascii=False) + "\n")
+        out.write(json.dumps({name: record.get(name) for name in fields}, ensure_ascii=False) + "\n")
 
 
-def _csv(records: Iterable[Record], out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=FIELDS, extrasaction="ignore", lineterminator="\n")
+def _csv(records: Iterable[Record], out: TextIO, fields: tuple[str, ...] = FIELDS) -> None:
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in records:
         row = {**record, "authors": "; ".join(record.get("authors") or ())}
         writer.writerow({name: _cell(value) for name, value in row.items()})
 
 
-def _txt(records: Iterable[Record], out: TextIO) -> None:
+def _txt(records: Iterable[Record], out: TextIO, fields: tuple[str, ...] = FIELDS) -> None:
     for number, record in enumerate(records):
         if number:
             out.write(RECORD_SEPARATOR)
         out.write(f"{record.get('title') or ''}\n{record['url']}\n\n{record['text']}\n")
 
 
-def _md(records: Iterable[Record], out: TextIO) -> None:
+def _md(records: Iterable[Record], out: TextIO, fields: tuple[str, ...] = FIELDS) -> None:
     for number, record in enumerate(records):
         if number:
             out.write("\n---\n\n")
@@ -72,7 +74,7 @@ def _md(records: Iterable[Record], out: TextIO) -> None:
         out.write(f"{record.get('markdown') or record['text']}\n")
 
 
-FORMATS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
+FORMATS: dict[str, Callable[[Iterable[Record], TextIO, tuple[str, ...]], None]] = {
     "txt": _txt,
     "jsonl": _jsonl,
     "csv": _csv,
@@ -80,8 +82,9 @@ FORMATS: dict[str, Callable[[Iterable[Record], TextIO], None]] = {
 }
 
 
-def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl") -> int:
-    """Write records to out in one of FORMATS; returns how many were written."""
+def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl", *, markdown: bool = False) -> int:
+    """Write records to out in one of FORMATS; returns how many were written. markdown: jsonl
+    and csv records carry the article as Markdown too (field `markdown`, after `text`)."""
     try:
         writer = FORMATS[format]
     except KeyError:
@@ -94,5 +97,18 @@ def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl")
             yield {name: _clean(value) for name, value in record.items()}
             written += 1
 
-    writer(counted(), out)
+    writer(counted(), out, (*FIELDS, "markdown") if markdown else FIELDS)
     return written
+
+
+EXTENSIONS = {"txt": "txt", "jsonl": "jsonl", "csv": "csv", "md": "md"}
+
+
+def file_name(record: Record, format: str, *, versioned: bool = False) -> str:
+    """A file name for one record, from its URL: host and path, runs of other characters as
+    '-', at most 150 characters, a short hash of the URL so that two URLs never share one."""
+    url = str(record["url"])
+    slug = re.sub(r"[^A-Za-z0-9._]+", "-", re.sub(r"^[a-z]+://", "", url)).strip("-.")[:150] or "page"
+    tag = hashlib.sha256(url.encode()).hexdigest()[:8]
+    version = f"-v{record['version']}" if versioned else ""
+    return f"{slug}-{tag}{version}.{EXTENSIONS[format]}"

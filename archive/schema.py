@@ -246,6 +246,12 @@ def m008_cleaner_and_earlier_texts(db: Database) -> None:
     db.table("earlier_texts").create_index(["version_id"])
 
 
+@migrations()
+def m009_blob_bases_indexed(db: Database) -> None:
+    # `scraper rm` and `prune` delete a blob only when no other blob is a delta against it.
+    db.table("blobs").create_index(["base"])
+
+
 FTS_COLUMNS = "(title, text, content='', tokenize='unicode61 remove_diacritics 2')"
 
 TABLES = {

@@ -678,10 +678,24 @@ class Archive:
         all_versions: bool = False,
         url_prefix: str | None = None,
         since: datetime | None = None,
+        until: datetime | None = None,
+        language: str | None = None,
+        min_words: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Archived versions for export, streamed from the database in URL order."""
-        where, params = _version_filter("1 = 1" if all_versions else "v.version = p.latest_version", [],
-                                        url_prefix=url_prefix, since=since)
+        """Archived versions for export, streamed from the database in URL order; until: fetched
+        before then; language: whose language is it or a form of it (en matches en-GB)."""
+        conditions = ["1 = 1" if all_versions else "v.version = p.latest_version"]
+        values: list[Any] = []
+        if until is not None:
+            conditions.append("v.fetched_at < ?")
+            values.append(iso_utc(until))
+        if language:
+            conditions.append("(lower(v.language) = lower(?) OR lower(v.language) LIKE lower(?) || '-%')")
+            values += [language, language]
+        if min_words is not None:
+            conditions.append("v.word_count >= ?")
+            values.append(min_words)
+        where, params = _version_filter(" AND ".join(conditions), values, url_prefix=url_prefix, since=since)
         with self._reading():
             cursor = self.db.execute(
                 "SELECT p.id AS page_id, p.url, v.final_url, v.version, v.fetched_at, v.status, v.headers,"

@@ -24,11 +24,12 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from archive import FORMATS, Archive, SaveResult, write_records
+from archive import FORMATS, Archive, SaveResult, maintenance, write_records
 from archive.diff import counted, render_word_diff, unified_diff, word_diff
+from archive.export import file_name
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
-from scraper import __version__
+from scraper import __version__, config
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
 from scraper.encoding import decode_html, html_problem
 from scraper.errors import NotHTML, NotifyError, ScraperError, SourceError, TooLarge
@@ -37,7 +38,7 @@ from scraper.fetcher import FetchSettings
 from scraper.models import Page, strip_controls
 from scraper.pipeline import Outcome, run, save_page
 from scraper.politeness import PoliteClient, Politeness
-from scraper.sources import feed_urls, read_url_list, sitemap_urls, unique
+from scraper.sources import feed_urls, is_local, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, shorten
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -184,6 +185,8 @@ def fetch_options(func: F) -> F:
         click.option("--user-agent", envvar="SCRAPER_USER_AGENT", default=defaults.user_agent,
                      show_default=True, help="The User-Agent header; robots.txt rules are matched by its first word."),
         click.option("--ignore-robots", is_flag=True, help="Fetch pages that robots.txt disallows."),
+        click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", callback=_headers,
+                     help="A request header sent with every request (repeatable)."),
         click.option("--per-host", type=click.IntRange(1, 64), default=polite.per_host, show_default=True,
                      help="URLs of one host fetched at once."),
         click.option("--interval", type=click.FloatRange(min=0), default=polite.interval, show_default=True,
@@ -196,12 +199,28 @@ def fetch_options(func: F) -> F:
     return func
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+
+
+def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """--header 'Name: value' values as (name, value) pairs."""
+    pairs = []
+    for text in values:
+        name, colon, value = text.partition(":")
+        value = value.strip()
+        if not colon or not _HEADER_NAME.fullmatch(name.strip()) or any(ord(c) < 32 and c != "\t" for c in value):
+            raise click.BadParameter(f"{shorten(_safe(text))!r} is not a header like 'Accept-Language: de'")
+        pairs.append((name.strip(), value))
+    return tuple(pairs)
+
+
 def _client(*, timeout: float, deadline: float, retries: int, max_bytes: int, user_agent: str,
-            ignore_robots: bool, block_private: bool, per_host: int, interval: float) -> PoliteClient:
+            ignore_robots: bool, block_private: bool, per_host: int, interval: float,
+            headers: tuple[tuple[str, str], ...] = ()) -> PoliteClient:
     settings = FetchSettings(connect_timeout=min(timeout, FetchSettings.connect_timeout), read_timeout=timeout,
                              deadline=deadline,
                              retries=retries, max_bytes=max_bytes, user_agent=user_agent,
-                             block_private=block_private)
+                             block_private=block_private, headers=headers)
     return PoliteClient(settings, Politeness(per_host=per_host, interval=interval, robots=not ignore_robots))
 
 
@@ -229,8 +248,24 @@ def _open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
 
 @click.group(cls=ScraperGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="scraper")
-def cli() -> None:
+@click.option("--config", "config_path", envvar="SCRAPER_CONFIG", metavar="PATH",
+              help="Defaults from this TOML file (also SCRAPER_CONFIG; else scraper.toml beside the archive).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
     """Fetch web articles, strip the site chrome, keep clean versioned copies in SQLite."""
+    path, required = config.find(config_path)
+    try:
+        settings = config.load(path, required=required)
+    except ScraperError as error:
+        raise _UsageLine(_safe(str(error))) from None
+    ctx.default_map = config.default_map(settings, dict(cli.commands))
+    ctx.meta["config"] = (path, settings)
+
+
+class _UsageLine(click.ClickException):
+    """A usage error said in one line (no usage text): exit 2."""
+
+    exit_code = 2
 
 
 # ---- archive ---------------------------------------------------------------------------
@@ -360,9 +395,10 @@ def archive_command(targets: tuple[str, ...], url: str | None, as_json: bool, db
 
 @cli.command("run")
 @click.argument("sources", nargs=-1, metavar="[LIST ...]")
-@click.option("--feed", "feeds", multiple=True, metavar="URL", help="An RSS or Atom feed whose entries to archive.")
-@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL",
-              help="A sitemap or sitemap index, gzipped or not, whose pages to archive.")
+@click.option("--feed", "feeds", multiple=True, metavar="URL|FILE",
+              help="An RSS or Atom feed whose entries to archive (a URL or a local file).")
+@click.option("--sitemap", "sitemaps", multiple=True, metavar="URL|FILE",
+              help="A sitemap or sitemap index, gzipped or not, whose pages to archive (a URL or a local file).")
 @click.option("--since", metavar="WHEN", callback=_since,
               help="Only feed and sitemap entries dated at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d, 12h.")
 @click.option("--max-urls", type=click.IntRange(min=1), help="Archive at most this many URLs.")
@@ -399,10 +435,12 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         raise click.UsageError("give a URL list, --feed or --sitemap")
     for source in sources:
         _check_list(source)
-    for address in feeds:
-        _check_url(address, "--feed")
-    for address in sitemaps:
-        _check_url(address, "--sitemap")
+    for address, hint in [*((feed, "--feed") for feed in feeds), *((sitemap, "--sitemap") for sitemap in sitemaps)]:
+        if not is_local(address):
+            _check_url(address, hint)
+        elif not Path(address.removeprefix("file://")).is_file():
+            raise click.BadParameter(f"{shorten(_safe(address))!r} is neither a URL nor a readable file",
+                                     param_hint=hint)
     if notify:
         from scraper.notify import check_targets
 
@@ -768,28 +806,60 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
 @click.option("--url-prefix", help="Only pages whose URL starts with this.")
 @click.option("--since", metavar="WHEN", callback=_since,
               help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
+@click.option("--until", metavar="WHEN", callback=_since,
+              help="Only versions fetched before WHEN (as --since).")
+@click.option("--language", metavar="CODE", help="Only pages in this language: en also matches en-GB.")
+@click.option("--min-words", type=click.IntRange(min=0), metavar="N", help="Only versions of at least N words.")
+@click.option("--markdown", is_flag=True, help="jsonl and csv: the article as Markdown too (field markdown).")
 @click.option("--dedupe", is_flag=True,
               help="Leave out near-duplicates of pages archived earlier (the same story republished elsewhere).")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="One file per page (per version with --all-versions) in DIR, named after its URL.")
 @db_option
-def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None, dedupe: bool,
-                   db_path: Path) -> None:
-    """Write archived pages to stdout.
+def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: datetime | None,
+                   until: datetime | None, language: str | None, min_words: int | None, markdown: bool,
+                   dedupe: bool, output_dir: Path | None, db_path: Path) -> None:
+    """Write archived pages to stdout (or, with --output-dir, one file each).
 
     txt: title, URL, blank line, text; records separated by a form feed line.
     jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
     warc: WARC/1.1 (gzipped records) of the raw HTML as fetched, for web-archive tools.
     """
-    if fmt == "warc" and sys.stdout.isatty():
+    if fmt == "warc" and output_dir is None and sys.stdout.isatty():
         raise click.UsageError("WARC is binary: redirect it to a file, e.g. > archive.warc.gz")
+    if fmt == "warc" and output_dir is not None:
+        raise click.UsageError("--output-dir writes the text formats; a WARC is one file: > archive.warc.gz")
     with _open_archive(db_path, must_exist=True) as archive:
-        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since)
+        records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since, until=until,
+                                  language=language, min_words=min_words)
         if dedupe:
             copies = duplicate_pages(archive)
             records = (record for record in records if record["page_id"] not in copies)
         if fmt == "warc":
             write_warc(records, sys.stdout.buffer, archive.raw_html)
+        elif output_dir is None:
+            write_records(records, sys.stdout, fmt, markdown=markdown)
         else:
-            write_records(records, sys.stdout, fmt)
+            written = _export_files(records, output_dir, fmt, markdown=markdown, versioned=all_versions)
+            click.echo(f"{_count(written, 'file')} written to {output_dir}", err=True)
+
+
+def _export_files(records: Iterator[dict[str, Any]], output_dir: Path, fmt: str, *, markdown: bool,
+                  versioned: bool) -> int:
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.ClickException(f"cannot make {output_dir}: {error.strerror}") from None
+    written = 0
+    for record in records:
+        path = output_dir / file_name(record, fmt, versioned=versioned)
+        try:
+            with path.open("w", encoding="utf-8", newline="") as out:
+                write_records([record], out, fmt, markdown=markdown)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {path}: {error.strerror}") from None
+        written += 1
+    return written
 
 
 @cli.command("history")
@@ -807,6 +877,157 @@ def history_command(url: str, as_json: bool, db_path: Path) -> None:
                 changes = f"+{row['words_added'] or 0} -{row['words_removed'] or 0}"
                 click.echo(f"v{row['version']}\t{row['fetched_at']}\t{_count(row['word_count'], 'word')}\t{changes}\t"
                            f"{_field(row['title'])}\t{_field(row['cleaner'] or 'unknown')}")
+
+
+@cli.command("config")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per setting.")
+@click.pass_context
+def config_command(ctx: click.Context, as_json: bool) -> None:
+    """Show the settings in effect, and where each comes from: the environment, the config
+    file or the built-in default (an option on a command's line beats them all)."""
+    path, settings = ctx.find_root().meta["config"]
+    builtin: dict[str, Any] = {}
+    for name, key in config.KEYS.items():
+        for command in cli.commands.values():
+            found = [param for param in command.params if param.name == key.param]
+            if found:
+                param = found[0]
+                several = getattr(param, "multiple", False) or param.nargs == -1
+                builtin[name] = [] if several else param.default
+                break
+    click.echo(f"# config file: {path if path is not None and path.exists() else 'none'}", err=True)
+    for name, value, source in config.effective(settings, path, builtin):
+        if as_json:
+            click.echo(_json({"key": name, "value": value, "source": source}))
+        else:
+            click.echo(f"{name} = {_safe(json.dumps(value, ensure_ascii=False))}\t# {_safe(source)}")
+
+
+# ---- looking after the archive: ls, stats, rm, prune ------------------------------------
+
+
+def _size(number: int) -> str:
+    """Bytes for people: 512 B, 3.4 MB."""
+    value = float(number)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _older_than(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return maintenance.parse_age(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@cli.command("ls")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("--since", metavar="WHEN", callback=_since,
+              help="Only pages with a version fetched at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d.")
+@click.option("--site", help="Only pages of this host (www. or not).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per page.")
+@db_option
+def ls_command(url_prefix: str | None, since: datetime | None, site: str | None, as_json: bool,
+               db_path: Path) -> None:
+    """List archived pages: last changed, last checked, versions, site, URL and title."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        for row in maintenance.pages(archive, url_prefix=url_prefix, since=since, site=site):
+            if as_json:
+                click.echo(_json(row))
+            else:
+                click.echo(f"{row['last_changed']}\t{row['last_checked']}\t{_count(row['versions'], 'version')}\t"
+                           f"{_field(row['site'])}\t{_field(row['url'])}\t{_field(row['title'])}")
+
+
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="The figures as one JSON object.")
+@db_option
+def stats_command(as_json: bool, db_path: Path) -> None:
+    """Pages, versions, runs; the room the HTML, the texts and the search index take; pages by site."""
+    with _open_archive(db_path, must_exist=True) as archive:
+        figures = maintenance.stats(archive)
+    if as_json:
+        click.echo(_json(figures))
+        return
+    click.echo(f"pages\t{figures['pages']}\nversions\t{figures['versions']}\nruns\t{figures['runs']}")
+    click.echo(f"html\t{_size(figures['html_stored_bytes'])} stored ({_size(figures['html_bytes'])} as fetched)")
+    click.echo(f"text\t{_size(figures['text_bytes'])}\nsearch index\t{_size(figures['index_bytes'])}")
+    click.echo(f"file\t{_size(figures['file_bytes'])} ({_size(figures['free_bytes'])} free)")
+    for site, counts in figures["sites"].items():
+        click.echo(f"site\t{_field(site)}\t{_count(counts['pages'], 'page')}\t"
+                   f"{_count(counts['versions'], 'version')}")
+
+
+def _report_removed(archive: Archive, removed: maintenance.Removed, *, dry_run: bool,
+                    vacuum: bool, as_json: bool) -> None:
+    """What rm or prune took away, on stderr (and as JSON on stdout), with VACUUM advice."""
+    verb = "would free" if dry_run else "freed"
+    if not dry_run:
+        archive.tidy()  # gives free pages back where the file was made with auto_vacuum
+        if vacuum:
+            maintenance.vacuum(archive)
+    click.echo(f"{_count(removed.pages, 'page')}, {_count(removed.versions, 'version')}, "
+               f"{_count(removed.blobs, 'stored HTML')} {'would go' if dry_run else 'deleted'}: "
+               f"{verb} {_size(removed.bytes)} of data", err=True)
+    room = os.path.getsize(archive.path) - maintenance.file_size(archive)
+    if not dry_run and not vacuum and removed.bytes and room > 0:
+        click.echo(f"The file keeps {_size(room)} of free room for new pages; to give it back, "
+                   "run `VACUUM` (or this command again with --vacuum): it rewrites the file.", err=True)
+    if as_json:
+        click.echo(_json({**dataclasses.asdict(removed), "dry_run": dry_run,
+                          "file_bytes": os.path.getsize(archive.path)}))
+
+
+@cli.command("rm")
+@click.argument("urls", nargs=-1, required=True, metavar="URL...")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@db_option
+def rm_command(urls: tuple[str, ...], dry_run: bool, vacuum: bool, as_json: bool, db_path: Path) -> None:
+    """Delete pages with all their versions, their stored HTML that nothing else uses, and
+    their search and near-duplicate entries. Each page goes in one transaction: an
+    interrupted rm leaves every page whole or gone. Any URL not archived: nothing deleted, exit 1."""
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    with _open_archive(db_path) as archive:
+        removed = maintenance.remove(archive, list(urls), dry_run=dry_run)
+        for url in removed.urls:
+            click.echo(f"{'would delete' if dry_run else 'deleted'}\t{_field(url)}", err=True)
+        _report_removed(archive, removed, dry_run=dry_run, vacuum=vacuum, as_json=as_json)
+
+
+@cli.command("prune")
+@click.option("--keep", type=click.IntRange(min=1), metavar="N", help="Keep the N newest versions of each page.")
+@click.option("--older-than", metavar="AGE", callback=_older_than,
+              help="Delete versions fetched before AGE ago: 30d, 2w, 6m (months), 1y, or a date.")
+@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
+@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
+@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@db_option
+def prune_command(keep: int | None, older_than: datetime | None, url_prefix: str | None, dry_run: bool,
+                  vacuum: bool, as_json: bool, db_path: Path) -> None:
+    """Delete old versions, never the latest of a page: those past the --keep newest, or
+    fetched before --older-than (given both, only versions that are both), with their stored
+    HTML that nothing else uses and their search and near-duplicate entries. Each page is
+    pruned in one transaction: an interrupted prune leaves every page whole."""
+    if keep is None and older_than is None:
+        raise click.UsageError("say which versions to delete: --keep N, --older-than AGE, or both")
+    if not db_path.exists():
+        raise click.ClickException(f"no archive at {db_path} (set --db or SCRAPER_DB)")
+    with _open_archive(db_path) as archive:
+        removed = maintenance.prune(archive, keep=keep, older_than=older_than, url_prefix=url_prefix,
+                                    dry_run=dry_run)
+        if dry_run:
+            for url in removed.urls:
+                click.echo(f"would prune\t{_field(url)}", err=True)
+        _report_removed(archive, removed, dry_run=dry_run, vacuum=vacuum, as_json=as_json)
 
 
 @cli.command("diff")
@@ -988,32 +1209,94 @@ def serve_command(host: str, port: int, token: str | None, db_path: Path) -> Non
 
 
 @cli.command("clean")
-@click.argument("source", metavar="FILE|-")
-@click.option("--url", help="The page's address, which helps resolve links and metadata.")
+@click.argument("sources", nargs=-1, metavar="FILE|-|URL ...")
+@click.option("--input-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
+              help="Clean every .html and .htm file under DIR.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write each article to a file in DIR named after its input, instead of stdout.")
+@click.option("--url", help="The page's address, which helps resolve links and metadata (one FILE or - only).")
 @click.option("-f", "--format", "fmt", type=click.Choice(["txt", "md", "json"]), default="txt",
               show_default=True, help="Plain text, Markdown, or JSON with the metadata.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=FetchSettings.max_bytes, show_default=True,
               help="Largest page read.")
+@click.option("--user-agent", envvar="SCRAPER_USER_AGENT", default=FetchSettings.user_agent,
+              help="The User-Agent header, for URLs.")
+@click.option("--header", "headers", multiple=True, metavar="'NAME: VALUE'", callback=_headers,
+              help="A request header for URLs (repeatable).")
 @clean_options
-def clean_command(source: str, url: str | None, fmt: str, as_json: bool, max_bytes: int, clean_timeout: float,
-                  clean_memory: int) -> None:
-    """Clean a saved HTML page (or - for HTML on stdin) and print its article. Stores nothing.
-
-    To fetch a page from the web, archive it: scraper archive URL.
+def clean_command(sources: tuple[str, ...], input_dir: Path | None, output_dir: Path | None, url: str | None,
+                  fmt: str, as_json: bool, max_bytes: int, user_agent: str, headers: tuple[tuple[str, str], ...],
+                  clean_timeout: float, clean_memory: int) -> None:
+    """Clean saved HTML pages (- for HTML on stdin), or pages fetched from URLs, and print their
+    articles. Stores nothing. Several inputs print one after another (txt and md separated by
+    a form feed line, json one object a line); a failed input is named on stderr and exit is 1.
     """
-    if _looks_like_url(source):
-        raise click.BadParameter(f"{shorten(_safe(source))} is a URL: clean takes a saved HTML file or -; "
-                                 "to fetch and archive a page, use `scraper archive URL`", param_hint="FILE|-")
+    fmt = "json" if as_json else fmt
+    inputs = list(sources)
+    if input_dir is not None:
+        inputs += sorted(str(path) for path in input_dir.rglob("*")
+                         if path.suffix.lower() in (".html", ".htm") and path.is_file())
+    if not inputs:
+        raise click.UsageError("give a FILE, - or URL to clean, or --input-dir DIR")
     if url is not None:
+        if len(inputs) > 1:
+            raise click.UsageError("--url names one page: give a single FILE or -")
         _check_url(url, "--url")
-    page = _local_page(source, url, max_bytes, "not a readable file")
-    with CleaningPool(1, timeout=clean_timeout, memory=clean_memory) as cleaning:
-        article = cleaning.clean(page.html, url)
-    if as_json or fmt == "json":
-        click.echo(_json({"url": url, **article.to_dict()}))
-    else:
-        click.echo(_safe(article.markdown if fmt == "md" else article.text))
+    single = len(inputs) == 1 and input_dir is None
+    settings = FetchSettings(max_bytes=max_bytes, user_agent=user_agent, headers=headers)
+    failed = 0
+    with CleaningPool(1, timeout=clean_timeout, memory=clean_memory) as cleaning, \
+            PoliteClient(settings, Politeness()) as client:
+        for number, source in enumerate(inputs):
+            try:
+                if _looks_like_url(source):
+                    _check_url(source, "URL")
+                    page = client.fetch(source)
+                    address: str | None = page.final_url
+                else:
+                    page, address = _local_page(source, url, max_bytes, "not a readable file"), url
+                article = cleaning.clean(page.html, address)
+            except (click.BadParameter, ScraperError) as error:
+                if single:
+                    raise
+                message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+                click.echo(f"{shorten(_safe(source))}: {shorten(_safe(message), 400)}", err=True)
+                failed += 1
+                continue
+            if fmt == "json":
+                text = _json({"url": address, **article.to_dict()})
+            else:
+                text = _safe(article.markdown if fmt == "md" else article.text)
+            if output_dir is not None:
+                _write_cleaned(output_dir, _cleaned_name(source, input_dir, fmt), text)
+            else:
+                if number and fmt != "json":
+                    click.echo("\f")
+                click.echo(text)
+    if failed:
+        click.echo(f"{failed} of {_count(len(inputs), 'page')} failed", err=True)
+        sys.exit(1)
+
+
+def _cleaned_name(source: str, input_dir: Path | None, fmt: str) -> Path:
+    """Where --output-dir puts the article of source: a file's own name (its path under
+    --input-dir) with the format's extension; for a URL, a name made from it; stdin.txt for -."""
+    if _looks_like_url(source):
+        return Path(file_name({"url": source}, "jsonl" if fmt == "json" else fmt))
+    path = Path("stdin" if source == "-" else source)
+    inside = input_dir is not None and path.is_relative_to(input_dir)
+    path = path.relative_to(input_dir) if inside and input_dir is not None else Path(path.name)
+    return path.with_suffix(".json" if fmt == "json" else f".{fmt}")
+
+
+def _write_cleaned(output_dir: Path, name: Path, text: str) -> None:
+    target = output_dir / name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"cannot write {target}: {error.strerror}") from None
 
 
 def main() -> None:

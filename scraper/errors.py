@@ -23,6 +23,7 @@
     │   └── NotArchived            no such page or version in the archive
     ├── SourceError                a URL list could not be read
     ├── NotifyError                a notification of changes could not be sent
+    ├── ConfigError                the config file (scraper.toml) is unreadable or wrong
     └── InternalError              an unexpected failure on one page (a bug to report)
 
 Each error's ``reason`` is a short stable label ("http 404", "timeout", ...) that
@@ -188,6 +189,10 @@ class NotifyError(ScraperError):
     @property
     def message(self) -> str:
         return self._message
+
+
+class ConfigError(ScraperError):
+    reason = "config"
 
 
 class InternalError(ScraperError):

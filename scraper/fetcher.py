@@ -68,6 +68,8 @@ class FetchSettings:
     A client from make_client connects to the very address it checked (no DNS rebinding), and
     directly: never through a proxy named in the environment. A client of the caller's own gets
     only the check of each hop's name before its request."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Further request headers sent with every request (a User-Agent here replaces user_agent)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def make_client(settings: FetchSettings | None = None) -> httpx.Client:
         follow_redirects=False,  # fetch() follows them, checking each hop
         timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
         headers={"User-Agent": settings.user_agent, "Accept": ACCEPT,
-                 "Accept-Encoding": "gzip, deflate, br, zstd"},
+                 "Accept-Encoding": "gzip, deflate, br, zstd", **dict(settings.headers)},
         limits=limits,
         transport=PublicOnlyTransport(limits) if settings.block_private else None,
         event_hooks={"response": [_refuse_bad_location]},

@@ -65,6 +65,11 @@ def _urls(lines: BinaryIO, name: str, on_bad_line: Callable[[SourceError], None]
             yield url
 
 
+def is_local(source: str) -> bool:
+    """Whether a --feed or --sitemap names a local file rather than a web address."""
+    return source.startswith("file://") or "://" not in source
+
+
 def unique(urls: Iterable[str], key: Callable[[str], str]) -> Iterator[str]:
     """Each URL once, in first-seen order, two URLs being the same when their keys are."""
     seen: set[str] = set()
@@ -80,7 +85,22 @@ MAX_SITEMAPS = 1000
 
 def _read(client: PoliteClient, kind: str, url: str, parse: Callable[[bytes, str], T],
           max_bytes: int | None = None) -> T:
-    """Fetch a feed or sitemap and parse it; any failure is a SourceError naming it."""
+    """Fetch a feed or sitemap (or read it: a local file, named by a path or a file: URL) and
+    parse it; any failure is a SourceError naming it."""
+    if is_local(url):
+        limit = max_bytes or client.settings.max_bytes
+        path = Path(url.removeprefix("file://"))
+        try:
+            with path.open("rb") as handle:
+                content = handle.read(limit + 1)
+        except OSError as exc:
+            raise SourceError(f"{kind} {url}: cannot read it: {exc.strerror or exc}") from exc
+        if len(content) > limit:
+            raise SourceError(f"{kind} {url}: larger than {limit} bytes")
+        try:
+            return parse(content, path.resolve().as_uri())
+        except SourceError as error:
+            raise SourceError(f"{kind} {url}: {error.message}") from error
     try:
         page = client.fetch(url, html_only=False, max_bytes=max_bytes)
         return parse(page.content, page.final_url)

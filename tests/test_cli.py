@@ -206,7 +206,7 @@ def test_run_reads_stdin_and_skips_duplicates(server: LocalServer, db_path: Path
     [
         (["run", "no-such-list.txt"], "no such file"),
         (["run"], "give a URL list, --feed or --sitemap"),
-        (["run", "--feed", "not-a-url"], "not an http(s) URL"),
+        (["run", "--feed", "not-a-url"], "neither a URL nor a readable file"),
         (["run", "--sitemap", "https://x.example/s.xml", "--since", "last week"], "--since"),
         (["export", "--format", "xml"], "Invalid value"),
         (["archive", "nowhere.html"], "neither a URL nor a readable file"),
@@ -215,8 +215,9 @@ def test_run_reads_stdin_and_skips_duplicates(server: LocalServer, db_path: Path
         (["archive", "ftp://x.example/story"], "not an http(s) URL (scheme 'ftp')"),
         (["run", "--sitemap", "http://x.example:port/"], "port 'port' is not a number"),
         (["run", "https://x.example/urls.txt"], "is a URL, not a file"),
-        (["clean", "https://x.example/story"], "clean takes a saved HTML file or -; to fetch and archive a page, "
-                                               "use `scraper archive URL`"),
+        (["clean", "ftp://x.example/story"], "not an http(s) URL (scheme 'ftp')"),
+        (["clean"], "give a FILE, - or URL to clean, or --input-dir DIR"),
+        (["clean", "a.html", "b.html", "--url", "https://x.example/"], "--url names one page"),
         (["clean", "nowhere.html"], "nowhere.html: not a readable file (No such file"),
         (["show", "https://x.example/", "--markdown", "--html"], "give one"),
         (["archive", "a.html", "b.html", "--url", "https://x.example/"], "exactly one"),

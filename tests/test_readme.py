@@ -96,6 +96,7 @@ def test_the_readme_holds_the_examples_this_module_runs() -> None:
     assert [example.command for example in examples if example.online] == [
         ".venv/bin/scraper archive https://en.wikipedia.org/wiki/Web_scraping"]
     assert {example.command.split()[0] for example in examples} <= {"scraper", "curl", "cat", "cd",
+                                                                   "_SCRAPER_COMPLETE=bash_source",
                                                                    ".venv/bin/scraper"}
 
 
@@ -154,6 +155,16 @@ def _workdir(path: Path, base: str) -> Path:
     (path / "urls.txt").write_text(f"# news\n{STAND_IN}/news/story\n{STAND_IN}/news/other\n"
                                    f"{STAND_IN}/elsewhere/copy\n".replace(STAND_IN, base))
     (path / "more-urls.txt").write_text(f"{base}/news/more\n")
+    (path / "saved-feed.xml").write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+                                         f"<item><title>One</title><link>{base}/news/feed-1</link></item>"
+                                         "</channel></rss>")
+    (path / "saved-sitemap.xml.gz").write_bytes(gzip.compress(
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{base}/news/mapped</loc></url>'
+        "</urlset>".encode()))
+    (path / "other-page.html").write_bytes((SEEDS / "001_7b6a4f0f43ad198b.html").read_bytes())
+    (path / "saved").mkdir()
+    (path / "saved" / "page.html").write_bytes((SEEDS / "002_60c7648376388afa.html").read_bytes())
+    (path / "scraper.toml").write_text('user_agent = "scraper-readme-test"\n')
     (path / "fixtures").symlink_to(FIXTURES)
     _shim(path / ".venv" / "bin")
     return path
@@ -214,6 +225,18 @@ def test_readme_examples_run_as_written(site: LocalServer, tmp_path: Path) -> No
         assert f"{site.base}/news/story" in {json.loads(line)["url"] for line in shard}
     with sqlite3.connect(places["Command line"] / "copy.db") as db:  # extracted back into an archive
         assert db.execute("SELECT count(*) FROM versions").fetchone()[0] > 3
+    # The everyday commands: listing, counting, deleting, settings, batch cleaning.
+    [listed] = [result.stdout.decode() for command, result in ran if command.split("#")[0].strip() == "scraper ls"]
+    assert f"3 versions\t127.0.0.1\t{site.base}/news/story\t" in listed
+    assert "pages\t" in output("scraper stats")
+    assert "would go" in next(result.stderr.decode() for command, result in ran if "--dry-run" in command)
+    with sqlite3.connect(places["Command line"] / "scraper.db") as db:
+        urls = {url for (url,) in db.execute("SELECT url FROM pages")}
+    assert f"{site.base}/news/mapped" in urls and f"{site.base}/elsewhere/copy" not in urls
+    assert 'user_agent = "scraper-readme-test"' in output("scraper config")
+    assert (places["Command line"] / "cleaned" / "page.md").read_text().strip()
+    assert len(list((places["Command line"] / "articles").glob("*.md"))) == len(urls) + 1  # the copy rm deleted too
+    assert "_scraper_completion" in (places["Command line"] / "scraper-complete.bash").read_text()
 
 
 def test_the_library_example_runs_as_written(site: LocalServer, tmp_path: Path) -> None:

@@ -1,0 +1,234 @@
+"""The archive's upkeep: listing pages, its statistics, and deleting pages or old versions.
+
+Each page is deleted in one transaction, with everything that hangs on its versions: rows of
+the search index, MinHash signatures and bands, earlier texts, and the stored HTML that no
+version and no other blob needs any more. A deletion interrupted, even by kill -9, leaves
+every page whole or gone. The latest version of a page is never pruned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from archive import compression, fts
+from archive.store import Archive, _version_filter
+from scraper.models import iso_utc
+
+_AGE = re.compile(r"(\d{1,6})\s*([hdwmy])")
+_AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
+              "m": timedelta(days=30), "y": timedelta(days=365)}
+
+
+def parse_age(value: str, *, now: datetime | None = None) -> datetime:
+    """An --older-than value as the moment before which versions count as old: an age back
+    from now (12h, 30d, 2w, 6m for months, 1y) or a date (2026-01-31). ValueError otherwise."""
+    text = value.strip().lower()
+    moment = now or datetime.now(UTC)
+    if match := _AGE.fullmatch(text):
+        return moment - int(match.group(1)) * _AGE_UNITS[match.group(2)]
+    try:
+        day = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an age like 30d, 6m, 1y or a date like 2026-01-31") from None
+    return day if day.tzinfo else day.replace(tzinfo=UTC)
+
+
+def site_of(url: str) -> str:
+    """The host a page's URL names, without a leading www."""
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def pages(archive: Archive, *, url_prefix: str | None = None, since: datetime | None = None,
+          site: str | None = None) -> Iterator[dict[str, Any]]:
+    """Each page in URL order: url, site, title (of its latest version), versions,
+    first_seen, last_checked, last_changed. since: pages with a version fetched since then."""
+    where, params = _version_filter("v.version = p.latest_version", [], url_prefix=url_prefix, since=since)
+    wanted = site_of(f"http://{site}/") if site else None
+    with archive._reading():
+        cursor = archive.db.execute(
+            "SELECT p.url, v.title, (SELECT count(*) FROM versions WHERE page_id = p.id) AS versions,"
+            " p.first_seen, p.last_checked, p.last_changed FROM pages p"
+            f" JOIN versions v ON v.page_id = p.id WHERE {where} ORDER BY p.url", params)
+        for url, title, versions, first_seen, last_checked, last_changed in cursor:
+            if wanted is not None and site_of(url) != wanted:
+                continue
+            yield {"url": url, "site": site_of(url), "title": title, "versions": versions, "first_seen": first_seen,
+                   "last_checked": last_checked, "last_changed": last_changed}
+
+
+def stats(archive: Archive) -> dict[str, Any]:
+    """Counts and sizes: pages, versions, runs, the stored HTML (as fetched and as stored),
+    the texts (with their Markdown), the search index, the file; and pages and versions by site."""
+    db = archive.db
+    with archive._reading():
+        def one(sql: str) -> int:
+            return int(db.execute(sql).fetchone()[0] or 0)
+
+        by_site: dict[str, dict[str, int]] = {}
+        for url, versions in db.execute("SELECT p.url, count(v.id) FROM pages p"
+                                        " LEFT JOIN versions v ON v.page_id = p.id GROUP BY p.id"):
+            entry = by_site.setdefault(site_of(url), {"pages": 0, "versions": 0})
+            entry["pages"] += 1
+            entry["versions"] += versions
+        page_size = one("PRAGMA page_size")
+        return {
+            "pages": one("SELECT count(*) FROM pages"),
+            "versions": one("SELECT count(*) FROM versions"),
+            "runs": one("SELECT count(*) FROM runs"),
+            "html_bytes": one("SELECT sum(size) FROM blobs"),
+            "html_stored_bytes": one("SELECT sum(length(content)) FROM blobs"),
+            "text_bytes": one("SELECT sum(length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0))"
+                              " FROM versions"),
+            "index_bytes": one("SELECT sum(length(block)) FROM versions_fts_data"),
+            "file_bytes": page_size * one("PRAGMA page_count"),
+            "free_bytes": page_size * one("PRAGMA freelist_count"),
+            "sites": dict(sorted(by_site.items(), key=lambda item: (-item[1]["pages"], item[0]))),
+        }
+
+
+@dataclass
+class Removed:
+    """What a deletion took away (or, dry, would take)."""
+
+    pages: int = 0
+    versions: int = 0
+    blobs: int = 0
+    bytes: int = 0
+    """Stored bytes of the rows deleted: HTML as compressed, texts, Markdown, earlier texts."""
+    urls: list[str] = field(default_factory=list)
+    """Pages deleted whole, or (prune) pages that lost versions."""
+
+    def add(self, other: Removed) -> None:
+        self.pages += other.pages
+        self.versions += other.versions
+        self.blobs += other.blobs
+        self.bytes += other.bytes
+        self.urls += other.urls
+
+
+def remove(archive: Archive, urls: list[str], *, dry_run: bool = False) -> Removed:
+    """Delete pages (found as Archive.page finds them) with all their versions, one transaction
+    each. Raises NotArchived, before deleting any, if a URL is not in the archive."""
+    found = {page["id"]: page["url"] for page in (archive.page(url) for url in urls)}
+    removed = Removed()
+    for page_id, url in found.items():
+        with archive._write():
+            versions = [row[0] for row in archive.db.execute("SELECT id FROM versions WHERE page_id = ?", [page_id])]
+            done = _delete_versions(archive, versions, dry_run=dry_run)
+            if not dry_run:
+                archive.db.execute("DELETE FROM pages WHERE id = ?", [page_id])
+                archive.db.execute("DELETE FROM leases WHERE url = ?", [url])
+        done.pages, done.urls = 1, [url]
+        removed.add(done)
+    return removed
+
+
+def prune(archive: Archive, *, keep: int | None = None, older_than: datetime | None = None,
+          url_prefix: str | None = None, dry_run: bool = False) -> Removed:
+    """Delete old versions, never a page's latest: those past the `keep` newest of their page,
+    and/or fetched before older_than (given both, a version goes only when it is both). One
+    transaction a page."""
+    if keep is None and older_than is None:
+        raise ValueError("say which versions to prune: keep or older_than")
+    conditions = ["v.version < p.latest_version"]
+    params: list[Any] = []
+    if keep is not None:
+        conditions.append("v.version <= p.latest_version - ?")
+        params.append(keep)
+    if older_than is not None:
+        conditions.append("v.fetched_at < ?")
+        params.append(iso_utc(older_than))
+    where, params = _version_filter(" AND ".join(conditions), params, url_prefix=url_prefix, since=None)
+    with archive._reading():
+        page_ids = [row[0] for row in archive.db.execute(
+            f"SELECT DISTINCT p.id FROM versions v JOIN pages p ON p.id = v.page_id WHERE {where}"
+            " ORDER BY p.url", params).fetchall()]
+    removed = Removed()
+    for page_id in page_ids:
+        with archive._write():  # chosen again under the lock: a run may have added a version
+            rows = archive.db.execute(
+                f"SELECT v.id, p.url FROM versions v JOIN pages p ON p.id = v.page_id WHERE p.id = ? AND {where}",
+                [page_id, *params]).fetchall()
+            if not rows:
+                continue
+            done = _delete_versions(archive, [row[0] for row in rows], dry_run=dry_run)
+        done.urls = [rows[0][1]]
+        removed.add(done)
+    return removed
+
+
+def _delete_versions(archive: Archive, version_ids: list[int], *, dry_run: bool) -> Removed:
+    """Delete versions, within the caller's transaction, with what only they used."""
+    db = archive.db
+    removed = Removed(versions=len(version_ids))
+    doomed = set(version_ids)
+    shas: list[str] = []
+    for version_id in version_ids:
+        title, text, html_sha256, size = db.execute(
+            "SELECT title, text, html_sha256, length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0)"
+            " FROM versions WHERE id = ?", [version_id]).fetchone()
+        removed.bytes += size
+        removed.bytes += db.execute("SELECT coalesce(sum(length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd),"
+                                    " 0)), 0) FROM earlier_texts WHERE version_id = ?", [version_id]).fetchone()[0]
+        shas.append(html_sha256)
+        if dry_run:
+            continue
+        # HTML compressed with this version's text as dictionary, which another version or a
+        # delta still needs, is stored again on its own before the text goes.
+        if db.execute("SELECT 1 FROM blobs WHERE sha256 = ? AND text_id = ?", [html_sha256, version_id]).fetchone() \
+                and _needed(db, html_sha256, doomed):
+            html = archive._raw_html(html_sha256)
+            db.execute("UPDATE blobs SET content = ?, compression = 'zstd', text_id = NULL, dictionary_id = NULL,"
+                       " base = NULL WHERE sha256 = ?", [compression.compress(html), html_sha256])
+        # A contentless index forgets a row when given the values it was given for it.
+        db.execute("INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                   [version_id, fts.indexed(title), fts.indexed(text)])
+        for table in ("minhash_bands", "minhashes", "earlier_texts"):
+            db.execute(f"DELETE FROM {table} WHERE version_id = ?", [version_id])
+        db.execute("DELETE FROM versions WHERE id = ?", [version_id])
+    # Blobs no version needs, then the bases only those were deltas against.
+    pending = list(dict.fromkeys(shas))
+    gone: set[str] = set()
+    while pending:
+        sha256 = pending.pop()
+        if sha256 in gone or _needed(db, sha256, doomed, gone):
+            continue
+        row = db.execute("SELECT length(content), base FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
+        if row is None:
+            continue
+        removed.blobs += 1
+        removed.bytes += row[0]
+        gone.add(sha256)
+        if not dry_run:
+            db.execute("DELETE FROM blobs WHERE sha256 = ?", [sha256])
+        if row[1]:
+            pending.append(row[1])
+    return removed
+
+
+def _needed(db: Any, sha256: str, doomed: set[int], gone: frozenset[str] | set[str] = frozenset()) -> bool:
+    """Whether a blob is still used once the doomed versions and gone blobs are deleted: by
+    another version, or as the base of another blob's delta."""
+    for (version_id,) in db.execute("SELECT id FROM versions WHERE html_sha256 = ?", [sha256]):
+        if version_id not in doomed:
+            return True
+    return any(row[0] not in gone for row in db.execute("SELECT sha256 FROM blobs WHERE base = ?", [sha256]))
+
+
+def vacuum(archive: Archive) -> None:
+    """Rewrite the file without its free pages (takes as long as copying the archive)."""
+    archive.db.conn.execute("VACUUM")
+
+
+def file_size(archive: Archive) -> int:
+    """Bytes the archive's file holds in use (free pages left out)."""
+    db = archive.db
+    size = int(db.execute("PRAGMA page_size").fetchone()[0])
+    return size * (int(db.execute("PRAGMA page_count").fetchone()[0]) - int(db.execute(
+        "PRAGMA freelist_count").fetchone()[0]))
