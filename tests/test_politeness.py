@@ -47,8 +47,8 @@ def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive:
         hits = server.hits()
         assert len(hits) == 7  # robots.txt once, then each page once
         assert max_concurrency(hits) <= 2
-        # Seen at the server, which starts a thread per connection: on a loaded machine a new
-        # connection's start shows up to 0.2 s late (0.35 s after a reused one's, measured).
+        # Seen at the server, which starts a thread per connection: on a loaded machine a start
+        # shows late, and the next gap short (0.35 s beside a 0.5 s interval, seen in CI).
         assert min(start_gaps(hits)) >= 0.5 - 0.2
     # Hosts proceed side by side: requests to different hosts overlap in time.
     assert max_concurrency([hit for server in servers for hit in server.hits()]) > 2
