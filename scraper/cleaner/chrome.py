@@ -2,8 +2,8 @@
 ("Advertisement", "Read more: ..."), bylines and datelines, captions ending in a credit, a box
 of links under a heading ("More from the city:"), a heading whose section was dropped
 ("Related posts" over teasers the model did not keep), the notes around a comment or sign-up
-form ("Comments are moderated"), a blog's tagline under its name, and hidden notices away from
-the text."""
+form ("Comments are moderated"), a blog's tagline under its name, and a short notice hidden
+at the top of the page for a script to show (a paywall's)."""
 
 from __future__ import annotations
 
