@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.util
 import itertools
 import json
 import os
@@ -735,11 +736,9 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         raise click.UsageError("give --output DIR, or --into-archive")
     if into_archive and (dedupe or markdown):
         raise click.UsageError("--dedupe and --markdown are for shards; the archive keeps both texts and all copies")
-    if use_ray:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
+    for wanted, module, option in ((use_ray, "ray", "--ray"), (fmt == "parquet", "pyarrow", "--format parquet")):
+        if wanted and importlib.util.find_spec(module) is None:
+            raise click.UsageError(f"{option} needs {module}: pip install 'scraper[ray]'")
     try:
         paths = expand_inputs(inputs)
     except SourceError as error:
