@@ -266,19 +266,14 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     skipped: Counter[str] = Counter()
     writer = _writer(temporary, settings.fmt)
     try:
-        try:
-            for item in cleaned(path, settings, cleaning, window=window, counts=counts):
-                if isinstance(item, Rejected):
-                    skipped[item.reason] += 1
-                else:
-                    writer.write(output_record(*item, markdown=settings.markdown))
-                    result.extracted += 1
-                if on_item is not None:
-                    on_item(item)
-        except BrokenInput as error:
-            result.state, result.error = "failed", str(error)
-        except OSError as error:
-            result.state, result.error = "failed", f"{path}: {error.strerror or error}"
+        for item in _read_through(path, settings, cleaning, window, counts, result):
+            if isinstance(item, Rejected):
+                skipped[item.reason] += 1
+            else:
+                writer.write(output_record(*item, markdown=settings.markdown))
+                result.extracted += 1
+            if on_item is not None:
+                on_item(item)
         writer.close()
         os.replace(temporary, shard)
     finally:
@@ -289,6 +284,18 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
         _write_atomically(marker, json.dumps({"identity": _identity(path, settings), "result": asdict(result)},
                                              ensure_ascii=False, indent=1))
     return result
+
+
+def _read_through(path: Path, settings: Settings, cleaning: CleaningPool, window: int, counts: Counts,
+                  result: InputResult) -> Iterator[Item]:
+    """The input's cleaned items; an input that breaks off (truncated, unreadable) marks result
+    failed, the items before the break kept."""
+    try:
+        yield from cleaned(path, settings, cleaning, window=window, counts=counts)
+    except BrokenInput as error:
+        result.state, result.error = "failed", str(error)
+    except OSError as error:
+        result.state, result.error = "failed", f"{path}: {error.strerror or error}"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -307,15 +314,10 @@ def extract_into_archive(path: Path, archive: Archive, settings: Settings, clean
     counts = Counts()
     result = InputResult(str(path))
     try:
-        try:
-            for item in cleaned(path, settings, cleaning, window=window, counts=counts):
-                save_item(archive, item, result, run_id=run_id)
-                if on_item is not None:
-                    on_item(item)
-        except BrokenInput as error:
-            result.state, result.error = "failed", str(error)
-        except OSError as error:
-            result.state, result.error = "failed", f"{path}: {error.strerror or error}"
+        for item in _read_through(path, settings, cleaning, window, counts, result):
+            save_item(archive, item, result, run_id=run_id)
+            if on_item is not None:
+                on_item(item)
     finally:
         result.records, result.pages = counts.records, counts.pages
     return result

@@ -37,6 +37,7 @@ class LocalServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.routes: dict[str, list[Response]] = {}
         self.log: list[tuple[float, str]] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []  # each request's first line and headers
         self.lock = threading.Lock()
 
     @property
@@ -96,6 +97,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        with self.server.lock:
+            self.server.requests.append((self.requestline, headers))
         response = self.server.next_response(self.path)
         if response.delay:
             time.sleep(response.delay)

@@ -9,10 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from archive import Archive, maintenance
 from scraper.models import Article, Page
 from tests.conftest import SEEDS, scraper_cli
+from tests.server import LocalServer, fixture_response
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
 
@@ -197,46 +196,18 @@ def test_export_filters_by_time_language_and_words_and_carries_markdown(db_path:
     assert (out / names[0]).read_text().startswith("# https://a.org/en")
 
 
-class _Recorder(ThreadingHTTPServer):
-    """A loopback server that answers every GET with a page (404 for robots.txt) and keeps each
+def _origin() -> LocalServer:
+    """A loopback server that answers every path these tests ask for with a page, and keeps each
     request's first line and headers: an origin server, or an HTTP proxy when the client asks
     it for absolute URLs."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _RecordingHandler)
-        self.requests: list[tuple[str, dict[str, str]]] = []
-
-    def __enter__(self) -> _Recorder:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _RecordingHandler(BaseHTTPRequestHandler):
-    server: _Recorder
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        self.server.requests.append((self.requestline, {name.lower(): value for name, value in self.headers.items()}))
-        body = (SEEDS / "000_d467d9e684ffadb1.html").read_bytes()
-        status = 404 if self.path.endswith("/robots.txt") else 200
-        self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+    server = LocalServer()
+    for path in ("/story", "/from-feed", "/from-sitemap", "http://news.example.invalid/story"):
+        server.set(path, fixture_response("seeds/000_d467d9e684ffadb1.html"))
+    return server
 
 
 def test_header_is_sent_with_every_request(db_path: Path) -> None:
-    with _Recorder() as origin:
+    with _origin() as origin:
         url = f"http://127.0.0.1:{origin.server_address[1]}/story"
         result = scraper_cli("archive", url, "--header", "Accept-Language: de", "--header", "X-Token:  abc ")
         assert result.returncode == 0, result.stderr
@@ -247,7 +218,7 @@ def test_header_is_sent_with_every_request(db_path: Path) -> None:
 
 
 def test_fetches_go_through_the_proxy_the_environment_names(db_path: Path) -> None:
-    with _Recorder() as proxy:
+    with _origin() as proxy:
         env = {**os.environ, "HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}", "NO_PROXY": ""}
         result = scraper_cli("archive", "http://news.example.invalid/story", env=env)
         assert result.returncode == 0, result.stderr
@@ -259,7 +230,7 @@ def test_fetches_go_through_the_proxy_the_environment_names(db_path: Path) -> No
 
 
 def test_run_reads_a_local_feed_and_sitemap(db_path: Path, tmp_path: Path) -> None:
-    with _Recorder() as origin:
+    with _origin() as origin:
         base = f"http://127.0.0.1:{origin.server_address[1]}"
         feed = tmp_path / "rss.xml"
         feed.write_text(f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
@@ -291,7 +262,7 @@ def test_clean_takes_several_files_a_directory_and_a_url(tmp_path: Path) -> None
     jsons = scraper_cli("clean", "--input-dir", str(pages), "--json", str(tmp_path / "missing.html"))
     assert jsons.returncode == 1 and b"missing.html: not a readable file" in jsons.stderr
     assert [json.loads(line)["word_count"] > 50 for line in jsons.stdout.decode().splitlines()] == [True, True]
-    with _Recorder() as origin:
+    with _origin() as origin:
         url = f"http://127.0.0.1:{origin.server_address[1]}/story"
         fetched = scraper_cli("clean", url, "--json")
         assert fetched.returncode == 0, fetched.stderr
@@ -314,7 +285,7 @@ def test_config_file_gives_defaults_below_environment_and_flags(tmp_path: Path,
     env = {**os.environ, "SCRAPER_USER_AGENT": "EnvBot/2.0"}
     assert "user_agent = \"EnvBot/2.0\"\t# environment SCRAPER_USER_AGENT" in scraper_cli(
         "config", env=env).stdout.decode()
-    with _Recorder() as origin:
+    with _origin() as origin:
         url = f"http://127.0.0.1:{origin.server_address[1]}/story"
         assert scraper_cli("archive", url).returncode == 0
         assert origin.requests[-1][1]["user-agent"] == "FileBot/1.0"  # the file's
