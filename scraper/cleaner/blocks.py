@@ -166,7 +166,7 @@ def segment(body: LexborNode) -> Segmentation:
     # to read with its block element and whether a link holds it; None, which ends a block
     # element; or Markdown that closes an inline element.
     stack: list[tuple[LexborNode, int, bool] | str | None] = []
-    stack.extend((node, 0, False) for node in reversed(_children(body)))
+    stack += [(node, 0, False) for node in reversed(_children(body))]
     seen = 0
     while stack and seen < MAX_NODES:
         entry = stack.pop()
@@ -218,7 +218,8 @@ def segment(body: LexborNode) -> Segmentation:
             elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
                                     parent.preformatted or tag == "pre"))
             stack.append(None)
-            stack.extend((kid, len(elements) - 1, False) for kid in reversed(_children(node)))
+            here = len(elements) - 1
+            stack += [(kid, here, False) for kid in reversed(_children(node))]
             continue
         # Inline: its text joins the open block, marked up for Markdown where it says something.
         block = open_block(element)
@@ -226,6 +227,7 @@ def segment(body: LexborNode) -> Segmentation:
         if opening:
             block.markdown.append(opening)
             stack.append(closing)
-        stack.extend((kid, element, in_link or tag == "a") for kid in reversed(_children(node)))
+        linked = in_link or tag == "a"
+        stack += [(kid, element, linked) for kid in reversed(_children(node))]
     close_block()
     return Segmentation(elements, blocks, fields)

@@ -197,7 +197,13 @@ def without_credit(text: str) -> str:
     return re.sub(_CAPTION_CREDIT.pattern, "", text, flags=re.IGNORECASE).strip()
 
 
+# Any family at all: one pass that most lines fail, before the families are counted.
+_PITCH_WORD = re.compile("|".join(f"(?:{family.pattern})" for family in _PITCH_FAMILIES))
+
+
 def _is_pitch(line: str) -> bool:
+    if not _PITCH_WORD.search(line):
+        return False
     families = 0
     for family in _PITCH_FAMILIES:
         if family.search(line):

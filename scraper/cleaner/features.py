@@ -60,6 +60,37 @@ def stop_words(language: str | None) -> frozenset[str]:
     return frozenset(word.lower() for word in justext.get_stoplist(name))
 
 
+_LANDMARK_INDEX = {name: i for i, name in enumerate(LANDMARKS)}
+
+
+@functools.lru_cache(maxsize=1024)  # a page's elements share a few sets of landmarks
+def _landmark_columns(landmarks: frozenset[str]) -> tuple[int, ...]:
+    return tuple(_LANDMARK_INDEX[landmark] for landmark in landmarks)
+
+
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+
+
+def _digit_upper_ratios(text: str, length: int) -> tuple[float, float]:
+    """The shares of digits and of capitals in text (str.isdigit, str.isupper)."""
+    if text.isascii():  # most text: counted in C, by how much deleting them shortens it
+        raw = text.encode("ascii")
+        return ((length - len(raw.translate(None, b"0123456789"))) / length,
+                (length - len(raw.translate(None, _ASCII_UPPER))) / length)
+    return sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length
+
+
+def _top_columns(holder: np.ndarray, meets: list[int], steps: list[int], depths: np.ndarray,
+                 top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whether a block is in the top element, and how far it is from it: the steps up to
+    the top's chain of ancestors, then down to the top (50 when the page has no top)."""
+    meet = np.asarray(meets)[holder]
+    up = np.asarray(steps)[holder]
+    if top < 0:
+        return meet == top, up + 50
+    return meet == top, up + np.where(meet >= 0, depths[top] - depths[np.maximum(meet, 0)], 50)
+
+
 def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = "", description: str = "",
                   body_text: str = "", page_kind: str = "other", language: str | None = None,
                   page_type: np.ndarray | None = None) -> np.ndarray:
@@ -107,16 +138,27 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         element_blocks[p] += element_blocks[e]
         element_long[p] += element_long[e]
 
-    # Class and id tokens: near (the element and two ancestors) and anywhere above.
-    near_tokens: list[set[int]] = []
-    all_tokens: list[set[int]] = []
-    known: dict[frozenset[str], set[int]] = {}  # elements repeat their class names
-    for element in elements:
-        own = known.get(element.tokens)
-        if own is None:
-            own = known[element.tokens] = {vocab_index[t] for t in element.tokens if t in vocab_index}
-        near_tokens.append(own)
-        all_tokens.append(own | all_tokens[element.parent] if element.parent >= 0 else own)
+    # Class and id tokens, as one row of vocabulary columns per element; an element's own
+    # tokens, then those of its ancestors too (a parent precedes its children, so depth by
+    # depth, each element takes its parent's finished row).
+    parents = np.array(parent)
+    own_tokens = np.zeros((ne, v), dtype=bool)
+    known: dict[frozenset[str], list[int]] = {}  # elements repeat their class names
+    hit_rows: list[int] = []
+    hit_columns: list[int] = []
+    for e, element in enumerate(elements):
+        hits = known.get(element.tokens)
+        if hits is None:
+            hits = known[element.tokens] = [vocab_index[t] for t in element.tokens if t in vocab_index]
+        if hits:
+            hit_rows += [e] * len(hits)
+            hit_columns += hits
+    own_tokens[hit_rows, hit_columns] = True
+    above_tokens = own_tokens.copy()
+    depths = np.array([element.depth for element in elements])
+    for depth in range(1, int(depths.max()) + 1):
+        level = np.flatnonzero((depths == depth) & (parents >= 0))
+        above_tokens[level] |= above_tokens[parents[level]]
     repeats = Counter(b.text for b in blocks)
     # Elements alike (tag and class) under one parent: posts of a thread, cards of a listing.
     alike_counts = Counter((e.parent, e.tag, e.tokens) for e in elements)
@@ -136,6 +178,16 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     while e >= 0:
         top_chain.add(e)
         e = parent[e]
+    # For each element, the nearest of itself and its ancestors on that chain, and the steps
+    # up to it (past the root when none is).
+    meets, steps = [-1] * ne, [0] * ne
+    for e in range(ne):
+        if e in top_chain:
+            meets[e] = e
+        elif (p := parent[e]) >= 0:
+            meets[e], steps[e] = meets[p], steps[p] + 1
+        else:
+            steps[e] = 1
     longest = max(range(n), key=word_counts.__getitem__)
     title_key = " ".join(_words(title))
     title_index = next((i for i, b in enumerate(blocks) if title_key and " ".join(words[i]) == title_key), -1)
@@ -147,10 +199,6 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     # What only the block's own text tells, block by block.
     tags = [_TAG_CODE.get(block.tag, len(TAGS)) for block in blocks]
     rows: list[tuple[float, ...]] = []
-    top_distances: list[int] = []
-    in_top: list[bool] = []
-    hit_rows: list[int] = []
-    hit_columns: list[int] = []
     for i, block in enumerate(blocks):
         count, length, text, own_words = word_counts[i], chars[i], block.text, words[i]
         overlaps = (0.0, 0.0, -1.0 if not body_words else 0.0)
@@ -160,37 +208,16 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
                         len(unique & body_words) / len(unique) if body_words else -1.0)
         rows.append((
             text[-1] in ".!?。！？:;\"”’)", len(_SENTENCE_END.findall(text)), text.count(",") / (count or 1),
-            sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length,
+            *_digit_upper_ratios(text, length),
             (sum(map(len, own_words)) / count) if count else 0,
-            (sum(w in stops for w in own_words) / count) if count else 0, repeats[text], *overlaps,
+            (sum(map(stops.__contains__, own_words)) / count) if count else 0, repeats[text], *overlaps,
         ))
-        e, steps = block.element, 0
-        while e >= 0 and e not in top_chain:
-            e = parent[e]
-            steps += 1
-        in_top.append(e == top)
-        top_distances.append(steps + (elements[top].depth - elements[e].depth if e >= 0 and top >= 0 else 50))
-        e = block.element
-        near: set[int] = set()
-        for _level in range(3):
-            if e < 0:
-                break
-            near |= near_tokens[e]
-            e = parent[e]
-        for t in near:
-            hit_rows.append(i)
-            hit_columns.append(base + t)
-        for t in all_tokens[block.element]:
-            hit_rows.append(i)
-            hit_columns.append(base + v + t)
     text_columns = np.array(rows, dtype=np.float64)
 
     # What the block's place tells, for all blocks at once.
     index = np.arange(n)
     counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
     holder = np.array([block.element for block in blocks])
-    parents = np.array(parent)
-    depths = np.array([element.depth for element in elements], dtype=np.float64)
     position = np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
     kind = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
     columns = [
@@ -198,7 +225,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         position / total_chars, depths[holder], *text_columns[:, 7:].T, np.full(n, math.log1p(total_words)),
         np.full(n, n), np.full(n, sum(links) / total_chars), np.full(n, kind), index == title_index,
         (index - title_index) / n if title_index >= 0 else np.full(n, -2), (index - longest) / n,
-        np.array(in_top), np.array(top_distances),
+        *_top_columns(holder, meets, steps, depths, top),
     ]
     levels = [holder]  # the block's element, then its ancestors; -1 above the root
     for _level in range(3):
@@ -209,11 +236,15 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         return np.where(level >= 0, np.asarray(values, dtype=np.float64)[np.maximum(level, 0)], missing)
 
     columns += [at(level, alike, 0) for level in levels[:3]]
-    landmark_index = {name: i for i, name in enumerate(LANDMARKS)}
     marks = np.zeros((ne, len(LANDMARKS)))
+    mark_rows: list[int] = []
+    mark_columns: list[int] = []
     for e, element in enumerate(elements):
-        for landmark in element.landmarks:
-            marks[e, landmark_index[landmark]] = 1
+        if element.landmarks:
+            found = _landmark_columns(element.landmarks)
+            mark_rows += [e] * len(found)
+            mark_columns += found
+    marks[mark_rows, mark_columns] = 1
     columns += list(marks[holder].T)
     share = [w / total_words for w in element_words]
     density = [inside / (length or 1) for inside, length in zip(element_links, element_chars, strict=True)]
@@ -227,5 +258,9 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         columns += [np.where(there, counts[k], -1), np.where(there, link_chars[k] / lengths[k], -1),
                     np.where(there, holder[k] == holder, -1), np.where(there, np.array(tags)[k], -1)]
     out[:, :base] = np.column_stack(columns)
-    out[hit_rows, hit_columns] = 1
+    near = own_tokens[holder]
+    for level in levels[1:3]:
+        near |= np.where((level >= 0)[:, None], own_tokens[np.maximum(level, 0)], False)
+    out[:, base:base + v] = near
+    out[:, base + v:base + 2 * v] = above_tokens[holder]
     return out

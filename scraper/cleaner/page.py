@@ -7,6 +7,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,9 +160,7 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     row[column + 10] = sum(c for c in texts.values() if c > 1) / n
     row[column + 11] = max(lengths, default=0) / total
     column += 12
-    counts: Counter[str] = Counter()
-    for element in seg.elements:
-        counts.update(element.tokens)
+    counts = Counter(chain.from_iterable(element.tokens for element in seg.elements))
     for i, token in enumerate(_PAGE_TOKENS):
         row[column + i] = counts[token]
     return row
