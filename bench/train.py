@@ -38,7 +38,7 @@ from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import base_features
-from scraper.cleaner.metadata import read_metadata
+from scraper.cleaner.metadata import json_ld, read_metadata
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
 from scraper.encoding import decode_html
 
@@ -105,8 +105,10 @@ def read(html: bytes, url: str) -> PageInfo:
     """The page as the cleaner reads it (scraper.cleaner._clean_blocks)."""
     text, _ = decode_html(html)
     tree = LexborHTMLParser(text)
-    metadata = read_metadata(tree, url)
-    return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language)
+    scripts = json_ld(tree)
+    metadata = read_metadata(tree, url, scripts=scripts)
+    return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language,
+                     scripts=scripts)
 
 
 def _prepare(page: wcxb.Page) -> Example:

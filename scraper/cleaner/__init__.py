@@ -32,7 +32,7 @@ from selectolax.lexbor import LexborHTMLParser
 from scraper import __version__
 from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.lead import read_lead_region, restore_lead
-from scraper.cleaner.metadata import read_metadata
+from scraper.cleaner.metadata import json_ld, read_metadata
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
@@ -129,10 +129,11 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     with stopwatch.stage("parse"):
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
-        metadata = read_metadata(tree, url)
+        scripts = json_ld(tree)
+        metadata = read_metadata(tree, url, scripts=scripts)
     with stopwatch.stage("segment"):
         page = read_page(tree, url, title=metadata.title, description=metadata.description,
-                         language=metadata.language)
+                         language=metadata.language, scripts=scripts)
     with stopwatch.stage("model"):
         seg = page.segmentation
         kept = drop_chrome(seg, model.kept(page), metadata.authors, url=url, site_name=metadata.site_name)

@@ -58,12 +58,19 @@ def _text(value: Any) -> str | None:
     return value or None
 
 
-def _json_ld_objects(tree: LexborHTMLParser) -> Iterator[dict[str, Any]]:
+def json_ld(tree: LexborHTMLParser) -> list[Any]:
+    """The page's JSON-LD scripts, parsed: read once for the metadata and the block model."""
+    scripts = []
     for script in tree.css("script[type='application/ld+json']"):
         try:
-            data = json.loads(script.text(deep=True) or "null", strict=False)
+            scripts.append(json.loads(script.text(deep=True) or "null", strict=False))
         except (ValueError, RecursionError):
             continue  # broken (or absurdly deep) JSON-LD is common; the meta tags still speak
+    return scripts
+
+
+def _json_ld_objects(scripts: list[Any]) -> Iterator[dict[str, Any]]:
+    for data in scripts:
         stack = [data]
         while stack:
             item = stack.pop()
@@ -81,11 +88,11 @@ def _types(item: dict[str, Any]) -> set[str]:
     return {k.lower() for k in kinds if isinstance(k, str)}
 
 
-def _article_json_ld(tree: LexborHTMLParser) -> tuple[dict[str, Any], dict[str, Any]]:
+def _article_json_ld(scripts: list[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The most article-like JSON-LD object, and the WebSite/Organization one, if any."""
     best: dict[str, Any] = {}
     site: dict[str, Any] = {}
-    for item in _json_ld_objects(tree):
+    for item in _json_ld_objects(scripts):
         kinds = _types(item)
         if kinds & _ARTICLE_TYPES and ("webpage" not in kinds or not best):
             if not best or not (_types(best) - {"webpage"}):
@@ -140,15 +147,16 @@ def _first(*values: str | None) -> str | None:
     return next((value for value in values if value), None)
 
 
-def read_metadata(tree: LexborHTMLParser, url: str | None = None) -> Metadata:
-    """Metadata of the page's article, normalised; what the page does not say is None."""
+def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None) -> Metadata:
+    """Metadata of the page's article, normalised; what the page does not say is None.
+    scripts: json_ld(tree), when the caller has it already."""
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
         key = node.attributes.get("property") or node.attributes.get("name") or node.attributes.get("itemprop")
         content = safe_text(node.attributes.get("content") or "").strip()
         if key and content:
             meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content))
-    article, site = _article_json_ld(tree)
+    article, site = _article_json_ld(json_ld(tree) if scripts is None else scripts)
 
     def link(rel: str) -> str | None:
         node = tree.css_first(f"link[rel='{rel}'][href]")

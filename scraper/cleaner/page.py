@@ -3,7 +3,6 @@ body text its JSON-LD carries, and what kind of page its structured data says it
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import numpy as np
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper.cleaner.blocks import Segmentation, segment
+from scraper.cleaner.metadata import json_ld
 
 # schema.org and OpenGraph types, by the kind of page they declare.
 _KINDS = {
@@ -45,13 +45,10 @@ class PageInfo:
     language: str | None = None
 
 
-def _json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
+def _json_ld_objects(scripts: list[Any]) -> list[dict[str, Any]]:
+    """The objects of the page's JSON-LD, with those its main entity and lists hold."""
     objects: list[dict[str, Any]] = []
-    for script in tree.css("script[type='application/ld+json']"):
-        try:
-            data = json.loads(script.text(deep=True) or "null", strict=False)
-        except (ValueError, RecursionError):
-            continue
+    for data in scripts:
         stack = [data]
         while stack and len(objects) < 500:
             item = stack.pop()
@@ -65,11 +62,12 @@ def _json_ld(tree: LexborHTMLParser) -> list[dict[str, Any]]:
     return objects
 
 
-def page_signals(tree: LexborHTMLParser) -> tuple[str, str]:
-    """The page's kind and the body text its structured data gives, if any."""
+def page_signals(tree: LexborHTMLParser, scripts: list[Any]) -> tuple[str, str]:
+    """The page's kind and the body text its structured data (scripts: its JSON-LD, parsed)
+    gives, if any."""
     declared: set[str] = set()
     body = ""
-    for item in _json_ld(tree):
+    for item in _json_ld_objects(scripts):
         kind = item.get("@type")
         for name in kind if isinstance(kind, list) else [kind]:
             if isinstance(name, str):
@@ -86,9 +84,10 @@ def page_signals(tree: LexborHTMLParser) -> tuple[str, str]:
 
 
 def read_page(tree: LexborHTMLParser, url: str | None, *, title: str | None, description: str | None,
-              language: str | None) -> PageInfo:
-    """Segment a parsed page and gather what the model is told about it as a whole."""
-    kind, body = page_signals(tree)
+              language: str | None, scripts: list[Any] | None = None) -> PageInfo:
+    """Segment a parsed page and gather what the model is told about it as a whole.
+    scripts: json_ld(tree), when the caller has it already."""
+    kind, body = page_signals(tree, json_ld(tree) if scripts is None else scripts)
     root = tree.body if tree.body is not None else tree.root
     seg = segment(root) if root is not None else Segmentation([], [])
     return PageInfo(seg, url, title or "", description or "", body, kind, language)
