@@ -37,8 +37,8 @@ from scraper.errors import NotHTML, NotifyError, ScraperError, SourceError, TooL
 from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
 from scraper.models import Page, strip_controls
-from scraper.pipeline import Outcome, run, save_page
 from scraper.politeness import PoliteClient, Politeness
+from scraper.run import Outcome, run, save_page
 from scraper.sources import feed_urls, is_local, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, shorten
 
@@ -458,13 +458,11 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         run_id = archive.start_run("run")
         status = "interrupted"
         try:
-            if on_ray or ray_address:
-                outcomes = _ray_run()(urls, archive, settings=client.settings, politeness=client.politeness,
-                                      concurrency=concurrency, run_id=run_id, clean_timeout=clean_timeout,
-                                      clean_memory=clean_memory, address=ray_address)
-            else:
+            try:
                 outcomes = run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
-                               cleaning=cleaning)
+                               cleaning=cleaning, ray=on_ray, address=ray_address or None)
+            except ImportError:  # only Ray is imported there, and only for --ray
+                raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
             with _progress(len(urls), enabled=report.progress) as advance:
                 for outcome in outcomes:
                     advance()
@@ -483,15 +481,6 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     if as_json:
         click.echo(_json(report.totals(run_id, len(urls))))
     sys.exit(1 if report.counts["failed"] else 0)
-
-
-def _ray_run() -> Callable[..., Iterator[Outcome]]:
-    """scraper.ray_run.run, which needs the ray extra."""
-    try:
-        from scraper import ray_run
-    except ImportError:
-        raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
-    return ray_run.run
 
 
 def _check_list(source: str) -> None:

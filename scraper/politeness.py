@@ -3,7 +3,7 @@
 A run's threads share one PoliteClient: its HostGate spaces the individual requests to a
 host (redirect hops, retries and robots.txt included) and its RobotsRules read each site's
 robots.txt once. How many of a host's URLs are in flight at once is the scheduler's
-business (scraper.pipeline), by Politeness.per_host.
+business (scraper.run.pipeline), by Politeness.per_host.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from scraper.cleaner import clean
 from scraper.cleaning_pool import CleaningPool
 from scraper.errors import ArchiveError, CleanMemory, CleanTimeout, InternalError, NoContent
 from scraper.models import Page
-from scraper.pipeline import save_page
+from scraper.run import save_page
 from tests.conftest import FAST_FLAGS, SEEDS, scraper_cli
 from tests.server import LocalServer, Response
 
@@ -175,7 +175,7 @@ def test_a_script_without_a_main_guard_runs_once(server: LocalServer, tmp_path: 
     script = tmp_path / "archive_three.py"
     script.write_text(textwrap.dedent(f"""\
         from archive import Archive
-        from scraper.pipeline import run
+        from scraper.run import run
         from scraper.politeness import Politeness, PoliteClient
 
         with Archive({str(tmp_path / "a.db")!r}) as archive:

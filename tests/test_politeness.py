@@ -13,8 +13,8 @@ import pytest
 
 from archive import Archive
 from scraper.errors import BlockedAddress, ConnectionFailed, FetchTimeout, RobotsUnavailable
-from scraper.pipeline import Outcome, run
 from scraper.politeness import PoliteClient, Politeness
+from scraper.run import Outcome, run
 from tests.conftest import FAST, FAST_FLAGS, scraper_cli
 from tests.hostile import HostileServer, max_concurrency, start_gaps
 from tests.server import LocalServer, Response

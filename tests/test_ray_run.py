@@ -203,6 +203,20 @@ def test_a_run_starts_a_ray_instance_of_its_own_and_reports_as_locally(db_path: 
     assert "failed: " in err and "/status/404" in err
 
 
+SLOW = 3.0
+
+
+def test_a_host_gets_as_many_urls_at_once_as_per_host_allows(
+        cluster: tuple[str, int], server: LocalServer, db_path: Path, tmp_path: Path) -> None:
+    """--per-host 4: a host's four URLs are all out at once, not sent one a second."""
+    listing = _listing(tmp_path / "urls.txt", [server.url(f"/delay/{SLOW}/{SEED}?n={n}") for n in range(4)])
+    code, totals, err = _run(listing, db_path, cluster[0], "-c", "4", "--per-host", "4", "--interval", "0")
+    assert code == 0, err
+    assert totals["new_versions"] == 4
+    starts = sorted(at for at, path in server.log if path.startswith("/delay/"))
+    assert starts[-1] - starts[0] < SLOW / 2, starts  # each started before the first could end
+
+
 def _descendants(pid: int) -> dict[int, str]:
     """Process ids under pid, with their command lines."""
     parents: dict[int, int] = {}

@@ -1,17 +1,16 @@
-"""A run whose pages are fetched and cleaned on a Ray cluster; the archive stays with the driver.
+"""A run's pages fetched and cleaned on a Ray cluster; the archive stays with the driver.
 
 Fetching is partitioned by host: each host's URLs all go to one fetcher actor (a host hashes
 to an actor), whose PoliteClient spaces that host's requests, reads its robots.txt with its
 Crawl-delay and honours its Retry-After, so politeness holds across the cluster as on one
 machine. Each page is then cleaned by a Ray task on any core of any node, under the same time
-and memory bounds as locally. The driver schedules as scraper.pipeline does (a window of URLs
-read ahead, at most `concurrency` in flight, at most per_host of one host), claims each URL,
-passes the stored ETag/Last-Modified with it, and saves each page in its own transaction as
-it comes back: it stays the only writer of the archive.
+and memory bounds as locally. The driver walks the URLs as a local run does
+(scraper.run.pipeline), so it stays the only writer of the archive.
 
 A worker or node that dies costs its in-flight URLs: each is tried once more, then recorded
 as failed (WorkerLost). Every wait has a bound, so a lost cluster ends the run instead of
-hanging it. Needs the `ray` extra: pip install 'scraper[ray]'.
+hanging it. Needs the `ray` extra: pip install 'scraper[ray]'; nothing imports this module
+unless a run asks for Ray.
 """
 
 from __future__ import annotations
@@ -19,8 +18,8 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +27,13 @@ import ray
 import ray._private.worker as ray_worker
 import ray.exceptions
 
-from archive.store import Archive
-from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
+from scraper.cleaning_pool import CleaningPool
 from scraper.errors import InternalError, ScraperError
 from scraper.fetcher import FetchSettings, Validators
 from scraper.models import Article, Page
-from scraper.pipeline import WINDOW, HostQueues, Outcome, archive_result, lease_seconds, take_urls
 from scraper.politeness import PoliteClient, Politeness
 from scraper.ray_cluster import connected
+from scraper.run.pipeline import Done, lease_seconds
 
 TRIES = 3
 """Times a URL is sent out when the worker or node holding it dies."""
@@ -84,41 +82,16 @@ def clean(fetched: Page | ScraperError, timeout: float, memory: int) -> tuple[Pa
         return InternalError(f"{type(exc).__name__}: {exc}")
 
 
-@dataclass
-class _Sent:
-    url: str
-    host: str
-    validators: Validators | None
-    tries: int
-    patience: float
-    """Seconds the cluster may take to answer."""
-    deadline: float = 0.0
-    """time.monotonic() past which the cluster's silence fails the URL."""
-
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.patience
-
-
-def run(
-    urls: Iterable[str],
-    archive: Archive,
-    *,
-    settings: FetchSettings | None = None,
-    politeness: Politeness | None = None,
-    concurrency: int = 8,
-    run_id: int | None = None,
-    clean_timeout: float = DEFAULT_TIMEOUT,
-    clean_memory: int = DEFAULT_MEMORY,
-    address: str | None = None,
-    fetchers: int | None = None,
-) -> Iterator[Outcome]:
-    """scraper.pipeline.run with the fetching and cleaning on Ray; yields each outcome as it is saved.
+@contextmanager
+def executor(client: PoliteClient, *, concurrency: int, clean_bounds: tuple[float, int],
+             address: str | None = None, fetchers: int | None = None) -> Iterator[Cluster]:
+    """The cluster for the block, its fetchers using client's settings and politeness.
 
     Joins the cluster at `address` (else RAY_ADDRESS) or, with neither, starts a Ray instance
-    on this machine for the run and stops it after; an instance the caller started already is
-    used as it is. `fetchers` actors (default two per node) share the hosts.
+    on this machine for the block and stops it after; an instance the caller started already is
+    used as it is. `fetchers` actors (default two per node) share the hosts; clean_bounds are
+    the cleaning's time limit (s) and memory bound (MiB).
     """
-    settings, politeness = settings or FetchSettings(), politeness or Politeness()
     with connected(address):
         actors: list[Any] = []
         printing = ray_worker.print_to_stdstream
@@ -128,11 +101,11 @@ def run(
             count = fetchers or max(2, 2 * len([node for node in nodes if node.get("Alive")]))
             remote_fetcher = ray.remote(Fetcher).options(num_cpus=0, max_concurrency=concurrency, max_restarts=-1,
                                                          max_task_retries=0)
-            actors = [remote_fetcher.remote(settings, politeness) for _ in range(count)]
+            actors = [remote_fetcher.remote(client.settings, client.politeness) for _ in range(count)]
             remote_clean = ray.remote(clean).options(num_cpus=1, max_retries=0)
-            yield from _schedule(urls, archive, actors, remote_clean, settings=settings, politeness=politeness,
-                                 concurrency=concurrency, run_id=run_id,
-                                 clean_bounds=(clean_timeout, clean_memory))
+            # The cluster's answer for a URL may take the fetch's deadline, a Crawl-delay's waits and the cleaning.
+            yield Cluster(actors, remote_clean, clean_bounds, patience=lease_seconds(client.settings)
+                          + clean_bounds[0] + 60)
         finally:
             for actor in actors:
                 ray.kill(actor)  # in-flight fetches end now: stopping waits for none
@@ -149,44 +122,55 @@ def _to_stderr(printing: Callable[[dict[str, Any], bool], None]) -> Callable[[di
     return to_stderr
 
 
-def _schedule(urls: Iterable[str], archive: Archive, actors: list[Any], remote_clean: Any, *,
-              settings: FetchSettings, politeness: Politeness, concurrency: int, run_id: int | None,
-              clean_bounds: tuple[float, int]) -> Iterator[Outcome]:
-    lease = lease_seconds(settings)
-    # The cluster's answer for a URL may take the fetch's deadline, a Crawl-delay's waits and the cleaning.
-    patience = lease + clean_bounds[0] + 60
-    queues = HostQueues(iter(urls), WINDOW)
-    in_flight: Counter[str] = Counter()
-    pending: dict[Any, _Sent] = {}  # ObjectRef of the cleaned page -> what was sent
+@dataclass
+class _Sent:
+    url: str
+    host: str
+    validators: Validators | None
+    tries: int
+    patience: float
+    """Seconds the cluster may take to answer."""
+    deadline: float = 0.0
+    """time.monotonic() past which the cluster's silence fails the URL."""
 
-    def send(sent: _Sent) -> None:
-        actor = actors[zlib.crc32(sent.host.encode()) % len(actors)]  # a host always goes to one actor
-        fetched = actor.fetch.remote(sent.url, sent.validators)
-        pending[remote_clean.remote(fetched, *clean_bounds)] = sent  # cleaned wherever a core is free
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.patience
 
-    while True:
-        queues.fill()
-        for taken in take_urls(queues, archive, run_id, lease, room=lambda: len(pending) < concurrency,
-                               ready=lambda host: in_flight[host] < politeness.per_host):
-            if isinstance(taken, Outcome):
-                yield taken
-                continue
-            url, host = taken
-            in_flight[host] += 1
-            send(_Sent(url, host, archive.validators(url), 1, patience))
-        if not pending and not queues:
-            return
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+
+class Cluster:
+    """The executor of a Ray run: each URL fetched by its host's actor, then cleaned by a task
+    wherever a core is free; a URL whose worker died is sent again, up to TRIES times."""
+
+    def __init__(self, actors: list[Any], remote_clean: Any, clean_bounds: tuple[float, int], *,
+                 patience: float) -> None:
+        self._actors, self._remote_clean, self._clean_bounds = actors, remote_clean, clean_bounds
+        self._patience = patience
+        self._pending: dict[Any, _Sent] = {}  # ObjectRef of the cleaned page -> what was sent
+
+    def ready_at(self, host: str) -> float:
+        return float("-inf")  # the host's actor spaces its requests: it may be sent one any time
+
+    def submit(self, url: str, host: str, validators: Validators | None) -> None:
+        self._send(_Sent(url, host, validators, 1, self._patience))
+
+    def completed(self, timeout: float | None) -> list[Done]:
+        # At most a second: the URLs past their deadline are looked for between waits.
+        ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=1.0 if timeout is None else min(timeout, 1.0))
         now = time.monotonic()
-        for ref in ready or [ref for ref, sent in pending.items() if sent.deadline < now]:
-            sent = pending.pop(ref)
+        done = []
+        for ref in ready or [ref for ref, sent in self._pending.items() if sent.deadline < now]:
+            sent = self._pending.pop(ref)
             answer = _answer(ref, sent)
             if isinstance(answer, WorkerLost) and sent.tries < TRIES:
-                send(_Sent(sent.url, sent.host, sent.validators, sent.tries + 1, patience))
+                self._send(_Sent(sent.url, sent.host, sent.validators, sent.tries + 1, self._patience))
                 continue
-            in_flight[sent.host] -= 1
-            yield archive_result(archive, sent.url, _Unwrap(answer), run_id)
-            del answer  # the page is saved: nothing of it stays on the driver
+            done.append(Done(sent.url, sent.host, _Unwrap(answer)))
+        return done
+
+    def _send(self, sent: _Sent) -> None:
+        actor = self._actors[zlib.crc32(sent.host.encode()) % len(self._actors)]  # a host always goes to one actor
+        fetched = actor.fetch.remote(sent.url, sent.validators)
+        self._pending[self._remote_clean.remote(fetched, *self._clean_bounds)] = sent  # cleaned where a core is free
 
 
 def _answer(ref: Any, sent: _Sent) -> tuple[Page, Article | None] | ScraperError:
@@ -208,7 +192,7 @@ def _answer(ref: Any, sent: _Sent) -> tuple[Page, Article | None] | ScraperError
 
 @dataclass
 class _Unwrap:
-    """The page and article of an answer, or its error raised: what archive_result records."""
+    """The page and article of an answer, or its error raised: what the pipeline archives."""
 
     answer: tuple[Page, Article | None] | ScraperError
 
