@@ -39,7 +39,6 @@ MAX_NODES = 200_000
 
 _TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-_SPACE = re.compile(r"\s+")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
@@ -157,7 +156,7 @@ def segment(body: LexborNode) -> Segmentation:
         if block is None:
             return
         raw = "".join(block.pieces)
-        text = raw.strip("\n") if elements[block.element].preformatted else _SPACE.sub(" ", raw).strip()
+        text = raw.strip("\n") if elements[block.element].preformatted else " ".join(raw.split())
         if text:
             block.text = text
             blocks.append(block)
