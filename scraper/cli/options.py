@@ -17,9 +17,8 @@ from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT
 from scraper.cli.output import safe
 from scraper.feeds import parse_since
 from scraper.fetcher import FetchSettings
-from scraper.models import strip_controls
 from scraper.politeness import PoliteClient, Politeness
-from scraper.urls import shorten
+from scraper.urls import shorten, url_problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,27 +130,7 @@ def looks_like_url(text: str) -> bool:
 
 
 def check_url(text: str, param_hint: str) -> None:
-    if (problem := _url_problem(text)) is not None:
+    """A URL to fetch, or to record a page under, must be one the fetcher would fetch: else a
+    usage error, before anything is done."""
+    if (problem := url_problem(text)) is not None:
         raise click.BadParameter(f"{shorten(safe(text))!r}: {problem}", param_hint=param_hint)
-
-
-def _url_problem(text: str) -> str | None:
-    """Why text is not an http(s) URL to fetch or to record a page under, or None if it is."""
-    from urllib.parse import urlsplit
-
-    if strip_controls(text) != text:
-        return "it holds control characters"
-    try:
-        parts = urlsplit(text.strip())
-    except ValueError as exc:  # "Invalid IPv6 URL"
-        return f"its host is malformed ({exc})"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"it is not an http(s) URL (scheme {parts.scheme!r})" if parts.scheme else "it is not an http(s) URL"
-    try:
-        parts.port  # noqa: B018 - raises on a bad port
-    except ValueError:
-        port = parts.netloc.rpartition(":")[2]
-        return f"its port {port} is out of range (0-65535)" if port.isdigit() else f"its port {port!r} is not a number"
-    if not parts.hostname:
-        return "it has no host"
-    return None
