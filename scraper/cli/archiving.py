@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from scraper.cli.options import (
     parse_when,
     polite_client,
     require_archive,
+    url_prefix_option,
 )
 from scraper.cli.output import count, field, json_line, log_lines, message, reasons, safe
 from scraper.cli.run_report import FAILURES_LISTED, Report, describe, progress
@@ -225,19 +227,14 @@ def _check_list(source: str) -> None:
 def _gather(lists: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str, ...], client: PoliteClient,
             since: datetime | None, report: Report) -> Iterator[str]:
     """Every URL of every source; a source (or a list's line) that fails is reported and the rest go on."""
-    for source in lists:
+    readers: list[Callable[[], Iterable[str]]] = [
+        *(partial(read_url_list, source, on_bad_line=report.source_failed) for source in lists),
+        *(partial(feed_urls, client, feed, since=since) for feed in feeds),
+        *(partial(sitemap_urls, client, sitemap, since=since) for sitemap in sitemaps),
+    ]
+    for read in readers:
         try:
-            yield from read_url_list(source, on_bad_line=report.source_failed)
-        except SourceError as error:
-            report.source_failed(error)
-    for feed in feeds:
-        try:
-            yield from feed_urls(client, feed, since=since)
-        except SourceError as error:
-            report.source_failed(error)
-    for sitemap in sitemaps:
-        try:
-            yield from sitemap_urls(client, sitemap, since=since)
+            yield from read()
         except SourceError as error:
             report.source_failed(error)
 
@@ -246,7 +243,7 @@ def _gather(lists: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tuple[str,
 
 
 @click.command("reclean")
-@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@url_prefix_option
 @click.option("--since", metavar="WHEN", callback=parse_when,
               help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
 @click.option("--force", is_flag=True, help="Also versions that today's cleaner made already.")

@@ -11,15 +11,21 @@ from pathlib import Path
 import click
 
 from archive import Archive, maintenance
-from scraper.cli.options import db_option, open_archive, require_archive
+from scraper.cli.options import F, db_option, open_archive, require_archive, url_prefix_option
 from scraper.cli.output import count, field, json_line, size
+
+
+def _deletion_options(func: F) -> F:
+    """-n/--dry-run, --vacuum and --json: how rm and prune delete, and what they tell."""
+    func = click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")(func)
+    func = click.option("--vacuum", is_flag=True,
+                        help="Then rewrite the file to give the room back (SQLite VACUUM).")(func)
+    return click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")(func)
 
 
 @click.command("rm")
 @click.argument("urls", nargs=-1, required=True, metavar="URL...")
-@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
-@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
-@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@_deletion_options
 @db_option
 def rm_command(urls: tuple[str, ...], dry_run: bool, vacuum: bool, as_json: bool, db_path: Path) -> None:
     """Delete pages with all their versions, their stored HTML that nothing else uses, and
@@ -46,10 +52,8 @@ def _older_than(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--keep", type=click.IntRange(min=1), metavar="N", help="Keep the N newest versions of each page.")
 @click.option("--older-than", metavar="AGE", callback=_older_than,
               help="Delete versions fetched before AGE ago: 30d, 2w, 6m (months), 1y, or a date.")
-@click.option("--url-prefix", help="Only pages whose URL starts with this.")
-@click.option("-n", "--dry-run", is_flag=True, help="Say what would be deleted, and delete nothing.")
-@click.option("--vacuum", is_flag=True, help="Then rewrite the file to give the room back (SQLite VACUUM).")
-@click.option("--json", "as_json", is_flag=True, help="What was deleted, as JSON on stdout.")
+@url_prefix_option
+@_deletion_options
 @db_option
 def prune_command(keep: int | None, older_than: datetime | None, url_prefix: str | None, dry_run: bool,
                   vacuum: bool, as_json: bool, db_path: Path) -> None:

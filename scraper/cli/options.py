@@ -31,6 +31,10 @@ def db_option(func: F) -> F:
     )(func)
 
 
+def url_prefix_option(func: F) -> F:
+    return click.option("--url-prefix", help="Only pages whose URL starts with this.")(func)
+
+
 def require_archive(path: Path) -> None:
     """For the commands that work on an archive made before: one line if there is none."""
     if not path.exists():

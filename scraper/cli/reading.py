@@ -18,7 +18,7 @@ from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.export import file_name
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
-from scraper.cli.options import db_option, open_archive, parse_when
+from scraper.cli.options import db_option, open_archive, parse_when, url_prefix_option
 from scraper.cli.output import count, echo_rows, field, json_line, safe, size
 from scraper.urls import shorten
 
@@ -167,7 +167,7 @@ def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_pa
 @click.option("-f", "--format", "fmt", type=click.Choice([*FORMATS, "warc"]), default="jsonl",
               show_default=True, help="Output format.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only the latest of each page.")
-@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@url_prefix_option
 @click.option("--since", metavar="WHEN", callback=parse_when,
               help="Only versions fetched at or after WHEN: 2026-01-31, an ISO 8601 time (UTC if no zone), or 7d.")
 @click.option("--until", metavar="WHEN", callback=parse_when,
@@ -230,7 +230,7 @@ def _export_files(records: Iterator[dict[str, Any]], output_dir: Path, fmt: str,
 
 
 @click.command("ls")
-@click.option("--url-prefix", help="Only pages whose URL starts with this.")
+@url_prefix_option
 @click.option("--since", metavar="WHEN", callback=parse_when,
               help="Only pages with a version fetched at or after WHEN: 2026-01-31, an ISO 8601 time, or 7d.")
 @click.option("--site", help="Only pages of this host (www. or not).")
