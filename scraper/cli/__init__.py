@@ -6,7 +6,9 @@ This module holds the command group and how the process starts and ends (signals
 stdout); each command lives in the module of what it does, in the order of the work:
 cleaning (clean), archiving (archive, run, reclean), web_archives (extract), reading (show,
 history, diff, search, similar, export, ls, stats, failures), deleting (rm, prune),
-settings (config), serving (serve). What they share: options and output.
+settings (config), serving (serve). Shared by several: options (what they take), output
+(how they print), local_pages (pages given as files or on stdin), run_report (what a run
+tells on stderr).
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """What several commands take: the archive (--db) and how it is opened, the fetching and
-cleaning options, --header and --since, and the check of a URL given on the command line."""
+cleaning options, --header, --since and --url-prefix, and the check of a URL given on the
+command line."""
 
 from __future__ import annotations
 
