@@ -424,25 +424,21 @@ def _task_to_shard(path: str, out_dir: str, name: str, settings: Settings) -> In
 
 
 def _task_items(path: str, settings: Settings) -> Iterator[Any]:
-    """One Ray task into the archive: batches of items, the input's counts last."""
+    """One Ray task into the archive: batches of items, the input's result (its state and
+    counts) last."""
     counts = Counts()
+    result = InputResult(path)
     batch: list[Item] = []
-    error = None
     with CleaningPool(1, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
-        try:
-            for item in cleaned(Path(path), settings, cleaning, window=2, counts=counts):
-                batch.append(item)
-                if len(batch) >= 32:
-                    yield batch
-                    batch = []
-        except BrokenInput as exc:
-            error = str(exc)
-        except OSError as exc:
-            error = f"{path}: {exc.strerror or exc}"
+        for item in _read_through(Path(path), settings, cleaning, 2, counts, result):
+            batch.append(item)
+            if len(batch) >= 32:
+                yield batch
+                batch = []
     if batch:
         yield batch
-    yield InputResult(path, state="failed" if error else "done", records=counts.records, pages=counts.pages,
-                      error=error)
+    result.records, result.pages = counts.records, counts.pages
+    yield result
 
 
 def ray_to_shards(ray: Any, paths: list[Path], out_dir: Path, names: list[str], settings: Settings

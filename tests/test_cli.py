@@ -211,11 +211,11 @@ def test_run_reads_stdin_and_skips_duplicates(server: LocalServer, db_path: Path
         (["export", "--format", "xml"], "Invalid value"),
         (["archive", "nowhere.html"], "neither a URL nor a readable file"),
         (["archive", "http://x.example:99999/"], "port 99999 is out of range"),
-        (["archive", "http://[::1/story"], "host is malformed"),
-        (["archive", "ftp://x.example/story"], "not an http(s) URL (scheme 'ftp')"),
+        (["archive", "http://[::1/story"], "invalid IPv6 address"),
+        (["archive", "ftp://x.example/story"], "not an http(s) URL (its scheme is ftp:)"),
         (["run", "--sitemap", "http://x.example:port/"], "port 'port' is not a number"),
         (["run", "https://x.example/urls.txt"], "is a URL, not a file"),
-        (["clean", "ftp://x.example/story"], "not an http(s) URL (scheme 'ftp')"),
+        (["clean", "ftp://x.example/story"], "not an http(s) URL (its scheme is ftp:)"),
         (["clean"], "give a FILE, - or URL to clean, or --input-dir DIR"),
         (["clean", "a.html", "b.html", "--url", "https://x.example/"], "--url names one page"),
         (["clean", "nowhere.html"], "nowhere.html: not a readable file (No such file"),
@@ -230,6 +230,23 @@ def test_usage_errors_exit_2_with_one_message(args: list[str], message: str, db_
     assert result.returncode == 2 and result.stdout == b""
     assert message in err and "Traceback" not in err
     assert not db_path.exists()  # refused before the archive is opened
+
+
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("http://x.example:0/story", "port 0 is out of range"),
+        ("http://x.example/\tstory", "control character U+0009"),
+        ("http://x.example/" + "a" * 9000, "over the 8192 limit"),
+    ],
+)
+def test_a_url_the_fetcher_would_refuse_is_a_usage_error_before_the_archive_is_made(
+        url: str, reason: str, db_path: Path) -> None:
+    # The command checks URLs as the fetcher does: none gets past one to fail at the other.
+    for args in (["archive", url], ["archive", "-", "--url", url], ["run", "--feed", url], ["clean", url]):
+        code, out, err = invoke(*args, input="<html><body><p>A page.</p></body></html>")
+        assert code == 2 and out == "" and reason in err and "Traceback" not in err, (args[:2], err[-300:])
+    assert not db_path.exists()
 
 
 def test_reading_a_missing_archive_is_an_error(tmp_path: Path) -> None:
@@ -375,7 +392,7 @@ def test_block_private_refuses_local_files_and_urls_with_control_characters_are_
     html = (SEEDS / "000_d467d9e684ffadb1.html").read_bytes()
     assert scraper_cli("archive", "-", "--url", "https://x.example/a", "--block-private", input=html).returncode == 0
     result = scraper_cli("archive", page, "--url", "https://x.example/a\r\nWARC-Type: resource")
-    assert result.returncode == 2 and "holds control characters" in result.stderr.decode()
+    assert result.returncode == 2 and "control character U+000D" in result.stderr.decode()
     assert _versions(db_path) == 1
 
 
@@ -463,7 +480,7 @@ def test_long_urls_are_shortened_in_messages(server: LocalServer, tmp_path: Path
     assert "failed: " + server.url("/status/404?q=aaa") in failed and failed.endswith("aaa: HTTP 404")
     assert len(failed) < 300 and "…" in failed
     result = scraper_cli("archive", "http://x.example:99999/" + "b" * 100_000)
-    assert result.returncode == 2 and len(result.stderr) < 500 and b"out of range" in result.stderr
+    assert result.returncode == 2 and len(result.stderr) < 500 and b"over the 8192 limit" in result.stderr
 
 
 def test_one_version_one_word_one_url_in_the_singular(server: LocalServer, db_path: Path) -> None:
