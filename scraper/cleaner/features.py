@@ -5,6 +5,7 @@ numbers. The same function serves training (bench/train.py) and cleaning.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 from collections import Counter
@@ -156,8 +157,10 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     own_tokens[hit_rows, hit_columns] = True
     above_tokens = own_tokens.copy()
     depths = np.array([element.depth for element in elements])
-    for depth in range(1, int(depths.max()) + 1):
-        level = np.flatnonzero((depths == depth) & (parents >= 0))
+    by_depth = np.argsort(depths, kind="stable")
+    level_starts = np.searchsorted(depths[by_depth], np.arange(1, int(depths.max()) + 2))
+    for start, end in itertools.pairwise(level_starts):  # depth 1, 2, ...: the root has none above
+        level = by_depth[start:end]
         above_tokens[level] |= above_tokens[parents[level]]
     repeats = Counter(b.text for b in blocks)
     # Elements alike (tag and class) under one parent: posts of a thread, cards of a listing.
