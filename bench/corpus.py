@@ -1,21 +1,37 @@
-"""Pages per second of `scraper extract` beside datatrove's way, over the same WARC, same run.
+"""`scraper extract` beside datatrove's way over the same WARC records, same run: pages per
+second (a core), CPU a page, peak memory a worker, and the F1 of the texts each made.
 
-    python bench/warc_extract.py                 # the 990 corpus pages, twice over: 1,980 records
-    python bench/warc_extract.py --copies 1 --ray
+    python bench/corpus.py                         # the 990 corpus pages twice over: 1,980 records, 3 rounds
+    python bench/corpus.py --ray                   # scraper extract --ray too, on one Ray instance
+    python bench/corpus.py --limit 100 --rounds 1  # a small run
 
 WARCs (gzip, one member per record) are made of the evaluation corpus's pages
-(../shared/eval/trafilatura-corpus, or --corpus), each page --copies times under its own URL.
-Then, back to back: `scraper extract` over it (one cleaning process per core), and what
-datatrove does (warcio reading the records, `trafilatura.extract` on each HTML payload, one
-process per core, each fed a share of the records). Prints pages per second of both and
-their ratio; with --ray, `scraper extract --ray` too (one task per input). The records are
-split into one WARC file per core, datatrove's unit of work.
+(../shared/eval/trafilatura-corpus, or --corpus; --limit takes its first N), each page
+--copies times under its own URL, split into one WARC file per core (datatrove's unit of
+work). Then, in each round: `scraper extract` over them (one cleaning process per core) and
+what datatrove does (its WarcReader and Trafilatura extractor, reduced to what they do per
+record: warcio reads each file, `trafilatura.extract(html, favor_precision=True,
+include_comments=False, deduplicate=True)` cleans each HTML payload, one process per core,
+each fed whole files); with --ray, `scraper extract --ray` (one Ray task per file) on a Ray
+instance started once for the bench (bench/ray_local.py says why). The order turns round by
+round, so that each goes first in some round and the machine's drift falls on all of them.
+
+Per tool and round: pages per second and per second a core (wall time of the whole command:
+reading, cleaning, writing, starting its processes), CPU a page (the processes' user and
+system time, from getrusage(RUSAGE_CHILDREN); not for Ray, whose workers are not ours), peak
+RSS of each cleaning process (scraper: VmHWM of its children, read from /proc while it runs;
+datatrove's way: each pool worker's own ru_maxrss) and of scraper's main process, and the F1
+of the texts on the corpus's snippets (bench/evaluation.py's Tally, the corpus scorer's
+rule: a record that yields no text misses its page's every `with` snippet; a copy of a page
+is scored on its page's snippets). The summary gives medians over rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
+import json
 import multiprocessing
 import os
 import resource
@@ -23,37 +39,64 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import DEFAULT_CORPUS, load, require
+from bench.evaluation import Tally
+from bench.pages import DEFAULT_CORPUS, load, require
+from bench.ray_local import ray_or_none
+from bench.throughput import _children
+
+Snippets = dict[str, tuple[list[str], list[str]]]
+"""WARC-Record-ID: the `with` and `without` snippets of its page."""
 
 
-def make_warcs(pages: list[tuple[str, bytes]], folder: Path, files: int) -> list[Path]:
+def make_warcs(pages: list[tuple[str, bytes]], folder: Path, files: int) -> tuple[list[Path], list[str]]:
+    """WARC files of the pages, dealt round-robin; and each page's WARC-Record-ID, in order."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
     paths = [folder / f"part-{n}.warc.gz" for n in range(files)]
     handles = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
     writers = [WARCWriter(handle, gzip=True) for handle in handles]
+    ids = []
     for number, (url, body) in enumerate(pages):
         writer = writers[number % files]
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-        writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
-                                                      http_headers=http))
+        record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
+                                           http_headers=http)
+        ids.append(record.rec_headers.get_header("WARC-Record-ID"))
+        writer.write_record(record)
     for handle in handles:
         handle.close()
-    return paths
+    return paths, ids
 
 
-def _trafilatura_file(path: Path) -> int:
-    """datatrove's WarcReader + Trafilatura extractor, reduced to what they do per record."""
+@dataclass
+class Measured:
+    seconds: float
+    cpu: float | None
+    """CPU seconds of the processes that did the work, None when not ours to count (Ray)"""
+    texts: dict[str, str]
+    """WARC-Record-ID: text, for the records that yielded one"""
+    worker_peaks: list[float] = field(default_factory=list)
+    """peak RSS of each cleaning process, MiB"""
+    main_peak: float | None = None
+    """peak RSS of the command's own process, MiB"""
+
+
+def _trafilatura_file(path: Path) -> tuple[list[tuple[str, str]], int, float]:
+    """datatrove's WarcReader + Trafilatura extractor, reduced to what they do per record: the
+    (record id, text) of each record that yields text, this worker's pid and its peak RSS (MiB)."""
     import trafilatura
     from warcio.archiveiterator import ArchiveIterator
 
-    extracted = 0
+    texts = []
     with open(path, "rb") as handle:
         for record in ArchiveIterator(handle):
             if record.rec_type != "response":
@@ -64,8 +107,9 @@ def _trafilatura_file(path: Path) -> int:
             except UnicodeDecodeError:
                 continue  # datatrove drops what does not decode
             text = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
-            extracted += bool(text)
-    return extracted
+            if text:
+                texts.append((record.rec_headers.get_header("WARC-Record-ID"), text))
+    return texts, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu() -> float:
@@ -74,53 +118,154 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def datatrove_way(paths: list[Path], cores: int) -> tuple[float, float, int]:
-    """Seconds, CPU seconds and pages extracted."""
+def datatrove_way(paths: list[Path], cores: int) -> Measured:
     started, cpu = time.perf_counter(), _cpu()
     with multiprocessing.get_context("spawn").Pool(cores) as pool:
-        extracted = sum(pool.map(_trafilatura_file, paths))
+        results = pool.map(_trafilatura_file, paths, chunksize=1)
         pool.close()
         pool.join()
-    return time.perf_counter() - started, _cpu() - cpu, extracted
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    peaks: dict[int, float] = {}
+    for _, pid, peak in results:
+        peaks[pid] = max(peaks.get(pid, 0.0), peak)
+    return Measured(seconds, cpu, {record: text for texts, _, _ in results for record, text in texts},
+                    sorted(peaks.values()))
 
 
-def scraper_extract(paths: list[Path], out: Path, cores: int, *, ray: bool) -> tuple[float, float]:
-    """Seconds and CPU seconds (not counting Ray's workers, which are not its children)."""
+def _peak_rss(pid: int) -> float:
+    """VmHWM of one process, MiB (0 once gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0) / 1024
+
+
+def scraper_extract(paths: list[Path], out: Path, cores: int, env: dict[str, str] | None) -> Measured:
+    """`scraper extract` (with --ray when env points at a Ray instance), watched from /proc."""
+    command = [sys.executable, "-m", "scraper", "extract", *map(str, paths), "-o", str(out), "-j", str(cores), "-q"]
     started, cpu = time.perf_counter(), _cpu()
-    subprocess.run([sys.executable, "-m", "scraper", "extract", *map(str, paths), "-o", str(out), "-j", str(cores),
-                    "-q", *(["--ray"] if ray else [])], check=True, env={**os.environ, "RAY_ADDRESS": ""})
-    return time.perf_counter() - started, _cpu() - cpu
+    process = subprocess.Popen([*command, *(["--ray"] if env else [])], env=env)
+    own, children = 0.0, dict[int, float]()
+    while process.poll() is None:
+        own = max(own, _peak_rss(process.pid))
+        for child in _children(process.pid):
+            children[child] = max(children.get(child, 0.0), _peak_rss(child))
+        time.sleep(0.05)
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+    if process.returncode:
+        sys.exit(f"scraper extract exited {process.returncode}")
+    texts = {}
+    for shard in out.glob("*.jsonl.gz"):
+        with gzip.open(shard, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                texts[record["warc_record_id"]] = record["text"]
+    workers = sorted(peak for peak in children.values() if peak > 0)  # its children: the cleaning processes
+    return Measured(seconds, None if env else cpu, texts, workers if not env else [], own)
+
+
+def f1(texts: dict[str, str], snippets: Snippets) -> Tally:
+    tally = Tally()
+    for record, (with_, without) in snippets.items():
+        tally.add(texts.get(record), with_, without)
+    return tally
+
+
+@dataclass
+class Row:
+    name: str
+    rates: list[float] = field(default_factory=list)
+    """pages/s, a round each"""
+    cpus: list[float] = field(default_factory=list)
+    """CPU ms a page"""
+    worker_peaks: list[float] = field(default_factory=list)
+    main_peaks: list[float] = field(default_factory=list)
+    scores: list[Tally] = field(default_factory=list)
+
+
+def report(row: Row, measured: Measured, count: int, cores: int, snippets: Snippets) -> None:
+    rate = count / measured.seconds
+    tally = f1(measured.texts, snippets)
+    row.rates.append(rate)
+    row.scores.append(tally)
+    row.worker_peaks += measured.worker_peaks
+    line = (f"  {row.name:<22} {rate:6.1f} pages/s, {rate / cores:5.1f} a core ({measured.seconds:5.1f} s)  "
+            f"F1 {tally.f1:.4f} (P {tally.precision:.4f} R {tally.recall:.4f}, {len(measured.texts)} texts)")
+    if measured.cpu is not None:
+        row.cpus.append(1000 * measured.cpu / count)
+        line += f"  CPU {row.cpus[-1]:.1f} ms/page"
+    if measured.worker_peaks:
+        line += f"  peak RSS a worker {', '.join(f'{peak:.0f}' for peak in measured.worker_peaks)} MiB"
+    if measured.main_peak is not None:
+        row.main_peaks.append(measured.main_peak)
+        line += f" (main process {measured.main_peak:.0f} MiB)"
+    print(line, flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--copies", type=int, default=2, help="Records of each page in the WARC.")
+    parser.add_argument("--limit", type=int, help="Only the corpus's first N pages.")
+    parser.add_argument("--rounds", type=int, default=3, help="Runs of every tool, the order turning (medians).")
     parser.add_argument("--ray", action="store_true", help="Also scraper extract --ray.")
     args = parser.parse_args()
     require(args.corpus)
     cores = os.cpu_count() or 1
+    corpus = load(args.corpus, args.limit)
     # Some of the corpus's keys are no URLs ("hard::site.html"): given one, as warcio reads
     # HTTP headers only in records of http(s) URLs.
     pages = [(f"{address}#copy{copy}" if copy else address, body)
-             for copy in range(args.copies) for url, _, body in load(args.corpus)
+             for copy in range(args.copies) for url, _, body in corpus
              for address in [url if url.startswith(("http://", "https://")) else
                              f"https://corpus.example/{url.replace(':', '-')}"]]
-    with tempfile.TemporaryDirectory() as folder:
-        files = make_warcs(pages, Path(folder), cores)  # datatrove's unit of work is a file
-        ours, our_cpu = scraper_extract(files, Path(folder) / "out", cores, ray=False)
-        theirs, their_cpu, extracted = datatrove_way(files, cores)
-        count = len(pages)
-        print(f"{count} records, {cores} cores, {len(files)} WARC file(s)")
-        print(f"scraper extract:       {count / ours:7.1f} pages/s ({ours:.1f} s), "
-              f"CPU {1000 * our_cpu / count:.1f} ms/page")
-        print(f"warcio + trafilatura:  {count / theirs:7.1f} pages/s ({theirs:.1f} s, {extracted} extracted), "
-              f"CPU {1000 * their_cpu / count:.1f} ms/page")
-        print(f"ratio: {theirs / ours:.2f} (pages/s), {their_cpu / our_cpu:.2f} (CPU a page)")
-        if args.ray:
-            on_ray, _ = scraper_extract(files, Path(folder) / "ray", cores, ray=True)
-            print(f"scraper extract --ray: {len(pages) / on_ray:7.1f} pages/s ({on_ray:.1f} s, "
-                  f"{ours / on_ray:.0%} of the local pool's)")
+    items = [item for _ in range(args.copies) for _, item, _ in corpus]
+    count = len(pages)
+    with tempfile.TemporaryDirectory() as folder, ray_or_none(args.ray, cores) as ray_env:
+        files, ids = make_warcs(pages, Path(folder), cores)
+        snippets: Snippets = {record: (list(item["with"]), list(item["without"]))  # type: ignore[call-overload]
+                              for record, item in zip(ids, items, strict=True)}
+        runs: dict[str, Callable[[int], Measured]] = {
+            "scraper extract": lambda n: scraper_extract(files, Path(folder) / f"ours{n}", cores, None),
+            "warcio + trafilatura": lambda n: datatrove_way(files, cores),
+        }
+        if ray_env is not None:
+            runs["scraper extract --ray"] = lambda n: scraper_extract(files, Path(folder) / f"ray{n}", cores, ray_env)
+        rows = {name: Row(name) for name in runs}
+        print(f"{count} records ({len(corpus)} pages x {args.copies}), {cores} cores, {len(files)} WARC files, "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        names = list(runs)
+        for number in range(args.rounds):
+            order = names[number % len(names):] + names[:number % len(names)]
+            print(f"round {number + 1} (load average {os.getloadavg()[0]:.1f}):", flush=True)
+            for name in order:
+                report(rows[name], runs[name](number), count, cores, snippets)
+    summary(rows, cores)
+
+
+def summary(rows: dict[str, Row], cores: int) -> None:
+    print(f"median of {len(next(iter(rows.values())).rates)} rounds:")
+    for row in rows.values():
+        rate = median(row.rates)
+        line = f"  {row.name:<22} {rate:6.1f} pages/s, {rate / cores:5.1f} a core, F1 {row.scores[0].f1:.4f}"
+        if row.cpus:
+            line += f", CPU {median(row.cpus):.1f} ms/page"
+        if row.worker_peaks:
+            line += f", peak RSS a worker up to {max(row.worker_peaks):.0f} MiB"
+        if row.main_peaks:
+            line += f" (main process {max(row.main_peaks):.0f} MiB)"
+        print(line)
+    ours, theirs = rows["scraper extract"], rows["warcio + trafilatura"]
+    ratios = [a / b for a, b in zip(ours.rates, theirs.rates, strict=True)]
+    print(f"  pages/s (a core), scraper extract / datatrove's way: median {median(ratios):.2f} "
+          f"(each round: {', '.join(f'{ratio:.2f}' for ratio in ratios)}); CPU a page: "
+          f"{median(theirs.cpus) / median(ours.cpus):.2f} times less")
+    if "scraper extract --ray" in rows:
+        on_ray = rows["scraper extract --ray"].rates
+        shares = [a / b for a, b in zip(on_ray, ours.rates, strict=True)]
+        print(f"  scraper extract --ray / the local pool: median {median(shares):.0%} "
+              f"(each round: {', '.join(f'{share:.0%}' for share in shares)})")
 
 
 if __name__ == "__main__":
