@@ -23,7 +23,8 @@ RSS of each cleaning process (scraper: VmHWM of its children, read from /proc wh
 datatrove's way: each pool worker's own ru_maxrss) and of scraper's main process, and the F1
 of the texts on the corpus's snippets (bench/evaluation.py's Tally, the corpus scorer's
 rule: a record that yields no text misses its page's every `with` snippet; a copy of a page
-is scored on its page's snippets). The summary gives medians over rounds.
+is scored on its page's snippets). datatrove's way also gives the seconds each file took: a
+process given whole files idles once its files are done. The summary gives medians over rounds.
 """
 
 from __future__ import annotations
@@ -88,11 +89,14 @@ class Measured:
     """peak RSS of each cleaning process, MiB"""
     main_peak: float | None = None
     """peak RSS of the command's own process, MiB"""
+    note: str = ""
 
 
-def _trafilatura_file(path: Path) -> tuple[list[tuple[str, str]], int, float]:
+def _trafilatura_file(path: Path) -> tuple[list[tuple[str, str]], int, float, float]:
     """datatrove's WarcReader + Trafilatura extractor, reduced to what they do per record: the
-    (record id, text) of each record that yields text, this worker's pid and its peak RSS (MiB)."""
+    (record id, text) of each record that yields text, this worker's pid, its peak RSS (MiB)
+    and the seconds the file took."""
+    started = time.perf_counter()
     import trafilatura
     from warcio.archiveiterator import ArchiveIterator
 
@@ -109,7 +113,7 @@ def _trafilatura_file(path: Path) -> tuple[list[tuple[str, str]], int, float]:
             text = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
             if text:
                 texts.append((record.rec_headers.get_header("WARC-Record-ID"), text))
-    return texts, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return texts, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - started
 
 
 def _cpu() -> float:
@@ -126,10 +130,12 @@ def datatrove_way(paths: list[Path], cores: int) -> Measured:
         pool.join()
     seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     peaks: dict[int, float] = {}
-    for _, pid, peak in results:
+    for _, pid, peak, _ in results:
         peaks[pid] = max(peaks.get(pid, 0.0), peak)
-    return Measured(seconds, cpu, {record: text for texts, _, _ in results for record, text in texts},
-                    sorted(peaks.values()))
+    # A process is given whole files: one that is done early idles while another works.
+    took = ", ".join(f"{result[3]:.0f}" for result in results)
+    return Measured(seconds, cpu, {record: text for texts, _, _, _ in results for record, text in texts},
+                    sorted(peaks.values()), note=f"files took {took} s")
 
 
 def _peak_rss(pid: int) -> float:
@@ -203,6 +209,8 @@ def report(row: Row, measured: Measured, count: int, cores: int, snippets: Snipp
     if measured.main_peak is not None:
         row.main_peaks.append(measured.main_peak)
         line += f" (main process {measured.main_peak:.0f} MiB)"
+    if measured.note:
+        line += f"; {measured.note}"
     print(line, flush=True)
 
 

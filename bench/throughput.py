@@ -244,7 +244,8 @@ def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Name
         ray_summary = json.loads(on_ray.result.stdout or b"{}")
         print(f"  scraper run --ray {result.on_ray:6.1f} pages/s  ({on_ray.seconds:.1f} s; "
               f"{ray_summary.get('new_versions')} archived, {ray_summary.get('failed')} failed"
-              f"{_reasons(ray_summary)}): {result.on_ray / result.ours:.0%} of the local run's")
+              f"{_reasons(ray_summary)}): {result.on_ray / result.ours:.0%} of the local run's; CPU a page in "
+              f"the run's process (Ray's driver, the archive's writer) {1000 * on_ray.cpu_main / urls:.1f} ms")
     print(f"  CPU-bound limit   {result.limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
           f"cleaning time); scraper reaches {100 * result.ours / result.limit:.0f}% of it", flush=True)
     # Every process of the run shares the cores: what each spent a page bounds the throughput.
