@@ -20,7 +20,7 @@ Per tool and round: pages per second and per second a core (wall time of the who
 reading, cleaning, writing, starting its processes), CPU a page (the processes' user and
 system time, from getrusage(RUSAGE_CHILDREN); not for Ray, whose workers are not ours), peak
 RSS of each cleaning process (scraper: VmHWM of its children, read from /proc while it runs;
-datatrove's way: each pool worker's own ru_maxrss) and of scraper's main process, and the F1
+datatrove's way: each pool worker's own VmHWM) and of scraper's main process, and the F1
 of the texts on the corpus's snippets (bench/evaluation.py's Tally, the corpus scorer's
 rule: a record that yields no text misses its page's every `with` snippet; a copy of a page
 is scored on its page's snippets). datatrove's way also gives the seconds each file took: a
@@ -113,7 +113,9 @@ def _trafilatura_file(path: Path) -> tuple[list[tuple[str, str]], int, float, fl
             text = trafilatura.extract(html, favor_precision=True, include_comments=False, deduplicate=True)
             if text:
                 texts.append((record.rec_headers.get_header("WARC-Record-ID"), text))
-    return texts, os.getpid(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, time.perf_counter() - started
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec, so a spawned process's would
+    # start at the RSS of the bench that forked it.
+    return texts, os.getpid(), _peak_rss(os.getpid()), time.perf_counter() - started
 
 
 def _cpu() -> float:
