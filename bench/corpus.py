@@ -18,7 +18,8 @@ round, so that each goes first in some round and the machine's drift falls on al
 
 Per tool and round: pages per second and per second a core (wall time of the whole command:
 reading, cleaning, writing, starting its processes), CPU a page (the processes' user and
-system time, from getrusage(RUSAGE_CHILDREN); not for Ray, whose workers are not ours), peak
+system time, from getrusage(RUSAGE_CHILDREN); not for Ray, whose workers are not ours) and
+the share of the cores' time it is (how busy the command kept them), peak
 RSS of each cleaning process (scraper: VmHWM of its children, read from /proc while it runs;
 datatrove's way: each pool worker's own VmHWM) and of scraper's main process, and the F1
 of the texts on the corpus's snippets (bench/evaluation.py's Tally, the corpus scorer's
@@ -205,7 +206,7 @@ def report(row: Row, measured: Measured, count: int, cores: int, snippets: Snipp
             f"F1 {tally.f1:.4f} (P {tally.precision:.4f} R {tally.recall:.4f}, {len(measured.texts)} texts)")
     if measured.cpu is not None:
         row.cpus.append(1000 * measured.cpu / count)
-        line += f"  CPU {row.cpus[-1]:.1f} ms/page"
+        line += f"  CPU {row.cpus[-1]:.1f} ms/page (cores busy {measured.cpu / (measured.seconds * cores):.0%})"
     if measured.worker_peaks:
         line += f"  peak RSS a worker {', '.join(f'{peak:.0f}' for peak in measured.worker_peaks)} MiB"
     if measured.main_peak is not None:

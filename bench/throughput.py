@@ -265,7 +265,7 @@ def main() -> None:
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--rounds", type=int, default=3,
-                        help="runs of both tools, alternating; the summary gives medians (machines drift)")
+                        help="runs of every tool, in turning order; the summary gives medians (machines drift)")
     parser.add_argument("--skip-trafilatura", action="store_true", help="only scraper (for --urls 10000)")
     parser.add_argument("--ray", action="store_true", help="also scraper run --ray, on one Ray instance")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
