@@ -54,7 +54,7 @@ import trafilatura
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import corpus, wcxb
+from bench import pages, wcxb
 from bench.evaluation import Tally, word_prf
 from scraper.cleaner import DEFAULT_MODEL, STAGES, clean_timed
 from scraper.errors import ScraperError
@@ -160,8 +160,8 @@ def timing(us: Contender, them: Contender, pages: int) -> None:
 
 
 def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Contender) -> None:
-    corpus.require(args.corpus)
-    items = corpus.load(args.corpus)
+    pages.require(args.corpus)
+    items = pages.load(args.corpus)
     if args.fold is not None:
         items = [item for item in items if wcxb.fold_of(item[0]) == args.fold]
     items = items[: args.limit]
@@ -257,7 +257,7 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=("both", "trafilatura", "wcxb"), default="both", help="which set to score")
-    parser.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS, help="trafilatura's corpus")
+    parser.add_argument("--corpus", type=Path, default=pages.DEFAULT_CORPUS, help="trafilatura's corpus")
     parser.add_argument("--wcxb", type=Path, default=wcxb.DEFAULT_WCXB, help="the WCXB development set")
     parser.add_argument("--limit", type=int, help="only the first N pages of each set")
     parser.add_argument("--fold", type=int, choices=range(wcxb.FOLDS), help="only the pages of this fold")

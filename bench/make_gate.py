@@ -21,7 +21,7 @@ from pathlib import Path
 
 import zstandard
 
-from bench import corpus, wcxb
+from bench import pages, wcxb
 
 GATE = Path(__file__).resolve().parents[1] / "fixtures" / "gate"
 EVERY_CORPUS, EVERY_WCXB = 5, 10
@@ -49,15 +49,15 @@ def write(path: Path, records: list[dict[str, object]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", choices=("both", "trafilatura", "wcxb"), default="both", help="which subset to write")
-    parser.add_argument("--corpus", type=Path, default=corpus.DEFAULT_CORPUS, help="trafilatura's corpus")
+    parser.add_argument("--corpus", type=Path, default=pages.DEFAULT_CORPUS, help="trafilatura's corpus")
     parser.add_argument("--wcxb", type=Path, default=wcxb.DEFAULT_WCXB, help="the WCXB development set")
     args = parser.parse_args()
     if args.set in ("both", "trafilatura"):
-        corpus.require(args.corpus)
+        pages.require(args.corpus)
         write(GATE / "pages.jsonl.zst", [
             {"url": url, "with": item["with"], "without": item["without"],
              "html": page.decode("utf-8", errors="surrogateescape")}
-            for url, item, page in corpus.load(args.corpus)[::EVERY_CORPUS]
+            for url, item, page in pages.load(args.corpus)[::EVERY_CORPUS]
         ])
     if args.set in ("both", "wcxb"):
         wcxb.require(args.wcxb)

@@ -47,7 +47,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import DEFAULT_CORPUS, require
+from bench.pages import DEFAULT_CORPUS, require
 from bench.throughput import BenchServer, QuietHandler, load_pages, page_number
 
 REPO = Path(__file__).resolve().parents[1]

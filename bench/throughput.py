@@ -2,6 +2,7 @@
 
     python bench/throughput.py                  # 1,000 pages from 20 loopback hosts, 3 rounds
     python bench/throughput.py --urls 10000 --rounds 1 --skip-trafilatura   # peak memory
+    python bench/throughput.py --ray            # scraper run --ray too, on one Ray instance
 
 Pages of the evaluation corpus (../shared/eval/trafilatura-corpus, or --corpus) are served
 from 20 loopback addresses (127.0.0.1 ... 127.0.0.20) by a server in a subprocess, each
@@ -12,7 +13,10 @@ memory of the scraper process, and the CPU-bound limit: cores / mean cleaning ti
 most any pipeline that cleans every page could do on this machine. Machines shared with
 others drift (trafilatura's time for the same list varied by half within an hour), so each
 round runs both tools back to back, alternating which goes first, and the summary gives the
-median of the rounds.
+median of the rounds. With --ray, each round also runs `scraper run --ray` on the same list
+with the same options (a third turn in the rotating order), on a Ray instance started once for
+the bench (bench/ray_local.py says why), and prints its pages per second beside the local
+run's.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from statistics import median
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.corpus import DEFAULT_CORPUS, load, require
+from bench.pages import DEFAULT_CORPUS, load, require
+from bench.ray_local import ray_or_none
 
 HOSTS = 20
 
@@ -138,11 +143,11 @@ class Timed:
     result: subprocess.CompletedProcess[bytes]
 
 
-def timed(command: list[str]) -> Timed:
+def timed(command: list[str], env: dict[str, str] | None = None) -> Timed:
     """Wall seconds, peak RSS and CPU seconds of a command and its child processes."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak, main, children = 0.0, 0.0, {}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    peak, main, children = 0.0, 0.0, dict[int, float]()
     while process.poll() is None:
         peak = max(peak, peak_rss_mib(process.pid))
         main = max(main, cpu_seconds(process.pid))
@@ -182,26 +187,36 @@ class Round:
     """pages/s of trafilatura's CLI"""
     limit: float
     """cores / mean cleaning time, measured right after"""
+    on_ray: float | None = None
+    """pages/s of scraper run --ray"""
+
+
+def scraper_run(listing: Path, db: Path, args: argparse.Namespace, env: dict[str, str] | None = None) -> Timed:
+    """`scraper run` of the list, with --ray when env points at a Ray instance."""
+    return timed([sys.executable, "-m", "scraper", "run", str(listing), "--db", str(db), "-q", "--json",
+                  "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency), "--interval", "0",
+                  *(["--ray"] if env else [])], env)
 
 
 def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Namespace, number: int,
-              server: int) -> Round:
-    """Both tools on the list (scraper first in odd rounds, trafilatura first in even ones),
+              server: int, ray_env: dict[str, str] | None) -> Round:
+    """Each tool on the list, in an order that turns round by round (scraper first in round 1),
     then the CPU-bound limit, printed as they come."""
     urls = args.urls
     ours: Timed | None = None
+    on_ray: Timed | None = None
     theirs_s = server_cpu = 0.0
     summary: dict[str, object] = {}
-    order = ["scraper", "trafilatura"] if number % 2 else ["trafilatura", "scraper"]
-    for tool in order:
+    tools = ["scraper", "trafilatura", *(["ray"] if ray_env else [])]
+    turn = (number - 1) % len(tools)
+    for tool in tools[turn:] + tools[:turn]:
         if tool == "scraper":
             before = cpu_seconds(server)
-            ours = timed(
-                [sys.executable, "-m", "scraper", "run", str(listing), "--db", str(work / f"bench{number}.db"), "-q",
-                 "--json", "--concurrency", str(args.concurrency), "--per-host", str(args.concurrency),
-                 "--interval", "0"])
+            ours = scraper_run(listing, work / f"bench{number}.db", args)
             server_cpu = cpu_seconds(server) - before
             summary = json.loads(ours.result.stdout or b"{}")
+        elif tool == "ray":
+            on_ray = scraper_run(listing, work / f"ray{number}.db", args, ray_env)
         elif not args.skip_trafilatura:
             config = work / "trafilatura.cfg"
             config.write_text("[DEFAULT]\nDOWNLOAD_TIMEOUT = 30\nMAX_FILE_SIZE = 20000000\nMIN_FILE_SIZE = 10\n"
@@ -218,13 +233,19 @@ def one_round(listing: Path, work: Path, pages: list[bytes], args: argparse.Name
     assert ours is not None
     mean = mean_clean_seconds(pages, 300)
     result = Round(urls / ours.seconds, ours.peak_rss, urls / theirs_s if theirs_s else None,
-                   (os.cpu_count() or 1) / mean)
+                   (os.cpu_count() or 1) / mean, urls / on_ray.seconds if on_ray else None)
     print(f"round {number}:")
     print(f"  scraper run       {result.ours:6.1f} pages/s  ({ours.seconds:.1f} s; {summary.get('new_versions')} "
           f"archived, {summary.get('failed')} failed{_reasons(summary)})  peak RSS {ours.peak_rss:.0f} MiB")
     if result.theirs is not None:
         print(f"  trafilatura CLI   {result.theirs:6.1f} pages/s  ({theirs_s:.1f} s; {written} written)")
         print(f"  throughput ratio (scraper / trafilatura) {result.ours / result.theirs:.2f}")
+    if on_ray is not None and result.on_ray is not None:
+        ray_summary = json.loads(on_ray.result.stdout or b"{}")
+        print(f"  scraper run --ray {result.on_ray:6.1f} pages/s  ({on_ray.seconds:.1f} s; "
+              f"{ray_summary.get('new_versions')} archived, {ray_summary.get('failed')} failed"
+              f"{_reasons(ray_summary)}): {result.on_ray / result.ours:.0%} of the local run's; CPU a page in "
+              f"the run's process (Ray's driver, the archive's writer) {1000 * on_ray.cpu_main / urls:.1f} ms")
     print(f"  CPU-bound limit   {result.limit:6.1f} pages/s  ({os.cpu_count()} cores / {mean * 1000:.1f} ms mean "
           f"cleaning time); scraper reaches {100 * result.ours / result.limit:.0f}% of it", flush=True)
     # Every process of the run shares the cores: what each spent a page bounds the throughput.
@@ -244,8 +265,9 @@ def main() -> None:
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--rounds", type=int, default=3,
-                        help="runs of both tools, alternating; the summary gives medians (machines drift)")
+                        help="runs of every tool, in turning order; the summary gives medians (machines drift)")
     parser.add_argument("--skip-trafilatura", action="store_true", help="only scraper (for --urls 10000)")
+    parser.add_argument("--ray", action="store_true", help="also scraper run --ray, on one Ray instance")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -258,7 +280,7 @@ def main() -> None:
                               stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        with tempfile.TemporaryDirectory() as work:
+        with tempfile.TemporaryDirectory() as work, ray_or_none(args.ray, os.cpu_count() or 1) as ray_env:
             listing = Path(work) / "urls.txt"
             # Page n on host n % 20; past the corpus, the same pages again under a new query.
             listing.write_text("".join(f"http://127.0.0.{n % HOSTS + 1}:{args.port}/p/{n}?r={n}\n"
@@ -266,7 +288,7 @@ def main() -> None:
             print(f"{args.urls} URLs on {HOSTS} hosts, {args.latency * 1000:.0f} ms latency, "
                   f"concurrency {args.concurrency}, {os.cpu_count()} cores, {args.rounds} rounds", flush=True)
             pages = load_pages(args.corpus)
-            rounds = [one_round(listing, Path(work), pages, args, number, server.pid)
+            rounds = [one_round(listing, Path(work), pages, args, number, server.pid, ray_env)
                       for number in range(1, args.rounds + 1)]
     finally:
         server.kill()
@@ -278,6 +300,11 @@ def main() -> None:
         print(f", throughput ratio {median(r.ours / (r.theirs or 1) for r in rounds):.2f} "
               f"(each round: {', '.join(f'{r.ours / (r.theirs or 1):.2f}' for r in rounds)})", end="")
     print()
+    if args.ray:
+        shares = [(r.on_ray or 0) / r.ours for r in rounds]
+        print(f"scraper run --ray: median {median(r.on_ray or 0 for r in rounds):.1f} pages/s, "
+              f"{median(shares):.0%} of the local run's (each round: {', '.join(f'{s:.0%}' for s in shares)})")
+
 
 
 if __name__ == "__main__":

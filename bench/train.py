@@ -30,10 +30,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import wcxb
-from bench.corpus import DEFAULT_CORPUS
-from bench.corpus import load as load_corpus
-from bench.corpus import require as require_corpus
 from bench.evaluation import Tally, normalise, word_prf, words
+from bench.pages import DEFAULT_CORPUS
+from bench.pages import load as load_corpus
+from bench.pages import require as require_corpus
 from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
