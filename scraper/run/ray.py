@@ -155,7 +155,10 @@ class Cluster:
 
     def completed(self, timeout: float | None) -> list[Done]:
         # At most a second: the URLs past their deadline are looked for between waits.
-        ready, _ = ray.wait(list(self._pending), num_returns=1, timeout=1.0 if timeout is None else min(timeout, 1.0))
+        ready, rest = ray.wait(list(self._pending), num_returns=1,
+                               timeout=1.0 if timeout is None else min(timeout, 1.0))
+        if ready and rest:  # and all the others ready by now, in the same call: one wait a batch, not a page
+            ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         now = time.monotonic()
         done = []
         for ref in ready or [ref for ref, sent in self._pending.items() if sent.deadline < now]:
