@@ -4,6 +4,7 @@
     python bench/extract.py --set wcxb --fold 2 --worst 20   # one set, one fold
     python bench/extract.py --set trafilatura --limit 200
     python bench/extract.py --rules                          # the rules (clean(..., model=None))
+    python bench/extract.py --with-metadata                  # trafilatura reading metadata too
     python bench/extract.py --extractor candidate:extract    # score another function instead
     python bench/extract.py --models runs/                   # other fold models
 
@@ -18,7 +19,9 @@ Two development sets, looked for in ../shared/eval/ beside the checkout unless -
   target is at most 1% of the set.
 Both extractors run interleaved, page by page, so machine load affects both alike; the time
 ratio is ours over trafilatura's (2.3.1 measured so far; extract(html, url=url,
-include_comments=False)). --limit takes the first N pages of each set (by URL, by id).
+include_comments=False), which reads no metadata; --with-metadata adds with_metadata=True, the
+title, authors, date and site that scraper.clean reads too). --limit takes the first N pages of
+each set (by URL, by id).
 
 Folds: a page's fold is sha1(its domain) mod 5, on both sets (bench/wcxb.py, the same rule as
 the WCXB scorer's folds()), so no site is in two folds; --fold I scores fold I's pages only.
@@ -121,7 +124,8 @@ def ours(args: argparse.Namespace) -> Contender:
         if models is None:
             return Contender(args.extractor, lambda html, url, fold: function(html, url))
         takes_model(function, args.extractor)
-        return Contender(args.extractor, lambda html, url, fold: function(html, url, model=model_path(models, fold)))
+        folds = models  # a str here, for the lambda too
+        return Contender(args.extractor, lambda html, url, fold: function(html, url, model=model_path(folds, fold)))
     if args.rules:
         return _timed("scraper.clean (rules)", lambda fold: None)
     if args.shipped:
@@ -147,8 +151,17 @@ def _timed(name: str, model: Callable[[int], Path | None]) -> Contender:
     return Contender(name, timed, stages)
 
 
-def baseline() -> Contender:
-    return Contender(BASELINE, lambda html, url, fold: trafilatura.extract(html, url=url, include_comments=False))
+def baseline(with_metadata: bool = False) -> Contender:
+    """trafilatura.extract, or with_metadata its bare_extraction reading the title, authors,
+    date and site as we do (its text scored: extract() would put them in a header)."""
+    if not with_metadata:
+        return Contender(BASELINE, lambda html, url, fold: trafilatura.extract(html, url=url, include_comments=False))
+
+    def with_metadata_text(html: bytes, url: str, fold: int) -> str | None:
+        document = trafilatura.bare_extraction(html, url=url, include_comments=False, with_metadata=True)
+        return None if document is None or isinstance(document, dict) else document.text
+
+    return Contender(BASELINE + " with metadata", with_metadata_text)
 
 
 def timing(us: Contender, them: Contender, pages: int) -> None:
@@ -267,6 +280,8 @@ def main() -> None:
                         help='clean fold I with model=DIR/fold{I}.model (or a path with "{fold}"); '
                              'default bench/models')
     parser.add_argument("--rules", action="store_true", help="score the rules (clean(..., model=None))")
+    parser.add_argument("--with-metadata", action="store_true",
+                        help="give trafilatura with_metadata=True: the title, authors and date we read too")
     parser.add_argument("--shipped", action="store_true",
                         help="score the shipped model, which saw these pages: for its speed only")
     args = parser.parse_args()
@@ -275,7 +290,7 @@ def main() -> None:
     sets = [run for name, run in (("trafilatura", run_trafilatura_corpus), ("wcxb", run_wcxb))
             if args.set in ("both", name)]
     for number, run in enumerate(sets):
-        us, them = ours(args), baseline()  # fresh counts for each set
+        us, them = ours(args), baseline(args.with_metadata)  # fresh counts for each set
         if number:
             print()
         run(args, us, them)
