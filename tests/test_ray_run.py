@@ -14,16 +14,15 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SEEDS
+from tests.hostile import HostileServer
 from tests.server import FIXTURES, LocalServer, Response
 
 ray = pytest.importorskip("ray")
@@ -120,44 +119,6 @@ def _wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[str]
         time.sleep(0.05)
 
 
-class _Tagged(ThreadingHTTPServer):
-    """One page with an ETag; records each request's If-None-Match and answers 304 when it matches."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _TaggedHandler)
-        self.asked: list[str | None] = []
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/tagged"
-
-    def __enter__(self) -> _Tagged:
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _TaggedHandler(BaseHTTPRequestHandler):
-    server: _Tagged
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        status, body = 404, b""
-        if self.path == "/tagged":
-            self.server.asked.append(self.headers.get("If-None-Match"))
-            matched = self.headers.get("If-None-Match") == '"v1"'
-            status, body = (304, b"") if matched else (200, (FIXTURES / SEED).read_bytes())
-        self.send_response(status)
-        self.send_header("ETag", '"v1"')
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 DELAY = 0.3
 INTERVAL = 0.5
 CRAWL_DELAY = 1.0
@@ -167,8 +128,8 @@ def test_a_cluster_run_is_as_polite_as_a_local_one_and_fetches_conditionally(
         cluster: tuple[str, int], db_path: Path, tmp_path: Path) -> None:
     """Three hosts over several fetcher actors: per host one URL at a time, --interval apart,
     Crawl-delay raising it; stdout holds the JSON summary only; a rerun sends the ETag."""
-    with LocalServer() as one, LocalServer() as two, LocalServer() as slow, _Tagged() as conditional:
-        tagged = conditional.url
+    with LocalServer() as one, LocalServer() as two, LocalServer() as slow, HostileServer() as conditional:
+        tagged = conditional.set_page("/tagged", (FIXTURES / SEED).read_bytes(), etag="v1")
         slow.set("/robots.txt", Response(body=f"User-agent: *\nCrawl-delay: {CRAWL_DELAY:g}\n".encode(),
                                           headers={"Content-Type": "text/plain"}))
         urls = [tagged] + [server.url(f"/delay/{DELAY}/{SEED}?n={n}") for server in (one, two, slow) for n in range(4)]
@@ -188,7 +149,8 @@ def test_a_cluster_run_is_as_polite_as_a_local_one_and_fetches_conditionally(
         code, totals, err = _run(_listing(tmp_path / "again.txt", [tagged]), db_path, cluster[0])
         assert code == 0, err
         assert (totals["unchanged"], totals["failed"]) == (1, 0)
-        assert conditional.asked == [None, '"v1"']  # the driver sent the stored ETag with the URL
+        # the driver sent the stored ETag with the URL
+        assert [hit.headers.get("if-none-match") for hit in conditional.hits("/tagged")] == [None, '"v1"']
     with _checked(db_path) as db:
         assert db.execute("SELECT count(*), max(version) FROM versions").fetchone() == (13, 1)
 
