@@ -72,28 +72,34 @@ def _form_notes(seg: Segmentation) -> set[int]:
     blocks, elements = seg.blocks, seg.elements
     if not seg.fields:
         return set()
+    # Words, longest block and blocks (a run: reading order keeps a subtree's blocks together)
+    # under each element: each block's on its own element, then carried up to the parents (a
+    # parent comes before its children, so one pass from the end).
     words = [0] * len(elements)
     longest = [0] * len(elements)
-    under: list[list[int]] = [[] for _ in elements]
+    first = [len(blocks)] * len(elements)
+    last = [-1] * len(elements)
     for i, block in enumerate(blocks):
-        count = len(block.text.split())
-        e = block.element
-        while e >= 0:
-            words[e] += count
-            longest[e] = max(longest[e], count)
-            under[e].append(i)
-            e = elements[e].parent
+        e, count = block.element, len(block.text.split())
+        words[e] += count
+        longest[e] = max(longest[e], count)
+        first[e], last[e] = min(first[e], i), i
+    for e in range(len(elements) - 1, 0, -1):
+        p = elements[e].parent
+        words[p] += words[e]
+        longest[p] = max(longest[p], longest[e])
+        first[p], last[p] = min(first[p], first[e]), max(last[p], last[e])
     dropped: set[int] = set()
     for box in set(seg.fields):
         while (parent := elements[box].parent) > 0 and words[parent] <= FORM_BOX_WORDS \
                 and longest[parent] < FORM_NOTE_WORDS:
             box = parent
-        inside = under[box]
+        inside = range(first[box], last[box] + 1)
         dropped.update(i for i in inside if len(blocks[i].text.split()) < FORM_NOTE_WORDS)
         # The lines just before and after the box, in elements beside it.
-        first = inside[0] if inside else _next_block(seg, box)
-        last = inside[-1] if inside else first - 1
-        for i in (first - 1, last + 1):
+        start = inside.start if inside else _next_block(seg, box)
+        end = inside.stop - 1 if inside else start - 1
+        for i in (start - 1, end + 1):
             if 0 <= i < len(blocks) and i not in inside and _beside(elements, blocks[i].element, box):
                 text = blocks[i].text
                 if len(text.split()) < FORM_NOTE_WORDS and (_COMMENT_NOTICE.search(text) or stock_line(text)):
