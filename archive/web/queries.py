@@ -184,18 +184,16 @@ def changes(archive: Archive, *, site_filter: str = "", limit: int = 50) -> list
     """The newest versions (a new page is its version 1), newest first, each with its word diff
     against the version before."""
     where = "WHERE site(p.url) = ?" if site_filter else ""
+    # The version before comes in the same query (none for a first version, or one pruned away).
     rows = _rows(archive, "SELECT p.id AS page_id, p.url, v.version, v.fetched_at, v.title, v.word_count,"
-                          " v.words_added, v.words_removed, v.text FROM versions v JOIN pages p ON p.id = v.page_id"
+                          " v.words_added, v.words_removed, v.text, prev.text AS before_text"
+                          " FROM versions v JOIN pages p ON p.id = v.page_id"
+                          " LEFT JOIN versions prev ON prev.page_id = v.page_id AND prev.version = v.version - 1"
                           f" {where} ORDER BY v.fetched_at DESC, v.id DESC LIMIT ?",
                  [site_filter, limit] if site_filter else [limit])
     for row in rows:
-        text = row.pop("text") or ""
-        if row["version"] > 1:
-            before = _rows(archive, "SELECT text FROM versions WHERE page_id = ? AND version = ?",
-                           [row["page_id"], row["version"] - 1])
-            row["changes"] = [{"op": change.op, "text": change.text}
-                              for change in word_diff(before[0]["text"] or "" if before else "", text)]
-        else:
-            row["changes"] = []
+        text, before = row.pop("text") or "", row.pop("before_text") or ""
+        row["changes"] = [{"op": change.op, "text": change.text} for change in word_diff(before, text)] \
+            if row["version"] > 1 else []
         row["opening"] = [paragraph for paragraph in text.split("\n") if paragraph.strip()][:3]
     return rows
