@@ -125,12 +125,12 @@ def page_failures(archive: Archive, url: str, limit: int = 20) -> list[dict[str,
 
 
 def near_duplicates(archive: Archive, url: str) -> list[dict[str, Any]]:
-    matches = []
-    for match in similar(archive, url):
-        found = _rows(archive, "SELECT id FROM pages WHERE url = ?", [match.url])
-        matches.append({"page_id": found[0]["id"] if found else None, "url": match.url, "title": match.title,
-                        "version": match.version, "similarity": round(match.similarity, 3)})
-    return matches
+    found = similar(archive, url)
+    ids = {row["url"]: row["id"] for row in _rows(
+        archive, f"SELECT id, url FROM pages WHERE url IN ({', '.join('?' * len(found))})",
+        [match.url for match in found])} if found else {}
+    return [{"page_id": ids.get(match.url), "url": match.url, "title": match.title, "version": match.version,
+             "similarity": round(match.similarity, 3)} for match in found]
 
 
 def version(archive: Archive, page_id: int, number: int) -> dict[str, Any]:
