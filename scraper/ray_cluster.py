@@ -19,6 +19,12 @@ OBJECT_STORE_BYTES = 256 * 1024 * 1024
 """A local instance's object store: pages pass through it one window at a time."""
 
 
+TOKEN_HINT = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token and give its token"
+              " (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token)")
+"""Ray turns token authentication on by itself only for a cluster it finds on this machine, not
+for one named by its address, and then says no more than that it could not connect."""
+
+
 class RayUnavailable(ScraperError):
     reason = "ray"
 
@@ -44,7 +50,8 @@ def connected(address: str | None = None, *, cpus: int | None = None) -> Iterato
                      runtime_env={"env_vars": {"PYTHONPATH": _python_path()}}, **quiet)
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError, ...: whatever Ray raises, one line
         where = f"the cluster at {address}" if address else "a local Ray instance"
-        raise RayUnavailable(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}") from None
+        hint = TOKEN_HINT if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token" else ""
+        raise RayUnavailable(f"cannot start or join {where}: {' '.join(str(exc).split())[:300]}{hint}") from None
     try:
         yield
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,16 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[tuple[str, int]]:
-    """A one-node Ray cluster on loopback: its address, and the pid whose descendants it runs."""
+@contextmanager
+def _head(auth: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """A one-node Ray cluster on loopback, started with the auth settings given: its address,
+    and the pid whose descendants it runs."""
     port = _free_port()
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
          "--node-ip-address=127.0.0.1", "--num-cpus=2", "--include-dashboard=false",
          f"--object-store-memory={200 * 1024 * 1024}", "--block", "--disable-usage-stats"],
-        env={**os.environ, **NO_TOKEN, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, **auth, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     address = f"127.0.0.1:{port}"
     try:
@@ -69,21 +71,29 @@ def cluster() -> Iterator[tuple[str, int]]:
             head.wait(timeout=10)
 
 
-def _env(db_path: Path, address: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
-    env.update(NO_TOKEN, SCRAPER_DB=str(db_path))
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[tuple[str, int]]:
+    with _head(NO_TOKEN) as head:
+        yield head
+
+
+def _env(db_path: Path, address: str | None, auth: dict[str, str] = NO_TOKEN) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS" and not key.startswith("RAY_AUTH")}
+    env.update(auth, SCRAPER_DB=str(db_path))
     if address:
         env["RAY_ADDRESS"] = address
     return env
 
 
-def _start(listing: Path, db_path: Path, address: str | None, *flags: str) -> subprocess.Popen[str]:
+def _start(listing: Path, db_path: Path, address: str | None, *flags: str,
+           auth: dict[str, str] = NO_TOKEN) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "scraper", "run", str(listing), "--ray", "--json", *FLAGS, *flags],
-                            env=_env(db_path, address), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=_env(db_path, address, auth), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _run(listing: Path, db_path: Path, address: str | None, *flags: str) -> tuple[int, dict[str, object], str]:
-    process = _start(listing, db_path, address, *flags)
+def _run(listing: Path, db_path: Path, address: str | None, *flags: str,
+         auth: dict[str, str] = NO_TOKEN) -> tuple[int, dict[str, object], str]:
+    process = _start(listing, db_path, address, *flags, auth=auth)
     out, err = process.communicate(timeout=RUN_TIMEOUT)
     assert out, err
     return process.returncode, json.loads(out), err
@@ -164,6 +174,30 @@ def test_a_run_starts_a_ray_instance_of_its_own_and_reports_as_locally(db_path: 
     assert (totals["new_versions"], totals["failed"], totals["failed_by_reason"]) == (3, 1, {"http 404": 1})
     assert "failed: " in err and "/status/404" in err
 
+
+
+def test_a_cluster_with_token_authentication_is_joined_with_its_token(db_path: Path, tmp_path: Path) -> None:
+    """Without RAY_AUTH_MODE=token the run fails in one line that says what to set; with it and
+    the head's token, the run archives its page."""
+    token = tmp_path / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    home = tmp_path / "home"  # Ray looks for ~/.ray/auth_token: not the user's
+    home.mkdir()
+    with _head({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token), "HOME": str(home)}) as (address, _), \
+            LocalServer() as server:
+        listing = _listing(tmp_path / "urls.txt", [server.url(f"/fixtures/{SEED}")])
+        command = [sys.executable, "-m", "scraper", "run", str(listing), "--ray", "--json", *FLAGS]
+        refused = subprocess.run(command, env={**_env(db_path, address, {}), "HOME": str(home)},
+                                 capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        assert refused.returncode == 1 and refused.stdout == "", refused.stderr
+        error = refused.stderr.strip().splitlines()[-1]
+        assert error.startswith(f"Error: cannot start or join the cluster at {address}: "), error
+        assert "RAY_AUTH_MODE=token" in error and "Traceback" not in refused.stderr
+
+        code, totals, err = _run(listing, db_path, address, auth={"RAY_AUTH_MODE": "token",
+                                                                 "RAY_AUTH_TOKEN_PATH": str(token)})
+    assert code == 0, err
+    assert (totals["new_versions"], totals["failed"]) == (1, 0)
 
 SLOW = 3.0
 
