@@ -106,13 +106,15 @@ def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
     return kind == "email" or (kind == "text" and "mail" in named)
 
 
-def _children(node: LexborNode) -> list[LexborNode]:
-    kids = []
-    child = node.child
+_Entry = tuple[LexborNode, int, bool] | str | None
+
+
+def _push_children(stack: list[_Entry], node: LexborNode, element: int, in_link: bool) -> None:
+    """node's children onto the stack, last first, so that they pop in page order."""
+    child = node.last_child
     while child is not None:
-        kids.append(child)
-        child = child.next
-    return kids
+        stack.append((child, element, in_link))
+        child = child.prev
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
@@ -164,8 +166,8 @@ def segment(body: LexborNode) -> Segmentation:
     # An explicit stack, not recursion: pages nest elements thousands deep. Entries: a node
     # to read with its block element and whether a link holds it; None, which ends a block
     # element; or Markdown that closes an inline element.
-    stack: list[tuple[LexborNode, int, bool] | str | None] = []
-    stack += [(node, 0, False) for node in reversed(_children(body))]
+    stack: list[_Entry] = []
+    _push_children(stack, body, 0, False)
     seen = 0
     while stack and seen < MAX_NODES:
         entry = stack.pop()
@@ -217,8 +219,7 @@ def segment(body: LexborNode) -> Segmentation:
             elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
                                     parent.preformatted or tag == "pre"))
             stack.append(None)
-            here = len(elements) - 1
-            stack += [(kid, here, False) for kid in reversed(_children(node))]
+            _push_children(stack, node, len(elements) - 1, False)
             continue
         # Inline: its text joins the open block, marked up for Markdown where it says something.
         block = open_block(element)
@@ -226,7 +227,6 @@ def segment(body: LexborNode) -> Segmentation:
         if opening:
             block.markdown.append(opening)
             stack.append(closing)
-        linked = in_link or tag == "a"
-        stack += [(kid, element, linked) for kid in reversed(_children(node))]
+        _push_children(stack, node, element, in_link or tag == "a")
     close_block()
     return Segmentation(elements, blocks, fields)

