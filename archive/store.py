@@ -485,6 +485,16 @@ class Archive:
             return None
         return Validators(etag=row[0], last_modified=row[1])
 
+    def content_hash(self, url: str) -> str | None:
+        """The content hash of the page's latest version, if the archive has one: a page cleaned
+        to it again is unchanged, and need not be packed."""
+        with self._reading():
+            row = self.db.execute(
+                "SELECT v.content_hash FROM pages p JOIN versions v"
+                " ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [canonical_url(url)]
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def start_run(self, command: str) -> int:
         """A new run, as running; runs of this machine left running by a process that is gone
         (killed with kill -9, or the machine stopped) become killed."""

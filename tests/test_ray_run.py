@@ -291,3 +291,26 @@ def test_a_cluster_run_archives_what_a_local_run_does(
     assert on_ray == local
     assert {(method, dictionary) for _, _, method, dictionary, _ in on_ray["blobs"]} == {  # type: ignore[attr-defined]
         ("zstd-dict-text", 1)}
+
+
+def test_a_clean_task_packs_its_page_unless_the_archive_holds_its_article_already() -> None:
+    """The task as a function, here: a page is packed with the dictionary it is given; a page
+    whose article has the content hash of the page's latest version is not (it is not saved)."""
+    from archive import packing
+    from scraper.models import Page
+    from scraper.run import ray as on_ray
+
+    content = (FIXTURES / SEED).read_bytes()
+    fetched = Page(url="https://example.com/a", final_url="https://example.com/a", content=content,
+                   html=content.decode(), status=200)
+    dictionary = packing.Dictionary(3, content[:2048])
+    try:
+        cleaned = on_ray.clean(fetched, dictionary, None, 60.0, 1024)
+        assert not isinstance(cleaned, Exception) and cleaned.article is not None
+        assert cleaned.packed == packing.pack(content, cleaned.article, dictionary)
+        assert cleaned.packed.blob is not None and cleaned.packed.blob.dictionary_id == 3
+        again = on_ray.clean(fetched, dictionary, cleaned.article.content_hash, 60.0, 1024)
+        assert not isinstance(again, Exception)
+        assert (again.article, again.packed) == (cleaned.article, None)
+    finally:
+        on_ray._POOLS.pop((60.0, 1024)).close()

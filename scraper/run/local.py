@@ -52,7 +52,8 @@ class Threads:
         # A host whose next turn is over an interval away would only tie up a thread asleep.
         return self._client.gate.ready_at(host) - self._client.politeness.interval
 
-    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary) -> None:
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
         # Packed by the writer, not here: on one machine the cores are the bound, not the writer,
         # and the pack would travel from the cleaning process and be checked (README, Ray).
         self._pending[self._threads.submit(self._work, url, validators)] = (url, host)

@@ -84,9 +84,11 @@ class Executor(Protocol):
         would only wait for the host's turn, holding a place."""
         ...
 
-    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary) -> None:
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
         """Fetch url (conditionally, with validators) and clean it; pack it with the archive's
-        dictionary where it is cleaned, if the executor does."""
+        dictionary where it is cleaned, if the executor does, unless its article's content hash
+        is content_hash (the latest version's: unchanged, it is not saved again)."""
         ...
 
     def completed(self, timeout: float | None) -> list[Done]:
@@ -140,7 +142,7 @@ def walk(urls: Iterable[str], archive: Archive, executor: Executor, *, concurren
             url, host = taken
             in_flight[host] += 1
             out += 1
-            executor.submit(url, host, archive.validators(url), dictionary)
+            executor.submit(url, host, archive.validators(url), dictionary, archive.content_hash(url))
         if not out and not queues:
             return
         # Wake for a finished URL, or when a waiting host's turn comes.

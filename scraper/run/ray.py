@@ -72,10 +72,11 @@ _POOLS: dict[tuple[float, int], CleaningPool] = {}
 """One cleaning process per Ray worker process, kept between the tasks it runs."""
 
 
-def clean(fetched: Page | ScraperError, dictionary: Dictionary, timeout: float,
+def clean(fetched: Page | ScraperError, dictionary: Dictionary, content_hash: str | None, timeout: float,
           memory: int) -> Cleaned | ScraperError:
-    """A Ray task: the page with its article, packed with the archive's dictionary (no article
-    for a 304), or why it has none."""
+    """A Ray task: the page with its article, packed with the archive's dictionary unless its
+    content hash is content_hash (the page's latest version's: unchanged), no article for a
+    304; or why it has none."""
     if isinstance(fetched, ScraperError):
         return fetched
     if fetched.status == 304:
@@ -85,6 +86,8 @@ def clean(fetched: Page | ScraperError, dictionary: Dictionary, timeout: float,
         pool = _POOLS[timeout, memory] = CleaningPool(1, timeout=timeout, memory=memory)
     try:
         article = pool.clean(fetched.html, fetched.final_url)
+        if article.content_hash == content_hash:
+            return Cleaned(fetched, article)
         return Cleaned(fetched, article, packing.pack(fetched.content, article, dictionary))
     except ScraperError as error:
         return error
@@ -137,6 +140,7 @@ class _Sent:
     url: str
     host: str
     validators: Validators | None
+    content_hash: str | None
     tries: int
     deadline: float
     """time.monotonic() past which the cluster's silence fails the URL."""
@@ -157,10 +161,11 @@ class Cluster:
     def ready_at(self, host: str) -> float:
         return float("-inf")  # the host's actor spaces its requests: it may be sent one any time
 
-    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary) -> None:
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
         if self._dictionary is None or self._dictionary[0] != dictionary.id:
             self._dictionary = dictionary.id, ray.put(dictionary)  # once, not with every task
-        self._send(url, host, validators, 1)
+        self._send(url, host, validators, content_hash, 1)
 
     def completed(self, timeout: float | None) -> list[Done]:
         # At most a second: the URLs past their deadline are looked for between waits.
@@ -174,17 +179,19 @@ class Cluster:
             sent = self._pending.pop(ref)
             answer = _answer(ref, sent, self._patience)
             if isinstance(answer, WorkerLost) and sent.tries < TRIES:
-                self._send(sent.url, sent.host, sent.validators, sent.tries + 1)
+                self._send(sent.url, sent.host, sent.validators, sent.content_hash, sent.tries + 1)
                 continue
             done.append(Done(sent.url, sent.host, _Unwrap(answer)))
         return done
 
-    def _send(self, url: str, host: str, validators: Validators | None, tries: int) -> None:
+    def _send(self, url: str, host: str, validators: Validators | None, content_hash: str | None,
+              tries: int) -> None:
         assert self._dictionary is not None  # put by submit, before any URL is sent
         actor = self._actors[zlib.crc32(host.encode()) % len(self._actors)]  # a host always goes to one actor
         fetched = actor.fetch.remote(url, validators)
-        cleaned = self._remote_clean.remote(fetched, self._dictionary[1], *self._clean_bounds)  # where a core is free
-        self._pending[cleaned] = _Sent(url, host, validators, tries, time.monotonic() + self._patience)
+        cleaned = self._remote_clean.remote(fetched, self._dictionary[1], content_hash,  # where a core is free
+                                            *self._clean_bounds)
+        self._pending[cleaned] = _Sent(url, host, validators, content_hash, tries, time.monotonic() + self._patience)
 
 
 def _answer(ref: Any, sent: _Sent, patience: float) -> Cleaned | ScraperError:
