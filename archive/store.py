@@ -24,8 +24,9 @@ from typing import Any, NamedTuple
 import zstandard
 from sqlite_utils import Database
 
-from archive import compression, fts
+from archive import compression, fts, packing
 from archive.diff import word_changes
+from archive.packing import TEXT_METHODS, Blob, Dictionary, Packed
 from archive.schema import missing_table, needs_upgrade, ours, upgrade
 from scraper.errors import ArchiveError, NotArchived, ScraperError, SearchError, Skipped
 from scraper.fetcher import Validators
@@ -183,23 +184,30 @@ class Archive:
 
     # ---- writing -------------------------------------------------------------------
 
-    def save(self, page: Page, article: Article, *, run_id: int | None = None) -> SaveResult:
+    def save(self, page: Page, article: Article, *, packed: Packed | None = None,
+             run_id: int | None = None) -> SaveResult:
         """Store a snapshot of page; a new version only if the article changed.
 
         The slow part (compressing the HTML and the Markdown, counting the words changed: a
         few milliseconds, tens on a long edited page) is done before the write lock, against
         the page's latest version as read then, so that other writers wait only for the rows.
         Should another writer save this page in between, it is done again under the lock.
+
+        `packed`, the page and article packed elsewhere (archive.packing.pack, where the page
+        was cleaned), saves this process the packing: it is checked (ArchiveError, and nothing
+        written, when its HTML's hash, dictionary, HTML or Markdown are not the page's) and
+        kept. An edited page's delta against its previous HTML is still tried here, and the
+        smaller form kept; an unchanged page ignores it.
         """
         url = canonical_url(page.url)
         now = iso_utc(page.fetched_at)
         try:
-            plan = self._plan(url, page, article)
+            plan = self._plan(url, page, article, packed)
         except sqlite3.Error as exc:
             raise ArchiveError(f"cannot read the archive: {exc}") from exc
         with self._write():
             if self._latest(url) != plan.latest:
-                plan = self._plan(url, page, article)
+                plan = self._plan(url, page, article, packed)
             if plan.latest is None:
                 page_id = self._insert("pages", {"url": url, "final_url": page.final_url, "first_seen": now,
                                                  "last_checked": now, "latest_version": 0})
@@ -217,7 +225,7 @@ class Archive:
                         "INSERT OR IGNORE INTO blobs (sha256, size, compression, content, base, text_id, dictionary_id)"
                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [plan.html_sha256, len(page.content), blob.method, blob.content, blob.base,
-                         version_id if blob.method in _TEXT_METHODS else None, blob.dictionary_id],
+                         version_id if blob.method in TEXT_METHODS else None, blob.dictionary_id],
                     )
                 self.db.execute("INSERT INTO versions_fts (rowid, title, text) VALUES (?, ?, ?)",
                                 [version_id, plan.title_indexed, plan.text_indexed])
@@ -255,27 +263,72 @@ class Archive:
         ).fetchone()
         return None if row is None else _Latest(*row)
 
-    def _plan(self, url: str, page: Page, article: Article) -> _Plan:
+    def _plan(self, url: str, page: Page, article: Article, packed: Packed | None = None) -> _Plan:
         """What saving article as the page's next version would write, worked out from the
-        page's latest version as it stands."""
+        page's latest version as it stands (with `packed`, checked, when given)."""
         latest = self._latest(url)
         previous = latest if latest is not None and latest.content_hash is not None else None
         if previous is not None and previous.content_hash == article.content_hash:
             return _Plan(latest, changed=False)
-        html_sha256 = hashlib.sha256(page.content).hexdigest()
-        stored = self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [html_sha256]).fetchone()
+        if packed is None:
+            packed = packing.pack(page.content, article, self.dictionary(), stored=self._stored)
+            blob = packed.blob
+        else:
+            self._check_packed(packed, page, article)
+            stored = self._stored(packed.html_sha256)
+            if not stored and packed.blob is None:
+                raise ArchiveError(f"the page packed for {page.url} holds no HTML, and the archive has none of it")
+            blob = None if stored else packed.blob
+        if blob is not None and previous is not None and previous.html_sha256 is not None:
+            # An edited page mostly repeats its previous HTML: a delta against it may be smaller.
+            keyframe = self._keyframe(previous.html_sha256)
+            delta = Blob(compression.compress(page.content, like=self.raw_html(keyframe)), "zstd", base=keyframe)
+            blob = min(blob, delta, key=lambda form: len(form.content))
         before = "" if previous is None else self.db.execute(
             "SELECT text FROM versions WHERE page_id = ? AND version = ?", [previous.page_id, previous.version]
         ).fetchone()[0]
         added, removed = word_changes(before, article.text, words_after=article.word_count)
         return _Plan(
-            latest, changed=True, html_sha256=html_sha256,
-            blob=None if stored else self._compressed(page.content, like=previous.html_sha256 if previous else None,
-                                                      text=article.text),
-            markdown_zstd=compression.pack_markdown(article.markdown, article.text),
+            latest, changed=True, html_sha256=packed.html_sha256, blob=blob, markdown_zstd=packed.markdown_zstd,
             words_added=added, words_removed=removed,
-            title_indexed=fts.indexed(article.title), text_indexed=fts.indexed(article.text),
+            title_indexed=packed.title_indexed, text_indexed=packed.text_indexed,
         )
+
+    def _stored(self, html_sha256: str) -> bool:
+        return self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [html_sha256]).fetchone() is not None
+
+    def _check_packed(self, packed: Packed, page: Page, article: Article) -> None:
+        """Raise ArchiveError unless packed is page's HTML and article's Markdown: its hash is the
+        HTML's, its blob names a dictionary the archive has (or none) and decompresses to the
+        HTML, its Markdown to the article's. (The search index's forms are not checked: working
+        them out again costs what packing them did, and a wrong one loses nothing stored.)"""
+        what = f"the page packed for {page.url}"
+        if packed.html_sha256 != hashlib.sha256(page.content).hexdigest():
+            raise ArchiveError(f"{what} names HTML that is not the page's (sha256 {packed.html_sha256})")
+        blob = packed.blob
+        if blob is not None:
+            trained = b""
+            if blob.base is not None or blob.method not in ("zstd", *TEXT_METHODS) \
+                    or (blob.dictionary_id is not None) != (blob.method == "zstd-dict-text"):
+                raise ArchiveError(f"{what} holds its HTML in a form this archive does not take ({blob.method})")
+            if blob.dictionary_id is not None:
+                try:
+                    trained = self._dictionary(blob.dictionary_id)
+                except ArchiveError:
+                    raise ArchiveError(f"{what} is compressed with dictionary {blob.dictionary_id},"
+                                       " which this archive does not have") from None
+            try:
+                html = packing.unpack_text_form(blob, article.text, trained)
+            except zstandard.ZstdError:
+                html = None
+            if html != page.content:
+                raise ArchiveError(f"{what} does not decompress to the page's HTML")
+        try:
+            markdown = compression.unpack_markdown(packed.markdown_zstd, article.text)
+        except (zstandard.ZstdError, UnicodeDecodeError):
+            markdown = None
+        if markdown != article.markdown:
+            raise ArchiveError(f"{what} does not decompress to the article's Markdown")
 
     def not_modified(self, page: Page, *, run_id: int | None = None) -> SaveResult:
         """Record a 304 answer to a conditional GET: the latest version is still current."""
@@ -349,7 +402,7 @@ class Archive:
             "SELECT sha256, compression, content, dictionary_id FROM blobs"
             " WHERE sha256 = (SELECT html_sha256 FROM versions WHERE id = ?) AND text_id = ?", [version_id, version_id]
         ).fetchall():
-            if method not in _TEXT_METHODS:
+            if method not in TEXT_METHODS:
                 raise ArchiveError(f"stored HTML {sha256} is compressed as {method!r}, unknown to this version")
             trained = self._dictionary(dictionary_id) if method == "zstd-dict-text" else b""
             html = compression.decompress(content, like=trained + old_text.encode())
@@ -432,6 +485,16 @@ class Archive:
             return None
         return Validators(etag=row[0], last_modified=row[1])
 
+    def content_hash(self, url: str) -> str | None:
+        """The content hash of the page's latest version, if the archive has one: a page cleaned
+        to it again is unchanged, and need not be packed."""
+        with self._reading():
+            row = self.db.execute(
+                "SELECT v.content_hash FROM pages p JOIN versions v"
+                " ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [canonical_url(url)]
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     def start_run(self, command: str) -> int:
         """A new run, as running; runs of this machine left running by a process that is gone
         (killed with kill -9, or the machine stopped) become killed."""
@@ -480,30 +543,10 @@ class Archive:
         # the write lock itself, so waits for it as _write() does.
         _patiently(lambda: self.db.conn.executescript("PRAGMA incremental_vacuum"), self.lock_patience)
 
-    def _compressed(self, content: bytes, *, like: str | None, text: str) -> _Blob:
-        """How to store content: zstd with the article's text as dictionary, as the page holds
-        it nearly word for word, preceded by the archive's trained dictionary once it has one;
-        or, when smaller, with the blob `like` (the page's previous HTML), as an edited page
-        mostly repeats it. zstd alone only for a page without text: it is smaller than the text
-        form on few pages and by little (0.8% over the storage benchmark), and a third
-        compression of every page would cost the run ~1.5 ms a page."""
-        forms: list[_Blob]
-        if text:
-            dictionary_id, trained = self._current_dictionary()
-            method = "zstd-dict-text" if dictionary_id else "zstd-text"
-            forms = [_Blob(compression.compress(content, like=trained + text.encode()), method,
-                           dictionary_id=dictionary_id)]
-        else:
-            forms = [_Blob(compression.compress(content), "zstd")]
-        if like is not None:
-            keyframe = self._keyframe(like)
-            forms.append(_Blob(compression.compress(content, like=self.raw_html(keyframe)), "zstd", base=keyframe))
-        return min(forms, key=lambda form: len(form.content))
-
-    def _current_dictionary(self) -> tuple[int | None, bytes]:
-        """The id and content of the archive's trained dictionary (None and b"" before one)."""
+    def dictionary(self) -> Dictionary:
+        """The archive's trained dictionary, to pack pages with (archive.packing)."""
         row = self.db.execute("SELECT max(id) FROM dictionaries").fetchone()
-        return (None, b"") if row[0] is None else (int(row[0]), self._dictionary(int(row[0])))
+        return packing.NO_DICTIONARY if row[0] is None else Dictionary(int(row[0]), self._dictionary(int(row[0])))
 
     def _dictionary(self, dictionary_id: int) -> bytes:
         if dictionary_id not in self._dictionaries:  # never changed once written: read once
@@ -791,18 +834,6 @@ def _alive(status: str | None, host: str | None, pid: int | None) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class _Blob:
-    """One way of storing a page's HTML, as a row of blobs has it (the text methods also name
-    the version whose text they were compressed with)."""
-
-    content: bytes
-    method: str
-    base: str | None = None
-    dictionary_id: int | None = None
-
-
-_TEXT_METHODS = ("zstd-text", "zstd-dict-text")
 _RESULT = ("url", "version", "fetched_at", "title", "word_count", "snippet", "rank")
 """The fields of a search result, in order."""
 
@@ -823,7 +854,7 @@ class _Plan:
     latest: _Latest | None
     changed: bool
     html_sha256: str | None = None
-    blob: _Blob | None = None
+    blob: Blob | None = None
     """None when the HTML is stored already."""
     markdown_zstd: bytes | None = None
     words_added: int = 0

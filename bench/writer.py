@@ -17,7 +17,10 @@ with a comment of its own, so no two share a blob). Four runs on a new archive, 
   2. unchanged: every URL again, the same article (a rerun of a page that did not change);
   3. edited: every URL again, a sentence added to its text and its HTML (a correction);
   4. new, with the dictionary: as many new URLs, the archive's zstd dictionary trained by the
-     end of run 1 (what an archive has after its first run).
+     end of run 1 (what an archive has after its first run);
+  5. new, packed: as many new URLs again, each page packed beforehand, untimed, with the
+     dictionary (archive.packing, as a Ray run's clean tasks do): the writer only checks the pack;
+  6. edited, packed: run 5's URLs edited as in run 3, packed beforehand.
 Prints saves a second (wall and CPU), the milliseconds of each step, and the end of each run
 (finish_run: counts, the dictionary, merging the search index) apart.
 """
@@ -38,6 +41,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from archive import packing
+from archive.packing import Packed
 from archive.store import Archive
 from bench.pages import DEFAULT_CORPUS, load, require
 from scraper.errors import ScraperError
@@ -81,24 +86,24 @@ def edited(article: Article) -> Article:
     return ready(dataclasses.replace(article, text=article.text + sentence, markdown=article.markdown + sentence))
 
 
-Work = list[tuple[str, Page, Article]]
+Work = list[tuple[str, Page, Article, Packed | None]]
 
 
 def one_run(archive: Archive, work: Work, name: str) -> None:
-    """Claim, validators and save for each (url, page, article), as a run's writer does them."""
+    """Claim, validators and save for each (url, page, article, packed), as a run's writer does them."""
     run_id = archive.start_run(f"bench/writer.py {name}")
     steps: dict[str, float] = {"claim": 0.0, "validators": 0.0, "save": 0.0}
-    calls: list[tuple[str, Callable[[str, Page, Article], Any]]] = [
-        ("claim", lambda url, _page, _article: archive.claim(url, run_id, seconds=LEASE)),
-        ("validators", lambda url, _page, _article: archive.validators(url)),
-        ("save", lambda _url, page, article: archive.save(page, article, run_id=run_id)),
+    calls: list[tuple[str, Callable[[str, Page, Article, Packed | None], Any]]] = [
+        ("claim", lambda url, _page, _article, _packed: archive.claim(url, run_id, seconds=LEASE)),
+        ("validators", lambda url, _page, _article, _packed: archive.validators(url)),
+        ("save", lambda _url, page, article, packed: archive.save(page, article, packed=packed, run_id=run_id)),
     ]
     changed = 0
     started, cpu = time.perf_counter(), time.process_time()
-    for url, page_, article in work:
+    for url, page_, article, packed in work:
         for step, call in calls:
             before = time.perf_counter()
-            result = call(url, page_, article)
+            result = call(url, page_, article, packed)
             steps[step] += time.perf_counter() - before
         changed += result.changed
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -110,6 +115,12 @@ def one_run(archive: Archive, work: Work, name: str) -> None:
           f"CPU {1000 * cpu / count:.1f} ms a save, so at most {count / cpu:.0f}/s on a free core)  "
           + ", ".join(f"{step} {1000 * spent / count:.2f} ms" for step, spent in steps.items())
           + f"; the run's end {ending:.2f} s", flush=True)
+
+
+def packed(archive: Archive, work: list[tuple[str, Page, Article]]) -> Work:
+    """Each page packed with the archive's dictionary, as a Ray run's clean tasks pack them."""
+    dictionary = archive.dictionary()
+    return [(url, page_, article, packing.pack(page_.content, article, dictionary)) for url, page_, article in work]
 
 
 def main() -> None:
@@ -130,12 +141,18 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder, Archive(Path(folder) / "writer.db") as archive:
         first = urls(0)
-        one_run(archive, [(url, page(url, content, url), article) for url, content, article in first], "new")
-        one_run(archive, [(url, page(url, content, url), article) for url, content, article in first], "unchanged")
-        one_run(archive, [(url, page(url, content, url + " edited"), edited(article))
+        one_run(archive, [(url, page(url, content, url), article, None) for url, content, article in first], "new")
+        one_run(archive, [(url, page(url, content, url), article, None) for url, content, article in first],
+                "unchanged")
+        one_run(archive, [(url, page(url, content, url + " edited"), edited(article), None)
                           for url, content, article in first], "edited")
-        one_run(archive, [(url, page(url, content, url), article) for url, content, article in urls(len(first))],
-                "new, with dictionary")
+        one_run(archive, [(url, page(url, content, url), article, None)
+                          for url, content, article in urls(len(first))], "new, with dictionary")
+        third = urls(2 * len(first))
+        one_run(archive, packed(archive, [(url, page(url, content, url), article) for url, content, article in third]),
+                "new, packed")
+        one_run(archive, packed(archive, [(url, page(url, content, url + " edited"), edited(article))
+                                          for url, content, article in third]), "edited, packed")
         size = sum(path.stat().st_size for path in Path(folder).glob("writer.db*"))
         print(f"archive: {size / 2**20:.0f} MiB", flush=True)
 

@@ -280,3 +280,71 @@ def test_a_killed_fetcher_costs_only_its_urls_in_flight(
         assert db.execute("SELECT count(*) FROM versions").fetchone()[0] == totals["fetched"]
     # The fetches cut short were made again.
     assert len([path for _, path in server.log if path.startswith("/delay/")]) > PAGES - lost
+
+
+def _archived(db_path: Path) -> dict[str, object]:
+    """Every page's latest HTML, text and Markdown as read back, and every stored blob."""
+    from archive import Archive
+
+    with Archive(db_path, readonly=True) as archive:
+        pages = {}
+        for (url,) in archive.db.execute("SELECT url FROM pages").fetchall():
+            version = archive.version(url)
+            pages[url] = (archive.raw_html(version["html_sha256"]), version["text"], version["markdown"])
+        blobs = set(archive.db.execute("SELECT sha256, size, compression, dictionary_id, content FROM blobs"))
+    return {"pages": pages, "blobs": blobs}
+
+
+def test_a_cluster_run_archives_what_a_local_run_does(
+        cluster: tuple[str, int], server: LocalServer, tmp_path: Path) -> None:
+    """Regression guard: pages packed in the Ray tasks, with the archive's trained dictionary,
+    read back as those a local run packs in its writer; their blobs are the same bytes."""
+    from archive import Archive, compression
+
+    seeds = sorted(path.name for path in SEEDS.glob("*.html"))
+    trained = b"".join((SEEDS / name).read_bytes()[:4096] for name in seeds)
+    urls = [server.url(f"/fixtures/seeds/{name}?n={n}") for name in seeds for n in range(2)]
+    listing = _listing(tmp_path / "urls.txt", urls)
+    archived = []
+    for name, address in (("local", None), ("ray", cluster[0])):
+        db_path = tmp_path / f"{name}.db"
+        with Archive(db_path) as archive:  # as if an earlier run had trained it
+            archive.db.execute("INSERT INTO dictionaries (trained_at, samples, sample_bytes, content_zstd)"
+                               " VALUES ('2026-01-01T00:00:00Z', 1, 1, ?)", [compression.compress(trained)])
+        flags = [*FLAGS, "--interval", "0"]
+        if address is None:
+            result = subprocess.run([sys.executable, "-m", "scraper", "run", str(listing), "--json", *flags],
+                                    env=_env(db_path, None), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            code, totals, err = result.returncode, json.loads(result.stdout), result.stderr
+        else:
+            code, totals, err = _run(listing, db_path, address, "--interval", "0")
+        assert code == 0, err
+        assert totals["new_versions"] == len(urls), err
+        archived.append(_archived(db_path))
+    local, on_ray = archived
+    assert on_ray == local
+    assert {(method, dictionary) for _, _, method, dictionary, _ in on_ray["blobs"]} == {  # type: ignore[attr-defined]
+        ("zstd-dict-text", 1)}
+
+
+def test_a_clean_task_packs_its_page_unless_the_archive_holds_its_article_already() -> None:
+    """The task as a function, here: a page is packed with the dictionary it is given; a page
+    whose article has the content hash of the page's latest version is not (it is not saved)."""
+    from archive import packing
+    from scraper.models import Page
+    from scraper.run import ray as on_ray
+
+    content = (FIXTURES / SEED).read_bytes()
+    fetched = Page(url="https://example.com/a", final_url="https://example.com/a", content=content,
+                   html=content.decode(), status=200)
+    dictionary = packing.Dictionary(3, content[:2048])
+    try:
+        cleaned = on_ray.clean(fetched, dictionary, None, 60.0, 1024)
+        assert not isinstance(cleaned, Exception) and cleaned.article is not None
+        assert cleaned.packed == packing.pack(content, cleaned.article, dictionary)
+        assert cleaned.packed.blob is not None and cleaned.packed.blob.dictionary_id == 3
+        again = on_ray.clean(fetched, dictionary, cleaned.article.content_hash, 60.0, 1024)
+        assert not isinstance(again, Exception)
+        assert (again.article, again.packed) == (cleaned.article, None)
+    finally:
+        on_ray._POOLS.pop((60.0, 1024)).close()

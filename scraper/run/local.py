@@ -14,12 +14,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
+from archive.packing import Dictionary
 from scraper.cleaning_pool import CleaningPool
 from scraper.fetcher import Validators
 from scraper.malloc import tune_for_run
-from scraper.models import Article, Page
 from scraper.politeness import PoliteClient
-from scraper.run.pipeline import Done
+from scraper.run.pipeline import Cleaned, Done
 
 _T = TypeVar("_T")
 
@@ -46,13 +46,16 @@ class Threads:
     def __init__(self, client: PoliteClient, concurrency: int, pool: CleaningPool) -> None:
         self._client, self._pool = client, pool
         self._threads = _DaemonThreads(concurrency, "fetch")
-        self._pending: dict[Future[tuple[Page, Article | None]], tuple[str, str]] = {}  # -> (url, host)
+        self._pending: dict[Future[Cleaned], tuple[str, str]] = {}  # -> (url, host)
 
     def ready_at(self, host: str) -> float:
         # A host whose next turn is over an interval away would only tie up a thread asleep.
         return self._client.gate.ready_at(host) - self._client.politeness.interval
 
-    def submit(self, url: str, host: str, validators: Validators | None) -> None:
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
+        # Packed by the writer, not here: on one machine the cores are the bound, not the writer,
+        # and the pack would travel from the cleaning process and be checked (README, Ray).
         self._pending[self._threads.submit(self._work, url, validators)] = (url, host)
 
     def completed(self, timeout: float | None) -> list[Done]:
@@ -63,11 +66,11 @@ class Threads:
         """Cancel the URLs not started; a thread ends after its current one."""
         self._threads.shutdown()
 
-    def _work(self, url: str, validators: Validators | None) -> tuple[Page, Article | None]:
+    def _work(self, url: str, validators: Validators | None) -> Cleaned:
         page = self._client.fetch(url, validators=validators)
         if page.status == 304:
-            return page, None
-        return page, self._pool.clean(page.html, page.final_url)
+            return Cleaned(page, None)
+        return Cleaned(page, self._pool.clean(page.html, page.final_url))
 
 
 class _DaemonThreads:

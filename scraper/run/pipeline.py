@@ -15,8 +15,9 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
+from archive.packing import Dictionary, Packed
 from archive.store import Archive, SaveResult
 from scraper.cleaning_pool import CleaningPool
 from scraper.cleaning_worker import clean_page
@@ -52,8 +53,18 @@ class Outcome:
         return f"{self.url}: {self.error.message}"
 
 
-Produce = Callable[[], tuple[Page, Article | None]]
-"""The page and its article (none for a 304), or the URL's error raised."""
+class Cleaned(NamedTuple):
+    """A fetched page and what its cleaning made of it."""
+
+    page: Page
+    article: Article | None
+    """None for a 304."""
+    packed: Packed | None = None
+    """The page and article packed where it was cleaned, for the archive to check and keep."""
+
+
+Produce = Callable[[], Cleaned]
+"""The cleaned page, or the URL's error raised."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,11 @@ class Executor(Protocol):
         would only wait for the host's turn, holding a place."""
         ...
 
-    def submit(self, url: str, host: str, validators: Validators | None) -> None:
-        """Fetch url (conditionally, with validators) and clean it."""
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
+        """Fetch url (conditionally, with validators) and clean it; pack it with the archive's
+        dictionary where it is cleaned, if the executor does, unless its article's content hash
+        is content_hash (the latest version's: unchanged, it is not saved again)."""
         ...
 
     def completed(self, timeout: float | None) -> list[Done]:
@@ -120,6 +134,7 @@ def walk(urls: Iterable[str], archive: Archive, executor: Executor, *, concurren
 
     while True:
         queues.fill()
+        dictionary = archive.dictionary()  # trained at a run's end: another run's may come any time
         for taken in _take_urls(queues, archive, run_id, lease, room=room, ready=ready):
             if isinstance(taken, Outcome):
                 yield taken
@@ -127,7 +142,7 @@ def walk(urls: Iterable[str], archive: Archive, executor: Executor, *, concurren
             url, host = taken
             in_flight[host] += 1
             out += 1
-            executor.submit(url, host, archive.validators(url))
+            executor.submit(url, host, archive.validators(url), dictionary, archive.content_hash(url))
         if not out and not queues:
             return
         # Wake for a finished URL, or when a waiting host's turn comes.
@@ -175,10 +190,10 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None,
     the calling thread, unbounded.
     """
 
-    def cleaned() -> tuple[Page, Article | None]:
+    def cleaned() -> Cleaned:
         if cleaning is not None:
-            return page, cleaning.clean(page.html, page.final_url)
-        return page, clean_page(page.html, page.final_url)
+            return Cleaned(page, cleaning.clean(page.html, page.final_url))
+        return Cleaned(page, clean_page(page.html, page.final_url))
 
     return archive_result(archive, page.url, cleaned, run_id)
 
@@ -186,10 +201,10 @@ def save_page(archive: Archive, page: Page, *, run_id: int | None = None,
 def archive_result(archive: Archive, url: str, produce: Produce, run_id: int | None) -> Outcome:
     """Archive the page and article produce() gives (no article: a 304), or record why it failed."""
     try:
-        page, article = produce()
+        page, article, packed = produce()
         if article is None:
             return Outcome(url, result=archive.not_modified(page, run_id=run_id))
-        return Outcome(url, result=archive.save(page, article, run_id=run_id))
+        return Outcome(url, result=archive.save(page, article, packed=packed, run_id=run_id))
     except ScraperError as error:
         return _failed(archive, url, error, run_id)
     except Exception as exc:  # a bug on one page must not end a cron run

@@ -4,8 +4,11 @@ Fetching is partitioned by host: each host's URLs all go to one fetcher actor (a
 to an actor), whose PoliteClient spaces that host's requests, reads its robots.txt with its
 Crawl-delay and honours its Retry-After, so politeness holds across the cluster as on one
 machine. Each page is then cleaned by a Ray task on any core of any node, under the same time
-and memory bounds as locally. The driver walks the URLs as a local run does
-(scraper.run.pipeline), so it stays the only writer of the archive.
+and memory bounds as locally, and packed there as the archive stores it (archive.packing: its
+HTML and Markdown compressed, with the archive's trained dictionary, which the driver puts in
+the object store once, and again when the archive has a new one). The driver walks the URLs as
+a local run does (scraper.run.pipeline), so it stays the only writer of the archive: it checks
+each pack and writes it.
 
 A worker or node that dies costs its in-flight URLs: each is tried once more, then recorded
 as failed (WorkerLost). Every wait has a bound, so a lost cluster ends the run instead of
@@ -27,13 +30,15 @@ import ray
 import ray._private.worker as ray_worker
 import ray.exceptions
 
+from archive import packing
+from archive.packing import Dictionary
 from scraper.cleaning_pool import CleaningPool
 from scraper.errors import InternalError, ScraperError
 from scraper.fetcher import FetchSettings, Validators
-from scraper.models import Article, Page
+from scraper.models import Page
 from scraper.politeness import PoliteClient, Politeness
 from scraper.ray_cluster import connected
-from scraper.run.pipeline import Done, lease_seconds
+from scraper.run.pipeline import Cleaned, Done, lease_seconds
 
 TRIES = 3
 """Times a URL is sent out when the worker or node holding it dies."""
@@ -67,15 +72,23 @@ _POOLS: dict[tuple[float, int], CleaningPool] = {}
 """One cleaning process per Ray worker process, kept between the tasks it runs."""
 
 
-def clean(fetched: Page | ScraperError, timeout: float, memory: int) -> tuple[Page, Article | None] | ScraperError:
-    """A Ray task: the page with its article (none for a 304), or why it has none."""
-    if isinstance(fetched, ScraperError) or fetched.status == 304:
-        return fetched if isinstance(fetched, ScraperError) else (fetched, None)
+def clean(fetched: Page | ScraperError, dictionary: Dictionary, content_hash: str | None, timeout: float,
+          memory: int) -> Cleaned | ScraperError:
+    """A Ray task: the page with its article, packed with the archive's dictionary unless its
+    content hash is content_hash (the page's latest version's: unchanged), no article for a
+    304; or why it has none."""
+    if isinstance(fetched, ScraperError):
+        return fetched
+    if fetched.status == 304:
+        return Cleaned(fetched, None)
     pool = _POOLS.get((timeout, memory))
     if pool is None:
         pool = _POOLS[timeout, memory] = CleaningPool(1, timeout=timeout, memory=memory)
     try:
-        return fetched, pool.clean(fetched.html, fetched.final_url)
+        article = pool.clean(fetched.html, fetched.final_url)
+        if article.content_hash == content_hash:
+            return Cleaned(fetched, article)
+        return Cleaned(fetched, article, packing.pack(fetched.content, article, dictionary))
     except ScraperError as error:
         return error
     except Exception as exc:
@@ -122,19 +135,15 @@ def _to_stderr(printing: Callable[[dict[str, Any], bool], None]) -> Callable[[di
     return to_stderr
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Sent:
     url: str
     host: str
     validators: Validators | None
+    content_hash: str | None
     tries: int
-    patience: float
-    """Seconds the cluster may take to answer."""
-    deadline: float = 0.0
+    deadline: float
     """time.monotonic() past which the cluster's silence fails the URL."""
-
-    def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.patience
 
 
 class Cluster:
@@ -145,13 +154,18 @@ class Cluster:
                  patience: float) -> None:
         self._actors, self._remote_clean, self._clean_bounds = actors, remote_clean, clean_bounds
         self._patience = patience
+        """Seconds the cluster may take to answer for a URL."""
         self._pending: dict[Any, _Sent] = {}  # ObjectRef of the cleaned page -> what was sent
+        self._dictionary: tuple[int | None, Any] | None = None  # the archive's dictionary's id, its ObjectRef
 
     def ready_at(self, host: str) -> float:
         return float("-inf")  # the host's actor spaces its requests: it may be sent one any time
 
-    def submit(self, url: str, host: str, validators: Validators | None) -> None:
-        self._send(_Sent(url, host, validators, 1, self._patience))
+    def submit(self, url: str, host: str, validators: Validators | None, dictionary: Dictionary,
+               content_hash: str | None) -> None:
+        if self._dictionary is None or self._dictionary[0] != dictionary.id:
+            self._dictionary = dictionary.id, ray.put(dictionary)  # once, not with every task
+        self._send(url, host, validators, content_hash, 1)
 
     def completed(self, timeout: float | None) -> list[Done]:
         # At most a second: the URLs past their deadline are looked for between waits.
@@ -163,26 +177,30 @@ class Cluster:
         done = []
         for ref in ready or [ref for ref, sent in self._pending.items() if sent.deadline < now]:
             sent = self._pending.pop(ref)
-            answer = _answer(ref, sent)
+            answer = _answer(ref, sent, self._patience)
             if isinstance(answer, WorkerLost) and sent.tries < TRIES:
-                self._send(_Sent(sent.url, sent.host, sent.validators, sent.tries + 1, self._patience))
+                self._send(sent.url, sent.host, sent.validators, sent.content_hash, sent.tries + 1)
                 continue
             done.append(Done(sent.url, sent.host, _Unwrap(answer)))
         return done
 
-    def _send(self, sent: _Sent) -> None:
-        actor = self._actors[zlib.crc32(sent.host.encode()) % len(self._actors)]  # a host always goes to one actor
-        fetched = actor.fetch.remote(sent.url, sent.validators)
-        self._pending[self._remote_clean.remote(fetched, *self._clean_bounds)] = sent  # cleaned where a core is free
+    def _send(self, url: str, host: str, validators: Validators | None, content_hash: str | None,
+              tries: int) -> None:
+        assert self._dictionary is not None  # put by submit, before any URL is sent
+        actor = self._actors[zlib.crc32(host.encode()) % len(self._actors)]  # a host always goes to one actor
+        fetched = actor.fetch.remote(url, validators)
+        cleaned = self._remote_clean.remote(fetched, self._dictionary[1], content_hash,  # where a core is free
+                                            *self._clean_bounds)
+        self._pending[cleaned] = _Sent(url, host, validators, content_hash, tries, time.monotonic() + self._patience)
 
 
-def _answer(ref: Any, sent: _Sent) -> tuple[Page, Article | None] | ScraperError:
-    """What the cluster gave for sent, or why it gave nothing."""
+def _answer(ref: Any, sent: _Sent, patience: float) -> Cleaned | ScraperError:
+    """What the cluster gave for sent, or why it gave nothing (within patience seconds)."""
     if sent.deadline < time.monotonic():
         ray.cancel(ref, force=True)
-        return WorkerLost(f"no answer from the cluster within {sent.patience:g} s")
+        return WorkerLost(f"no answer from the cluster within {patience:g} s")
     try:
-        answer: tuple[Page, Article | None] | ScraperError = ray.get(ref, timeout=60)
+        answer: Cleaned | ScraperError = ray.get(ref, timeout=60)
         return answer
     except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
             ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError) as exc:
@@ -197,9 +215,9 @@ def _answer(ref: Any, sent: _Sent) -> tuple[Page, Article | None] | ScraperError
 class _Unwrap:
     """The page and article of an answer, or its error raised: what the pipeline archives."""
 
-    answer: tuple[Page, Article | None] | ScraperError
+    answer: Cleaned | ScraperError
 
-    def __call__(self) -> tuple[Page, Article | None]:
+    def __call__(self) -> Cleaned:
         if isinstance(self.answer, ScraperError):
             raise self.answer
         return self.answer
