@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive import compression, fts
 from archive.store import Archive, _version_filter
 from scraper.models import iso_utc
+from scraper.urls import host_of
 
 _AGE = re.compile(r"(\d{1,6})\s*([hdwmy])")
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
@@ -38,27 +38,22 @@ def parse_age(value: str, *, now: datetime | None = None) -> datetime:
     return day if day.tzinfo else day.replace(tzinfo=UTC)
 
 
-def site_of(url: str) -> str:
-    """The host a page's URL names, without a leading www."""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
-
-
 def pages(archive: Archive, *, url_prefix: str | None = None, since: datetime | None = None,
           site: str | None = None) -> Iterator[dict[str, Any]]:
     """Each page in URL order: url, site, title (of its latest version), versions,
     first_seen, last_checked, last_changed. since: pages with a version fetched since then."""
     where, params = _version_filter("v.version = p.latest_version", [], url_prefix=url_prefix, since=since)
-    wanted = site_of(f"http://{site}/") if site else None
+    wanted = host_of(f"http://{site}/", www=False) if site else None
     with archive._reading():
         cursor = archive.db.execute(
             "SELECT p.url, v.title, (SELECT count(*) FROM versions WHERE page_id = p.id) AS versions,"
             " p.first_seen, p.last_checked, p.last_changed FROM pages p"
             f" JOIN versions v ON v.page_id = p.id WHERE {where} ORDER BY p.url", params)
         for url, title, versions, first_seen, last_checked, last_changed in cursor:
-            if wanted is not None and site_of(url) != wanted:
+            page_site = host_of(url, www=False)
+            if wanted is not None and page_site != wanted:
                 continue
-            yield {"url": url, "site": site_of(url), "title": title, "versions": versions, "first_seen": first_seen,
+            yield {"url": url, "site": page_site, "title": title, "versions": versions, "first_seen": first_seen,
                    "last_checked": last_checked, "last_changed": last_changed}
 
 
@@ -73,7 +68,7 @@ def stats(archive: Archive) -> dict[str, Any]:
         by_site: dict[str, dict[str, int]] = {}
         for url, versions in db.execute("SELECT p.url, count(v.id) FROM pages p"
                                         " LEFT JOIN versions v ON v.page_id = p.id GROUP BY p.id"):
-            entry = by_site.setdefault(site_of(url), {"pages": 0, "versions": 0})
+            entry = by_site.setdefault(host_of(url, www=False), {"pages": 0, "versions": 0})
             entry["pages"] += 1
             entry["versions"] += versions
         page_size = one("PRAGMA page_size")

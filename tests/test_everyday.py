@@ -77,6 +77,18 @@ def test_ls_lists_pages_with_their_site_versions_and_times(db_path: Path) -> Non
     assert [line.split("\t")[4] for line in prefixed.stdout.decode().splitlines()] == ["https://other.org/a/0002"]
 
 
+def test_ls_and_stats_tell_a_site_on_another_port_apart(db_path: Path) -> None:
+    """As the web view does: another port is another server."""
+    with Archive(db_path) as archive:
+        _save(archive, "https://www.example.com:8443/a", 1, at=OLD)
+        _save(archive, "https://example.com/b", 1, at=OLD)
+    rows = [json.loads(line) for line in scraper_cli("ls", "--site", "example.com:8443", "--json").stdout.splitlines()]
+    assert [(row["url"], row["site"]) for row in rows] == [("https://www.example.com:8443/a", "example.com:8443")]
+    figures = json.loads(scraper_cli("stats", "--json").stdout)
+    assert figures["sites"] == {"example.com": {"pages": 1, "versions": 1},
+                                "example.com:8443": {"pages": 1, "versions": 1}}
+
+
 def test_stats_counts_pages_versions_runs_and_sizes_by_site(db_path: Path) -> None:
     _fill(db_path, 3, 3)
     figures = json.loads(scraper_cli("stats", "--json").stdout)

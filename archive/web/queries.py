@@ -11,13 +11,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive import compression, fts
 from archive.diff import counted, word_diff
 from archive.similar import similar, store_nothing
 from archive.store import Archive
 from scraper.errors import ArchiveError, NotArchived, SearchError
+from scraper.urls import host_of
 
 PAGE_SIZE = 50
 SORTS = {
@@ -32,17 +32,10 @@ _PAGE_COLUMNS = ("p.id, p.url, site(p.url) AS site, v.title, v.site_name, p.late
                  " p.first_seen, p.last_checked, p.last_changed")
 
 
-def site(url: str | None) -> str:
-    """A page's site: its host (and port, if not the default one)."""
-    try:
-        return urlsplit(url or "").netloc.rpartition("@")[2].lower()
-    except ValueError:
-        return ""
-
-
 def prepare(archive: Archive) -> None:
-    """The SQL function site() on the archive's connection, and near-duplicates kept in memory."""
-    archive.db.conn.create_function("site", 1, site, deterministic=True)
+    """The SQL function site() (a page's host, and port if not the default) on the archive's
+    connection, and near-duplicates kept in memory."""
+    archive.db.conn.create_function("site", 1, host_of, deterministic=True)
     store_nothing(archive)
 
 
