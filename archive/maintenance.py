@@ -71,7 +71,7 @@ def stats(archive: Archive) -> dict[str, Any]:
             entry = by_site.setdefault(host_of(url, www=False), {"pages": 0, "versions": 0})
             entry["pages"] += 1
             entry["versions"] += versions
-        page_size = one("PRAGMA page_size")
+        file_bytes, free_bytes = _file_and_free_bytes(archive)
         return {
             "pages": one("SELECT count(*) FROM pages"),
             "versions": one("SELECT count(*) FROM versions"),
@@ -81,8 +81,8 @@ def stats(archive: Archive) -> dict[str, Any]:
             "text_bytes": one("SELECT sum(length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0))"
                               " FROM versions"),
             "index_bytes": one("SELECT sum(length(block)) FROM versions_fts_data"),
-            "file_bytes": page_size * one("PRAGMA page_count"),
-            "free_bytes": page_size * one("PRAGMA freelist_count"),
+            "file_bytes": file_bytes,
+            "free_bytes": free_bytes,
             "sites": dict(sorted(by_site.items(), key=lambda item: (-item[1]["pages"], item[0]))),
         }
 
@@ -223,7 +223,12 @@ def vacuum(archive: Archive) -> None:
 
 def file_size(archive: Archive) -> int:
     """Bytes the archive's file holds in use (free pages left out)."""
-    db = archive.db
-    size = int(db.execute("PRAGMA page_size").fetchone()[0])
-    return size * (int(db.execute("PRAGMA page_count").fetchone()[0]) - int(db.execute(
-        "PRAGMA freelist_count").fetchone()[0]))
+    file_bytes, free_bytes = _file_and_free_bytes(archive)
+    return file_bytes - free_bytes
+
+
+def _file_and_free_bytes(archive: Archive) -> tuple[int, int]:
+    """The size of the archive's file (as SQLite counts its pages), and of its free pages."""
+    page_size, pages, free = (int(archive.db.execute(f"PRAGMA {name}").fetchone()[0])
+                              for name in ("page_size", "page_count", "freelist_count"))
+    return page_size * pages, page_size * free
