@@ -35,7 +35,7 @@ from scraper.cli.run_report import FAILURES_LISTED, Report, describe, progress
 from scraper.errors import NotifyError, SourceError
 from scraper.politeness import PoliteClient
 from scraper.run import Outcome, run, save_page
-from scraper.sources import feed_urls, is_local, read_url_list, sitemap_urls, unique
+from scraper.sources import feed_urls, is_local, local_path, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, shorten
 
 FEW_PAGES = 8
@@ -165,7 +165,7 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     for address, hint in [*((feed, "--feed") for feed in feeds), *((sitemap, "--sitemap") for sitemap in sitemaps)]:
         if not is_local(address):
             check_url(address, hint)
-        elif not Path(address.removeprefix("file://")).is_file():
+        elif not local_path(address).is_file():
             raise click.BadParameter(f"{shorten(safe(address))!r} is neither a URL nor a readable file",
                                      param_hint=hint)
     if notify:
