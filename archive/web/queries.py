@@ -30,6 +30,7 @@ SORTS = {
 """The orders of the pages list, by name; with a search, "relevance" (the default) too."""
 _PAGE_COLUMNS = ("p.id, p.url, site(p.url) AS site, v.title, v.site_name, p.latest_version AS versions, v.word_count,"
                  " p.first_seen, p.last_checked, p.last_changed")
+_RUN_COLUMNS = "id, command, started_at, finished_at, status, urls, new_versions, unchanged, failed, skipped, host"
 
 
 def prepare(archive: Archive) -> None:
@@ -151,13 +152,11 @@ def diff(archive: Archive, page_id: int, older: int, newer: int) -> dict[str, An
 
 
 def runs(archive: Archive, limit: int = 50) -> list[dict[str, Any]]:
-    return _rows(archive, "SELECT id, command, started_at, finished_at, status, urls, new_versions, unchanged,"
-                          " failed, skipped, host FROM runs ORDER BY id DESC LIMIT ?", [limit])
+    return _rows(archive, f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", [limit])
 
 
 def run(archive: Archive, run_id: int) -> dict[str, Any]:
-    found = _rows(archive, "SELECT id, command, started_at, finished_at, status, urls, new_versions, unchanged,"
-                           " failed, skipped, host FROM runs WHERE id = ?", [run_id])
+    found = _rows(archive, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
     if not found:
         raise NotArchived(f"no run {run_id} in the archive")
     fetches = _rows(archive, "SELECT f.at, f.url, f.outcome, f.version, f.status, f.reason, f.error,"
