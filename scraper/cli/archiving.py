@@ -27,7 +27,6 @@ from scraper.cli.options import (
     open_archive,
     parse_when,
     polite_client,
-    require_archive,
     url_prefix_option,
 )
 from scraper.cli.output import count, field, json_line, log_lines, message, reasons, safe
@@ -264,12 +263,12 @@ def reclean_command(url_prefix: str | None, since: datetime | None, force: bool,
     from scraper.cleaner import CLEANER_ID  # the cleaner's id is in its module, which loads trafilatura
     from scraper.reclean import reclean
 
-    require_archive(db_path)
     counts: Counter[str] = Counter()
     failed_by_reason: Counter[str] = Counter()
     line = log_lines()
     listed = 0
-    with open_archive(db_path) as archive, CleaningPool(timeout=clean_timeout, memory=clean_memory) as cleaning:
+    with (open_archive(db_path, must_exist=True, write=True) as archive,
+          CleaningPool(timeout=clean_timeout, memory=clean_memory) as cleaning):
         total = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=force)
         passed_over = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=True) - total
         try:
