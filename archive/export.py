@@ -101,14 +101,12 @@ def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl",
     return written
 
 
-EXTENSIONS = {"txt": "txt", "jsonl": "jsonl", "csv": "csv", "md": "md"}
-
-
 def file_name(record: Record, format: str, *, versioned: bool = False) -> str:
     """A file name for one record, from its URL: host and path, runs of other characters as
-    '-', at most 150 characters, a short hash of the URL so that two URLs never share one."""
+    '-', at most 150 characters, a short hash of the URL so that two URLs never share one; the
+    format's name as extension."""
     url = str(record["url"])
     slug = re.sub(r"[^A-Za-z0-9._]+", "-", re.sub(r"^[a-z]+://", "", url)).strip("-.")[:150] or "page"
     tag = hashlib.sha256(url.encode()).hexdigest()[:8]
     version = f"-v{record['version']}" if versioned else ""
-    return f"{slug}-{tag}{version}.{EXTENSIONS[format]}"
+    return f"{slug}-{tag}{version}.{format}"

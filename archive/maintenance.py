@@ -13,12 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive import compression, fts
 from archive.store import Archive, _version_filter
 from scraper.models import iso_utc
+from scraper.urls import host_of
 
+CHUNK = 500
+"""Values bound to one statement's IN list at most."""
 _AGE = re.compile(r"(\d{1,6})\s*([hdwmy])")
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
               "m": timedelta(days=30), "y": timedelta(days=365)}
@@ -38,27 +40,22 @@ def parse_age(value: str, *, now: datetime | None = None) -> datetime:
     return day if day.tzinfo else day.replace(tzinfo=UTC)
 
 
-def site_of(url: str) -> str:
-    """The host a page's URL names, without a leading www."""
-    host = urlsplit(url).hostname or ""
-    return host.removeprefix("www.")
-
-
 def pages(archive: Archive, *, url_prefix: str | None = None, since: datetime | None = None,
           site: str | None = None) -> Iterator[dict[str, Any]]:
     """Each page in URL order: url, site, title (of its latest version), versions,
     first_seen, last_checked, last_changed. since: pages with a version fetched since then."""
     where, params = _version_filter("v.version = p.latest_version", [], url_prefix=url_prefix, since=since)
-    wanted = site_of(f"http://{site}/") if site else None
+    wanted = host_of(f"http://{site}/", www=False) if site else None
     with archive._reading():
         cursor = archive.db.execute(
             "SELECT p.url, v.title, (SELECT count(*) FROM versions WHERE page_id = p.id) AS versions,"
             " p.first_seen, p.last_checked, p.last_changed FROM pages p"
             f" JOIN versions v ON v.page_id = p.id WHERE {where} ORDER BY p.url", params)
         for url, title, versions, first_seen, last_checked, last_changed in cursor:
-            if wanted is not None and site_of(url) != wanted:
+            page_site = host_of(url, www=False)
+            if wanted is not None and page_site != wanted:
                 continue
-            yield {"url": url, "site": site_of(url), "title": title, "versions": versions, "first_seen": first_seen,
+            yield {"url": url, "site": page_site, "title": title, "versions": versions, "first_seen": first_seen,
                    "last_checked": last_checked, "last_changed": last_changed}
 
 
@@ -73,10 +70,10 @@ def stats(archive: Archive) -> dict[str, Any]:
         by_site: dict[str, dict[str, int]] = {}
         for url, versions in db.execute("SELECT p.url, count(v.id) FROM pages p"
                                         " LEFT JOIN versions v ON v.page_id = p.id GROUP BY p.id"):
-            entry = by_site.setdefault(site_of(url), {"pages": 0, "versions": 0})
+            entry = by_site.setdefault(host_of(url, www=False), {"pages": 0, "versions": 0})
             entry["pages"] += 1
             entry["versions"] += versions
-        page_size = one("PRAGMA page_size")
+        file_bytes, free_bytes = _file_and_free_bytes(archive)
         return {
             "pages": one("SELECT count(*) FROM pages"),
             "versions": one("SELECT count(*) FROM versions"),
@@ -86,8 +83,8 @@ def stats(archive: Archive) -> dict[str, Any]:
             "text_bytes": one("SELECT sum(length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0))"
                               " FROM versions"),
             "index_bytes": one("SELECT sum(length(block)) FROM versions_fts_data"),
-            "file_bytes": page_size * one("PRAGMA page_count"),
-            "free_bytes": page_size * one("PRAGMA freelist_count"),
+            "file_bytes": file_bytes,
+            "free_bytes": free_bytes,
             "sites": dict(sorted(by_site.items(), key=lambda item: (-item[1]["pages"], item[0]))),
         }
 
@@ -164,61 +161,80 @@ def prune(archive: Archive, *, keep: int | None = None, older_than: datetime | N
 
 
 def _delete_versions(archive: Archive, version_ids: list[int], *, dry_run: bool) -> Removed:
-    """Delete versions, within the caller's transaction, with what only they used."""
+    """Delete versions, within the caller's transaction, with what only they used: a few
+    statements for the whole list, each on a chunk of it at a time."""
     db = archive.db
     removed = Removed(versions=len(version_ids))
     doomed = set(version_ids)
-    shas: list[str] = []
-    for version_id in version_ids:
-        title, text, html_sha256, size = db.execute(
-            "SELECT title, text, html_sha256, length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0)"
-            " FROM versions WHERE id = ?", [version_id]).fetchone()
+    shas: dict[str, None] = {}  # in order, once each
+    for sha256, size in _select_in(
+            db, "SELECT html_sha256, length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd), 0)"
+            " + (SELECT coalesce(sum(length(CAST(e.text AS BLOB)) + coalesce(length(e.markdown_zstd), 0)), 0)"
+            " FROM earlier_texts e WHERE e.version_id = v.id) FROM versions v WHERE v.id IN ({marks})", version_ids):
         removed.bytes += size
-        removed.bytes += db.execute("SELECT coalesce(sum(length(CAST(text AS BLOB)) + coalesce(length(markdown_zstd),"
-                                    " 0)), 0) FROM earlier_texts WHERE version_id = ?", [version_id]).fetchone()[0]
-        shas.append(html_sha256)
-        if dry_run:
-            continue
-        # HTML compressed with this version's text as dictionary, which another version or a
-        # delta still needs, is stored again on its own before the text goes.
-        if db.execute("SELECT 1 FROM blobs WHERE sha256 = ? AND text_id = ?", [html_sha256, version_id]).fetchone() \
-                and _needed(db, html_sha256, doomed):
-            html = archive._raw_html(html_sha256)
-            db.execute("UPDATE blobs SET content = ?, compression = 'zstd', text_id = NULL, dictionary_id = NULL,"
-                       " base = NULL WHERE sha256 = ?", [compression.compress(html), html_sha256])
-        # A contentless index forgets a row when given the values it was given for it.
-        db.execute("INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
-                   [version_id, fts.indexed(title), fts.indexed(text)])
-        for table in ("minhash_bands", "minhashes", "earlier_texts"):
-            db.execute(f"DELETE FROM {table} WHERE version_id = ?", [version_id])
-        db.execute("DELETE FROM versions WHERE id = ?", [version_id])
-    # Blobs no version needs, then the bases only those were deltas against.
-    pending = list(dict.fromkeys(shas))
+        shas[sha256] = None
+    if not dry_run:
+        _store_alone(archive, version_ids, doomed)
+        for chunk, marks in _chunks(version_ids):
+            # A contentless index forgets a row when given the values it was given for it.
+            db.conn.executemany(
+                "INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
+                [(version_id, fts.indexed(title), fts.indexed(text)) for version_id, title, text in db.execute(
+                    f"SELECT id, title, text FROM versions WHERE id IN ({marks})", chunk).fetchall()])
+            for table in ("minhash_bands", "minhashes", "earlier_texts"):
+                db.execute(f"DELETE FROM {table} WHERE version_id IN ({marks})", chunk)
+            db.execute(f"DELETE FROM versions WHERE id IN ({marks})", chunk)
+    # Blobs no version needs, then the bases only those were deltas against: a round for each
+    # step down the chains of deltas.
     gone: set[str] = set()
+    pending = list(shas)
     while pending:
-        sha256 = pending.pop()
-        if sha256 in gone or _needed(db, sha256, doomed, gone):
-            continue
-        row = db.execute("SELECT length(content), base FROM blobs WHERE sha256 = ?", [sha256]).fetchone()
-        if row is None:
-            continue
-        removed.blobs += 1
-        removed.bytes += row[0]
-        gone.add(sha256)
+        used = _in_use(db, pending, doomed, gone)
+        freed = _select_in(db, "SELECT sha256, length(content), base FROM blobs WHERE sha256 IN ({marks})",
+                           [sha256 for sha256 in pending if sha256 not in used])
+        for sha256, size, _base in freed:
+            removed.blobs += 1
+            removed.bytes += size
+            gone.add(sha256)
         if not dry_run:
-            db.execute("DELETE FROM blobs WHERE sha256 = ?", [sha256])
-        if row[1]:
-            pending.append(row[1])
+            for chunk, marks in _chunks([row[0] for row in freed]):
+                db.execute(f"DELETE FROM blobs WHERE sha256 IN ({marks})", chunk)
+        pending = list(dict.fromkeys(base for _sha256, _size, base in freed if base and base not in gone))
     return removed
 
 
-def _needed(db: Any, sha256: str, doomed: set[int], gone: frozenset[str] | set[str] = frozenset()) -> bool:
-    """Whether a blob is still used once the doomed versions and gone blobs are deleted: by
+def _store_alone(archive: Archive, version_ids: list[int], doomed: set[int]) -> None:
+    """HTML compressed with a doomed version's text as dictionary, which a version kept or a
+    delta still needs, stored again on its own before the text goes."""
+    own = [row[0] for row in _select_in(
+        archive.db, "SELECT b.sha256 FROM versions v JOIN blobs b ON b.sha256 = v.html_sha256 AND b.text_id = v.id"
+        " WHERE v.id IN ({marks})", version_ids)]
+    for sha256 in sorted(_in_use(archive.db, own, doomed, set())):
+        html = archive._raw_html(sha256)
+        archive.db.execute("UPDATE blobs SET content = ?, compression = 'zstd', text_id = NULL, dictionary_id = NULL,"
+                           " base = NULL WHERE sha256 = ?", [compression.compress(html), sha256])
+
+
+def _in_use(db: Any, shas: list[str], doomed: set[int], gone: set[str]) -> set[str]:
+    """Those of the blobs still used once the doomed versions and gone blobs are deleted: by
     another version, or as the base of another blob's delta."""
-    for (version_id,) in db.execute("SELECT id FROM versions WHERE html_sha256 = ?", [sha256]):
-        if version_id not in doomed:
-            return True
-    return any(row[0] not in gone for row in db.execute("SELECT sha256 FROM blobs WHERE base = ?", [sha256]))
+    by_versions = _select_in(db, "SELECT html_sha256, id FROM versions WHERE html_sha256 IN ({marks})", shas)
+    by_blobs = _select_in(db, "SELECT base, sha256 FROM blobs WHERE base IN ({marks})", shas)
+    return ({sha256 for sha256, version_id in by_versions if version_id not in doomed}
+            | {base for base, sha256 in by_blobs if sha256 not in gone})
+
+
+def _select_in(db: Any, sql: str, values: list[Any]) -> list[Any]:
+    """The rows of sql, whose `IN ({marks})` takes values, a chunk at a time."""
+    return [row for chunk, marks in _chunks(values) for row in db.execute(sql.format(marks=marks), chunk)]
+
+
+def _chunks(values: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """values in chunks, each with its ?-marks for an IN list: SQLite caps a statement's
+    variables (at 999 before 3.32)."""
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start:start + CHUNK]
+        yield chunk, ", ".join("?" * len(chunk))
 
 
 def vacuum(archive: Archive) -> None:
@@ -228,7 +244,12 @@ def vacuum(archive: Archive) -> None:
 
 def file_size(archive: Archive) -> int:
     """Bytes the archive's file holds in use (free pages left out)."""
-    db = archive.db
-    size = int(db.execute("PRAGMA page_size").fetchone()[0])
-    return size * (int(db.execute("PRAGMA page_count").fetchone()[0]) - int(db.execute(
-        "PRAGMA freelist_count").fetchone()[0]))
+    file_bytes, free_bytes = _file_and_free_bytes(archive)
+    return file_bytes - free_bytes
+
+
+def _file_and_free_bytes(archive: Archive) -> tuple[int, int]:
+    """The size of the archive's file (as SQLite counts its pages), and of its free pages."""
+    page_size, pages, free = (int(archive.db.execute(f"PRAGMA {name}").fetchone()[0])
+                              for name in ("page_size", "page_count", "freelist_count"))
+    return page_size * pages, page_size * free

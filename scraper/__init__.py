@@ -3,6 +3,8 @@
 __version__ = "0.2.1"
 
 import importlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scraper.errors import (
@@ -72,6 +74,12 @@ _LOADED_ON_FIRST_USE = {"clean": "scraper.cleaner", "fetch": "scraper.fetcher", 
                         "FetchSettings": "scraper.fetcher"}
 """Parts whose imports are large (trafilatura ~30 MB, httpx), loaded when first asked for: a
 cleaning process needs no httpx, and a run's own process no trafilatura."""
+
+
+def package_path() -> str:
+    """PYTHONPATH for a process of ours (a cleaning process, a local Ray instance's workers):
+    this package's folder first, so that it imports this very code, installed or not."""
+    return os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))
 
 
 def __getattr__(name: str) -> Any:

@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
+from scraper import package_path
 from scraper.cleaning_worker import HEADER, clean_page, send
 from scraper.errors import CleanMemory, CleanTimeout, InternalError, ScraperError
 from scraper.models import Article
@@ -36,7 +36,6 @@ DEFAULT_MEMORY = 1024
 and the corpus's largest pages take it to about 95."""
 _START_TIMEOUT = 120.0
 """Seconds a cleaning process may take to be ready (0.3 s on an idle machine)."""
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class CleaningPool:
@@ -179,10 +178,9 @@ class _Worker:
     def __init__(self, command: list[str]) -> None:
         # Its own copy of this package first, whatever the caller did to sys.path; -P keeps
         # the current directory off its path.
-        path = os.pathsep.join(filter(None, [_PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))
         # One thread each for the model's libraries: the pool is the parallelism, and thread
         # pools would take address space from the memory bound.
-        env = {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        env = {**os.environ, "PYTHONPATH": package_path(), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         assert self.process.stdin is not None and self.process.stdout is not None
         self._requests, self._replies = self.process.stdin.fileno(), self.process.stdout.fileno()

@@ -262,11 +262,10 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
             stale.unlink()
     temporary = out_dir / f".{shard.name}.{uuid.uuid4().hex[:12]}.tmp"
     result = InputResult(str(path), shard=shard.name)
-    counts = Counts()
     skipped: Counter[str] = Counter()
     writer = _writer(temporary, settings.fmt)
     try:
-        for item in _read_through(path, settings, cleaning, window, counts, result):
+        for item in _read_through(path, settings, cleaning, window, result):
             if isinstance(item, Rejected):
                 skipped[item.reason] += 1
             else:
@@ -279,23 +278,26 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-    result.records, result.pages, result.skipped = counts.records, counts.pages, dict(skipped)
+    result.skipped = dict(skipped)
     if result.state == "done":
         _write_atomically(marker, json.dumps({"identity": _identity(path, settings), "result": asdict(result)},
                                              ensure_ascii=False, indent=1))
     return result
 
 
-def _read_through(path: Path, settings: Settings, cleaning: CleaningPool, window: int, counts: Counts,
+def _read_through(path: Path, settings: Settings, cleaning: CleaningPool, window: int,
                   result: InputResult) -> Iterator[Item]:
-    """The input's cleaned items; an input that breaks off (truncated, unreadable) marks result
-    failed, the items before the break kept."""
+    """The input's cleaned items, the records and pages read counted into result; an input that
+    breaks off (truncated, unreadable) marks result failed, the items before the break kept."""
+    counts = Counts()
     try:
         yield from cleaned(path, settings, cleaning, window=window, counts=counts)
     except BrokenInput as error:
         result.state, result.error = "failed", str(error)
     except OSError as error:
         result.state, result.error = "failed", f"{path}: {error.strerror or error}"
+    finally:
+        result.records, result.pages = counts.records, counts.pages
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -311,15 +313,11 @@ def extract_into_archive(path: Path, archive: Archive, settings: Settings, clean
                          window: int, run_id: int | None = None,
                          on_item: Callable[[Item], None] | None = None) -> InputResult:
     """Save each page of one input into the archive, dated by its WARC-Date."""
-    counts = Counts()
     result = InputResult(str(path))
-    try:
-        for item in _read_through(path, settings, cleaning, window, counts, result):
-            save_item(archive, item, result, run_id=run_id)
-            if on_item is not None:
-                on_item(item)
-    finally:
-        result.records, result.pages = counts.records, counts.pages
+    for item in _read_through(path, settings, cleaning, window, result):
+        save_item(archive, item, result, run_id=run_id)
+        if on_item is not None:
+            on_item(item)
     return result
 
 
@@ -426,18 +424,16 @@ def _task_to_shard(path: str, out_dir: str, name: str, settings: Settings) -> In
 def _task_items(path: str, settings: Settings) -> Iterator[Any]:
     """One Ray task into the archive: batches of items, the input's result (its state and
     counts) last."""
-    counts = Counts()
     result = InputResult(path)
     batch: list[Item] = []
     with CleaningPool(1, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
-        for item in _read_through(Path(path), settings, cleaning, 2, counts, result):
+        for item in _read_through(Path(path), settings, cleaning, 2, result):
             batch.append(item)
             if len(batch) >= 32:
                 yield batch
                 batch = []
     if batch:
         yield batch
-    result.records, result.pages = counts.records, counts.pages
     yield result
 
 

@@ -10,6 +10,7 @@ most. Apprise is imported only when there is something to send or a URL to check
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -198,8 +199,11 @@ def _asset() -> Any:
     return apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
 
 
+@functools.lru_cache(maxsize=64)
 def _masked(target: str) -> str:
-    """The URL with its secrets (passwords, tokens) masked, fit for logs and the archive."""
+    """The URL with its secrets (passwords, tokens) masked, fit for logs and the archive. Only
+    the target's plugin knows which parts are secret, and Apprise masks through an instance
+    of it alone: made once a target."""
     import apprise
 
     service = apprise.Apprise.instantiate(target, asset=_asset())

@@ -8,11 +8,11 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import ray
 
+from scraper import package_path
 from scraper.errors import ScraperError
 
 OBJECT_STORE_BYTES = 256 * 1024 * 1024
@@ -47,7 +47,7 @@ def connected(address: str | None = None, *, cpus: int | None = None) -> Iterato
             # in Ray's temporary folder. Its workers import this very package, installed or not.
             ray.init(address="local", num_cpus=cpus, include_dashboard=False,
                      object_store_memory=OBJECT_STORE_BYTES,
-                     runtime_env={"env_vars": {"PYTHONPATH": _python_path()}}, **quiet)
+                     runtime_env={"env_vars": {"PYTHONPATH": package_path()}}, **quiet)
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError, ...: whatever Ray raises, one line
         where = f"the cluster at {address}" if address else "a local Ray instance"
         hint = TOKEN_HINT if address and os.environ.get("RAY_AUTH_MODE", "").lower() != "token" else ""
@@ -56,9 +56,3 @@ def connected(address: str | None = None, *, cpus: int | None = None) -> Iterato
         yield
     finally:
         ray.shutdown()
-
-
-def _python_path() -> str:
-    """This package's folder first, so that a local instance's workers import this very code."""
-    root = str(Path(__file__).resolve().parent.parent)
-    return os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))

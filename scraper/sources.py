@@ -70,6 +70,11 @@ def is_local(source: str) -> bool:
     return source.startswith("file://") or "://" not in source
 
 
+def local_path(source: str) -> Path:
+    """The file a local --feed or --sitemap names: a path, or a file:// URL."""
+    return Path(source.removeprefix("file://"))
+
+
 def unique(urls: Iterable[str], key: Callable[[str], str]) -> Iterator[str]:
     """Each URL once, in first-seen order, two URLs being the same when their keys are."""
     seen: set[str] = set()
@@ -89,7 +94,7 @@ def _read(client: PoliteClient, kind: str, url: str, parse: Callable[[bytes, str
     parse it; any failure is a SourceError naming it."""
     if is_local(url):
         limit = max_bytes or client.settings.max_bytes
-        path = Path(url.removeprefix("file://"))
+        path = local_path(url)
         try:
             with path.open("rb") as handle:
                 content = handle.read(limit + 1)

@@ -68,12 +68,15 @@ def shorten(url: str, limit: int = 200) -> str:
     return f"{shown[:limit - 1 - tail]}…{shown[len(shown) - tail:]}"
 
 
-def host_of(url: str) -> str:
-    """Lower-case host, with its port unless it is the scheme's default: what a server is known by."""
+def host_of(url: str, *, www: bool = True) -> str:
+    """Lower-case host, with its port unless it is the scheme's default: what a server is known
+    by, and a site in the web view. www=False: without a leading "www.", as people name a site
+    (`scraper ls --site example.com` lists www.example.com's pages too)."""
     try:
-        return _host_and_port(urlsplit(url.strip()))
+        host = _host_and_port(urlsplit(url.strip()))
     except ValueError:  # a malformed URL: it will fail to fetch, with its own message
         return ""
+    return host if www else host.removeprefix("www.")
 
 
 def _host_and_port(parts: SplitResult) -> str:
@@ -83,7 +86,7 @@ def _host_and_port(parts: SplitResult) -> str:
     try:
         port = parts.port
     except ValueError:  # not a number: the URL will fail to fetch, with its own message
-        return parts.netloc.lower()
+        return parts.netloc.rpartition("@")[2].lower()
     return host if port is None or _DEFAULT_PORTS.get(parts.scheme.lower()) == port else f"{host}:{port}"
 
 

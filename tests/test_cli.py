@@ -249,10 +249,11 @@ def test_a_url_the_fetcher_would_refuse_is_a_usage_error_before_the_archive_is_m
     assert not db_path.exists()
 
 
-def test_reading_a_missing_archive_is_an_error(tmp_path: Path) -> None:
-    code, _, err = invoke("export", "--db", str(tmp_path / "none.db"))
-    assert code == 1 and "no archive at" in err
-    assert not (tmp_path / "none.db").exists()
+def test_reading_or_deleting_from_a_missing_archive_is_an_error(tmp_path: Path) -> None:
+    for args in (["export"], ["rm", "https://example.org/"], ["prune", "--keep", "1"]):
+        code, _, err = invoke(*args, "--db", str(tmp_path / "none.db"))
+        assert code == 1 and "no archive at" in err, args
+        assert not (tmp_path / "none.db").exists()
 
 
 def test_history_of_an_unknown_url(db_path: Path) -> None:

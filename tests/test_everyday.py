@@ -77,6 +77,18 @@ def test_ls_lists_pages_with_their_site_versions_and_times(db_path: Path) -> Non
     assert [line.split("\t")[4] for line in prefixed.stdout.decode().splitlines()] == ["https://other.org/a/0002"]
 
 
+def test_ls_and_stats_tell_a_site_on_another_port_apart(db_path: Path) -> None:
+    """As the web view does: another port is another server."""
+    with Archive(db_path) as archive:
+        _save(archive, "https://www.example.com:8443/a", 1, at=OLD)
+        _save(archive, "https://example.com/b", 1, at=OLD)
+    rows = [json.loads(line) for line in scraper_cli("ls", "--site", "example.com:8443", "--json").stdout.splitlines()]
+    assert [(row["url"], row["site"]) for row in rows] == [("https://www.example.com:8443/a", "example.com:8443")]
+    figures = json.loads(scraper_cli("stats", "--json").stdout)
+    assert figures["sites"] == {"example.com": {"pages": 1, "versions": 1},
+                                "example.com:8443": {"pages": 1, "versions": 1}}
+
+
 def test_stats_counts_pages_versions_runs_and_sizes_by_site(db_path: Path) -> None:
     _fill(db_path, 3, 3)
     figures = json.loads(scraper_cli("stats", "--json").stdout)
@@ -128,6 +140,33 @@ def test_prune_keeps_the_newest_versions_and_never_the_latest(db_path: Path) -> 
     assert scraper_cli("prune", "--older-than", "1y", "--vacuum").returncode == 0
     assert _whole(db_path) == {"https://other.org/a/0000": 1, "https://www.example.com/news/0001": 1,
                                "https://other.org/recent": 1}
+
+
+def test_rm_and_prune_of_many_versions_free_only_what_nothing_else_uses(db_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(maintenance, "CHUNK", 7)  # each statement over several chunks of versions and blobs
+    story = "<html><body>" + "".join(f"<p>Paragraph {n} of a long story, edited a little each time.</p>"
+                                     for n in range(200))
+    with Archive(db_path) as archive:
+        for url, versions in (("https://other.org/long", 40), ("https://other.org/solo", 30)):
+            for number in range(1, versions + 1):  # each edit stored as a delta against the first HTML
+                _save(archive, url, number, at=OLD + timedelta(days=number), html=f"{story}<p>{url} {number}</p>")
+        # Shares the first version's HTML, which is compressed with that version's text.
+        _save(archive, "https://other.org/copy", 1, at=OLD, html=f"{story}<p>https://other.org/long 1</p>")
+        assert archive.db.execute("SELECT count(*) FROM blobs WHERE base IS NOT NULL").fetchone()[0] >= 60
+        dry = maintenance.prune(archive, keep=3, dry_run=True)
+        assert _whole(db_path) == {"https://other.org/long": 40, "https://other.org/solo": 30,
+                                   "https://other.org/copy": 1}
+        done = maintenance.prune(archive, keep=3)
+        assert (done.versions, done.blobs) == (37 + 27, 37 + 27 - 2)  # the first HTMLs are bases of the rest
+        assert (dry.versions, dry.blobs, dry.bytes, dry.urls) == (done.versions, done.blobs, done.bytes, done.urls)
+        dry = maintenance.remove(archive, ["https://other.org/solo", "https://other.org/long"], dry_run=True)
+        done = maintenance.remove(archive, ["https://other.org/solo", "https://other.org/long"])
+        assert (done.pages, done.versions, done.blobs) == (2, 6, 3 + 1 + 3)  # the copy's HTML stays
+        assert (dry.versions, dry.blobs, dry.bytes) == (done.versions, done.blobs, done.bytes)
+        assert _whole(db_path) == {"https://other.org/copy": 1}  # readable, and the search index agrees
+        assert archive.db.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+        assert [row["url"] for row in archive.search("story", all_versions=True)] == ["https://other.org/copy"]
 
 
 def test_parse_age_reads_days_months_years_and_dates() -> None:

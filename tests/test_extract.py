@@ -142,6 +142,14 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
     assert "pages/s" in stderr and "clean timeout 1" in stderr
 
 
+def test_a_target_uri_with_spaces_is_read_without_a_line_on_stderr_for_it(tmp_path: Path) -> None:
+    warc = write_warc(tmp_path / "spaces.warc.gz", [page(PAGES[5], url="https://example.org/a page")])
+    result = scraper_cli("extract", str(warc), "-o", str(tmp_path / "out"), "-j", "1", timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert [record["url"] for record in shard(tmp_path / "out" / "spaces.jsonl.gz")] == ["https://example.org/a%20page"]
+    assert "WARC-Target-URI" not in result.stderr.decode()  # warcio's warning, once a record
+
+
 def test_markdown_and_parquet_hold_the_same_records(tmp_path: Path) -> None:
     pyarrow = pytest.importorskip("pyarrow.parquet")
     warc = write_warc(tmp_path / "crawl.warc.gz", [page(path) for path in PAGES[:4]])

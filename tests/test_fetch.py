@@ -15,7 +15,7 @@ from scraper import (
     fetch,
 )
 from scraper.errors import InvalidURL
-from scraper.urls import is_web_url, shorten, url_problem
+from scraper.urls import canonical_url, host_of, is_web_url, shorten, url_problem
 from tests.conftest import FAST
 from tests.server import LocalServer, Response, fixture_response
 
@@ -145,6 +145,15 @@ def test_url_problem_says_what_is_wrong(text: str, problem: str) -> None:
 ])
 def test_good_urls_have_no_problem(text: str) -> None:
     assert url_problem(text) is None and is_web_url(text)
+
+
+def test_host_of_names_the_server_or_the_site() -> None:
+    assert host_of("HTTPS://User:pw@WWW.Example.org:443/a") == "www.example.org"
+    assert host_of("http://www.example.org:8080/a", www=False) == "example.org:8080"  # another server
+    assert host_of("http://[::1]:80/") == "[::1]" and host_of("http://[::1") == ""
+    # A port that is no number: the host as written, never the user name with it.
+    assert host_of("http://user@Example.org:x/") == "example.org:x"
+    assert canonical_url("http://user@Example.org:x/a") == "http://user@example.org:x/a"
 
 
 def test_shorten_keeps_both_ends_of_a_long_url() -> None:

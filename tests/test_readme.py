@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -227,7 +228,7 @@ def test_readme_examples_run_as_written(site: LocalServer, tmp_path: Path) -> No
         assert db.execute("SELECT count(*) FROM versions").fetchone()[0] > 3
     # The everyday commands: listing, counting, deleting, settings, batch cleaning.
     [listed] = [result.stdout.decode() for command, result in ran if command.split("#")[0].strip() == "scraper ls"]
-    assert f"3 versions\t127.0.0.1\t{site.base}/news/story\t" in listed
+    assert f"3 versions\t{urlsplit(site.base).netloc}\t{site.base}/news/story\t" in listed
     assert "pages\t" in output("scraper stats")
     assert "would go" in next(result.stderr.decode() for command, result in ran if "--dry-run" in command)
     with sqlite3.connect(places["Command line"] / "scraper.db") as db:

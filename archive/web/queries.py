@@ -11,13 +11,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from archive import compression, fts
 from archive.diff import counted, word_diff
 from archive.similar import similar, store_nothing
 from archive.store import Archive
 from scraper.errors import ArchiveError, NotArchived, SearchError
+from scraper.urls import host_of
 
 PAGE_SIZE = 50
 SORTS = {
@@ -30,19 +30,13 @@ SORTS = {
 """The orders of the pages list, by name; with a search, "relevance" (the default) too."""
 _PAGE_COLUMNS = ("p.id, p.url, site(p.url) AS site, v.title, v.site_name, p.latest_version AS versions, v.word_count,"
                  " p.first_seen, p.last_checked, p.last_changed")
-
-
-def site(url: str | None) -> str:
-    """A page's site: its host (and port, if not the default one)."""
-    try:
-        return urlsplit(url or "").netloc.rpartition("@")[2].lower()
-    except ValueError:
-        return ""
+_RUN_COLUMNS = "id, command, started_at, finished_at, status, urls, new_versions, unchanged, failed, skipped, host"
 
 
 def prepare(archive: Archive) -> None:
-    """The SQL function site() on the archive's connection, and near-duplicates kept in memory."""
-    archive.db.conn.create_function("site", 1, site, deterministic=True)
+    """The SQL function site() (a page's host, and port if not the default) on the archive's
+    connection, and near-duplicates kept in memory."""
+    archive.db.conn.create_function("site", 1, host_of, deterministic=True)
     store_nothing(archive)
 
 
@@ -158,13 +152,11 @@ def diff(archive: Archive, page_id: int, older: int, newer: int) -> dict[str, An
 
 
 def runs(archive: Archive, limit: int = 50) -> list[dict[str, Any]]:
-    return _rows(archive, "SELECT id, command, started_at, finished_at, status, urls, new_versions, unchanged,"
-                          " failed, skipped, host FROM runs ORDER BY id DESC LIMIT ?", [limit])
+    return _rows(archive, f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?", [limit])
 
 
 def run(archive: Archive, run_id: int) -> dict[str, Any]:
-    found = _rows(archive, "SELECT id, command, started_at, finished_at, status, urls, new_versions, unchanged,"
-                           " failed, skipped, host FROM runs WHERE id = ?", [run_id])
+    found = _rows(archive, f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", [run_id])
     if not found:
         raise NotArchived(f"no run {run_id} in the archive")
     fetches = _rows(archive, "SELECT f.at, f.url, f.outcome, f.version, f.status, f.reason, f.error,"

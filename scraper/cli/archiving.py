@@ -27,7 +27,6 @@ from scraper.cli.options import (
     open_archive,
     parse_when,
     polite_client,
-    require_archive,
     url_prefix_option,
 )
 from scraper.cli.output import count, field, json_line, log_lines, message, reasons, safe
@@ -35,7 +34,7 @@ from scraper.cli.run_report import FAILURES_LISTED, Report, describe, progress
 from scraper.errors import NotifyError, SourceError
 from scraper.politeness import PoliteClient
 from scraper.run import Outcome, run, save_page
-from scraper.sources import feed_urls, is_local, read_url_list, sitemap_urls, unique
+from scraper.sources import feed_urls, is_local, local_path, read_url_list, sitemap_urls, unique
 from scraper.urls import canonical_url, shorten
 
 FEW_PAGES = 8
@@ -165,7 +164,7 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
     for address, hint in [*((feed, "--feed") for feed in feeds), *((sitemap, "--sitemap") for sitemap in sitemaps)]:
         if not is_local(address):
             check_url(address, hint)
-        elif not Path(address.removeprefix("file://")).is_file():
+        elif not local_path(address).is_file():
             raise click.BadParameter(f"{shorten(safe(address))!r} is neither a URL nor a readable file",
                                      param_hint=hint)
     if notify:
@@ -264,12 +263,12 @@ def reclean_command(url_prefix: str | None, since: datetime | None, force: bool,
     from scraper.cleaner import CLEANER_ID  # the cleaner's id is in its module, which loads trafilatura
     from scraper.reclean import reclean
 
-    require_archive(db_path)
     counts: Counter[str] = Counter()
     failed_by_reason: Counter[str] = Counter()
     line = log_lines()
     listed = 0
-    with open_archive(db_path) as archive, CleaningPool(timeout=clean_timeout, memory=clean_memory) as cleaning:
+    with (open_archive(db_path, must_exist=True, write=True) as archive,
+          CleaningPool(timeout=clean_timeout, memory=clean_memory) as cleaning):
         total = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=force)
         passed_over = archive.count_to_reclean(CLEANER_ID, url_prefix=url_prefix, since=since, force=True) - total
         try:

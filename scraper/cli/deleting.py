@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from archive import Archive, maintenance
-from scraper.cli.options import F, db_option, open_archive, require_archive, url_prefix_option
+from scraper.cli.options import F, db_option, open_archive, url_prefix_option
 from scraper.cli.output import count, field, json_line, size
 
 
@@ -31,8 +31,7 @@ def rm_command(urls: tuple[str, ...], dry_run: bool, vacuum: bool, as_json: bool
     """Delete pages with all their versions, their stored HTML that nothing else uses, and
     their search and near-duplicate entries. Each page goes in one transaction: an
     interrupted rm leaves every page whole or gone. Any URL not archived: nothing deleted, exit 1."""
-    require_archive(db_path)
-    with open_archive(db_path) as archive:
+    with open_archive(db_path, must_exist=True, write=True) as archive:
         removed = maintenance.remove(archive, list(urls), dry_run=dry_run)
         for url in removed.urls:
             click.echo(f"{'would delete' if dry_run else 'deleted'}\t{field(url)}", err=True)
@@ -63,8 +62,7 @@ def prune_command(keep: int | None, older_than: datetime | None, url_prefix: str
     pruned in one transaction: an interrupted prune leaves every page whole."""
     if keep is None and older_than is None:
         raise click.UsageError("say which versions to delete: --keep N, --older-than AGE, or both")
-    require_archive(db_path)
-    with open_archive(db_path) as archive:
+    with open_archive(db_path, must_exist=True, write=True) as archive:
         removed = maintenance.prune(archive, keep=keep, older_than=older_than, url_prefix=url_prefix,
                                     dry_run=dry_run)
         if dry_run:

@@ -43,11 +43,12 @@ def require_archive(path: Path) -> None:
 
 
 @contextmanager
-def open_archive(path: Path, *, must_exist: bool = False) -> Iterator[Archive]:
-    """The archive at path; must_exist: for the read commands, which open it read-only."""
+def open_archive(path: Path, *, must_exist: bool = False, write: bool = False) -> Iterator[Archive]:
+    """The archive at path, made if there is none. must_exist: one made before, opened read-only
+    as the read commands want, unless write (for those that delete or re-clean)."""
     if must_exist:
         require_archive(path)
-    archive = Archive(path, readonly=must_exist)
+    archive = Archive(path, readonly=must_exist and not write)
     try:
         yield archive
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,9 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
             output.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise click.BadParameter(f"{safe(output)}: {exc.strerror}", param_hint="--output") from None
+    # warcio logs a warning for each record it mends as it reads (a WARC-Target-URI with spaces
+    # is read with %20): the page is extracted all the same, and a crawl can hold thousands.
+    logging.getLogger("warcio").setLevel(logging.ERROR)
     settings = extract.Settings(fmt=fmt, markdown=markdown, max_bytes=max_bytes, clean_timeout=clean_timeout,
                                 clean_memory=clean_memory)
     tally = extract.Tally(len(paths))
