@@ -475,25 +475,20 @@ class Archive:
             )
         return None
 
-    def validators(self, url: str) -> Validators | None:
-        """The ETag and Last-Modified of the page's last fetch, if the archive has a version of it."""
+    def known(self, url: str) -> Known:
+        """What a run sends with url: the ETag and Last-Modified of the page's last fetch, and its
+        latest version's content hash (a page cleaned to it again is unchanged and need not be
+        packed); None for what the archive does not have."""
         with self._reading():
             row = self.db.execute(
-                "SELECT etag, last_modified FROM pages WHERE url = ? AND latest_version > 0", [canonical_url(url)]
-            ).fetchone()
-        if row is None or not (row[0] or row[1]):
-            return None
-        return Validators(etag=row[0], last_modified=row[1])
-
-    def content_hash(self, url: str) -> str | None:
-        """The content hash of the page's latest version, if the archive has one: a page cleaned
-        to it again is unchanged, and need not be packed."""
-        with self._reading():
-            row = self.db.execute(
-                "SELECT v.content_hash FROM pages p JOIN versions v"
+                "SELECT p.etag, p.last_modified, v.content_hash FROM pages p JOIN versions v"
                 " ON v.page_id = p.id AND v.version = p.latest_version WHERE p.url = ?", [canonical_url(url)]
             ).fetchone()
-        return None if row is None else str(row[0])
+        if row is None:
+            return Known(None, None)
+        etag, last_modified, content_hash = row
+        validators = Validators(etag=etag, last_modified=last_modified) if etag or last_modified else None
+        return Known(validators, content_hash)
 
     def start_run(self, command: str) -> int:
         """A new run, as running; runs of this machine left running by a process that is gone
@@ -832,6 +827,13 @@ def _alive(status: str | None, host: str | None, pid: int | None) -> bool:
     except PermissionError:
         return True  # alive, owned by someone else
     return True
+
+
+class Known(NamedTuple):
+    """What the archive knows of a URL that a run sends with it (Archive.known)."""
+
+    validators: Validators | None
+    content_hash: str | None
 
 
 _RESULT = ("url", "version", "fetched_at", "title", "word_count", "snippet", "rank")

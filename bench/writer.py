@@ -5,14 +5,14 @@ fetched and cleaned beforehand, in memory.
     python bench/writer.py --limit 100       # a small run
 
 `scraper run` (and `run --ray`, whose driver is the archive's only writer) does this for every
-URL, in one thread: claim the URL (a transaction), read its stored validators, then save the
-page (compress the HTML against the dictionary or the page's last HTML, count the words changed,
-then one short transaction in WAL mode). This bench does the same with archive.store.Archive,
-and nothing else: the pages of the evaluation corpus (../shared/eval/trafilatura-corpus, or
---corpus; --limit takes its first N) that the cleaner finds an article in are decoded and
-cleaned first, untimed, then --copies times over under URLs of their own (each copy's HTML
-with a comment of its own, so no two share a blob). Four runs on a new archive, each a run as
-`scraper run` makes one (start_run ... finish_run):
+URL, in one thread: claim the URL (a transaction), read what the archive knows of it (validators
+and content hash, one query), then save the page (compress the HTML against the dictionary or
+the page's last HTML, count the words changed, then one short transaction in WAL mode). This
+bench does the same with archive.store.Archive, and nothing else: the pages of the evaluation
+corpus (../shared/eval/trafilatura-corpus, or --corpus; --limit takes its first N) that the
+cleaner finds an article in are decoded and cleaned first, untimed, then --copies times over
+under URLs of their own (each copy's HTML with a comment of its own, so no two share a blob).
+Six runs on a new archive, each a run as `scraper run` makes one (start_run ... finish_run):
   1. new: every URL for the first time;
   2. unchanged: every URL again, the same article (a rerun of a page that did not change);
   3. edited: every URL again, a sentence added to its text and its HTML (a correction);
@@ -90,12 +90,13 @@ Work = list[tuple[str, Page, Article, Packed | None]]
 
 
 def one_run(archive: Archive, work: Work, name: str) -> None:
-    """Claim, validators and save for each (url, page, article, packed), as a run's writer does them."""
+    """Claim, what the archive knows of the URL (validators, content hash) and save for each
+    (url, page, article, packed), as a run's writer does them."""
     run_id = archive.start_run(f"bench/writer.py {name}")
-    steps: dict[str, float] = {"claim": 0.0, "validators": 0.0, "save": 0.0}
+    steps: dict[str, float] = {"claim": 0.0, "known": 0.0, "save": 0.0}
     calls: list[tuple[str, Callable[[str, Page, Article, Packed | None], Any]]] = [
         ("claim", lambda url, _page, _article, _packed: archive.claim(url, run_id, seconds=LEASE)),
-        ("validators", lambda url, _page, _article, _packed: archive.validators(url)),
+        ("known", lambda url, _page, _article, _packed: archive.known(url)),
         ("save", lambda _url, page, article, packed: archive.save(page, article, packed=packed, run_id=run_id)),
     ]
     changed = 0

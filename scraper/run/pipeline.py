@@ -142,7 +142,8 @@ def walk(urls: Iterable[str], archive: Archive, executor: Executor, *, concurren
             url, host = taken
             in_flight[host] += 1
             out += 1
-            executor.submit(url, host, archive.validators(url), dictionary, archive.content_hash(url))
+            known = archive.known(url)  # one query for both
+            executor.submit(url, host, known.validators, dictionary, known.content_hash)
         if not out and not queues:
             return
         # Wake for a finished URL, or when a waiting host's turn comes.
