@@ -15,12 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive import compression, fts
-from archive.store import Archive, _version_filter
+from archive.store import Archive, _version_filter, in_lists
 from scraper.models import iso_utc
 from scraper.urls import host_of
 
-CHUNK = 500
-"""Values bound to one statement's IN list at most."""
 _AGE = re.compile(r"(\d{1,6})\s*([hdwmy])")
 _AGE_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1),
               "m": timedelta(days=30), "y": timedelta(days=365)}
@@ -175,7 +173,7 @@ def _delete_versions(archive: Archive, version_ids: list[int], *, dry_run: bool)
         shas[sha256] = None
     if not dry_run:
         _store_alone(archive, version_ids, doomed)
-        for chunk, marks in _chunks(version_ids):
+        for chunk, marks in in_lists(version_ids):
             # A contentless index forgets a row when given the values it was given for it.
             db.conn.executemany(
                 "INSERT INTO versions_fts (versions_fts, rowid, title, text) VALUES ('delete', ?, ?, ?)",
@@ -197,7 +195,7 @@ def _delete_versions(archive: Archive, version_ids: list[int], *, dry_run: bool)
             removed.bytes += size
             gone.add(sha256)
         if not dry_run:
-            for chunk, marks in _chunks([row[0] for row in freed]):
+            for chunk, marks in in_lists([row[0] for row in freed]):
                 db.execute(f"DELETE FROM blobs WHERE sha256 IN ({marks})", chunk)
         pending = list(dict.fromkeys(base for _sha256, _size, base in freed if base and base not in gone))
     return removed
@@ -226,15 +224,7 @@ def _in_use(db: Any, shas: list[str], doomed: set[int], gone: set[str]) -> set[s
 
 def _select_in(db: Any, sql: str, values: list[Any]) -> list[Any]:
     """The rows of sql, whose `IN ({marks})` takes values, a chunk at a time."""
-    return [row for chunk, marks in _chunks(values) for row in db.execute(sql.format(marks=marks), chunk)]
-
-
-def _chunks(values: list[Any]) -> Iterator[tuple[list[Any], str]]:
-    """values in chunks, each with its ?-marks for an IN list: SQLite caps a statement's
-    variables (at 999 before 3.32)."""
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
-        yield chunk, ", ".join("?" * len(chunk))
+    return [row for chunk, marks in in_lists(values) for row in db.execute(sql.format(marks=marks), chunk)]
 
 
 def vacuum(archive: Archive) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from archive.schema import needs_upgrade
-from archive.store import Archive
+from archive.store import Archive, in_lists
 from scraper.errors import ArchiveError
 from scraper.models import CJK
 
@@ -255,14 +255,12 @@ def similar(archive: Archive, url: str, *, threshold: float = THRESHOLD, limit: 
                 "SELECT version_id FROM minhash_bands WHERE band = ? AND bucket = ?", [band, bucket]))
         found.discard(version_id)
         matches = []
-        ids = sorted(found)
-        for start in range(0, len(ids), _BATCH):
-            chunk = ids[start:start + _BATCH]
+        for chunk, marks in in_lists(sorted(found)):
             for other_url, title, version, sig in archive.db.execute(
                 "SELECT p.url, v.title, v.version, m.signature FROM minhashes m"
                 " JOIN versions v ON v.id = m.version_id"
                 " JOIN pages p ON p.id = v.page_id AND p.latest_version = v.version"
-                f" WHERE m.version_id IN ({', '.join('?' * len(chunk))}) AND p.id != ?", [*chunk, page_id],
+                f" WHERE m.version_id IN ({marks}) AND p.id != ?", [*chunk, page_id],
             ).fetchall():
                 if (score := estimate(mine, sig)) >= threshold:
                     matches.append(Match(url=other_url, title=title, similarity=score, version=version))

@@ -776,6 +776,18 @@ def _reclean_filter(cleaner: str, *, url_prefix: str | None, since: datetime | N
                            url_prefix=url_prefix, since=since)
 
 
+IN_LIST = 500
+"""Values bound to one statement's IN list at most: SQLite caps a statement's variables (at 999
+before 3.32)."""
+
+
+def in_lists(values: list[Any]) -> Iterator[tuple[list[Any], str]]:
+    """values in chunks of at most IN_LIST, each with its ?-marks for an IN list."""
+    for start in range(0, len(values), IN_LIST):
+        chunk = values[start:start + IN_LIST]
+        yield chunk, ", ".join("?" * len(chunk))
+
+
 def _version_filter(condition: str, params: list[Any], *, url_prefix: str | None,
                     since: datetime | None) -> tuple[str, list[Any]]:
     """condition, and the versions of URLs under url_prefix fetched since a time: a WHERE clause

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import Archive, maintenance
+from archive import Archive, maintenance, store
 from scraper.models import Article, Page
 from tests.conftest import SEEDS, scraper_cli
 from tests.server import LocalServer, fixture_response
@@ -144,7 +144,7 @@ def test_prune_keeps_the_newest_versions_and_never_the_latest(db_path: Path) -> 
 
 def test_rm_and_prune_of_many_versions_free_only_what_nothing_else_uses(db_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(maintenance, "CHUNK", 7)  # each statement over several chunks of versions and blobs
+    monkeypatch.setattr(store, "IN_LIST", 7)  # each statement over several chunks of versions and blobs
     story = "<html><body>" + "".join(f"<p>Paragraph {n} of a long story, edited a little each time.</p>"
                                      for n in range(200))
     with Archive(db_path) as archive:
