@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from archive import Archive
+from archive import Archive, compression, store
 from scraper.fetcher import FetchSettings
 from tests.server import FIXTURES, LocalServer
 
@@ -62,3 +62,10 @@ def scraper_cli(*args: str, input: bytes | None = None, env: dict[str, str] | No
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+@pytest.fixture
+def small_dictionary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dictionary that 40 small pages are enough to train, from 20 samples on."""
+    monkeypatch.setattr(compression, "DICTIONARY_SIZE", 4096)
+    monkeypatch.setattr(store, "DICTIONARY_MIN_SAMPLES", 20)

@@ -127,20 +127,22 @@ def site_page(n: int) -> tuple[str, str]:
     return text, html.replace("<nav>Home | News</nav>", f"<nav><ul>{chrome}</ul></nav>")
 
 
-def test_the_end_of_a_run_trains_a_dictionary_once_the_archive_holds_enough_pages(
-        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compression, "DICTIONARY_SIZE", 4096)  # so that 40 small pages are enough
-    monkeypatch.setattr(store, "DICTIONARY_MIN_SAMPLES", 20)
+def save_site_pages(archive: Archive, pages: list[tuple[str, str]], first: int, run: int) -> None:
+    """pages (text, html) as https://example.com/{n}, n counted from first, in the run."""
+    for n, (text, html) in enumerate(pages, first):
+        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+
+
+@pytest.mark.usefixtures("small_dictionary")
+def test_the_end_of_a_run_trains_a_dictionary_once_the_archive_holds_enough_pages(archive: Archive) -> None:
     pages = [site_page(n) for n in range(41)]
     run = archive.start_run("run")
-    for n, (text, html) in enumerate(pages[:19]):
-        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    save_site_pages(archive, pages[:19], 0, run)
     archive.finish_run(run, status="finished", urls=19)
     assert archive.db.execute("SELECT count(*) FROM dictionaries").fetchone()[0] == 0  # too few pages
 
     run = archive.start_run("run")
-    for n, (text, html) in enumerate(pages[19:40], 19):
-        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    save_site_pages(archive, pages[19:40], 19, run)
     archive.finish_run(run, status="interrupted", urls=21)  # Ctrl-C: the run ends at once
     assert archive.db.execute("SELECT count(*) FROM dictionaries").fetchone()[0] == 0
     before = archive.db.execute("SELECT sum(length(content)) FROM blobs").fetchone()[0]

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from archive import Archive, compression, packing, store
+from archive import Archive, compression, packing
 from archive.packing import Blob, Packed
 from scraper import ArchiveError, Article
-from tests.test_archive import article, page, site_page, story
+from tests.test_archive import article, page, save_site_pages, site_page, story
 
 URL = "https://example.com/story"
 
@@ -90,14 +90,11 @@ def test_a_pack_that_is_not_the_page_is_refused_and_nothing_written(archive: Arc
     assert (result.version, result.changed) == (1, False)
 
 
-def test_a_page_packed_before_the_archive_trained_its_dictionary_is_kept(
-        archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compression, "DICTIONARY_SIZE", 4096)  # so that 40 small pages are enough
-    monkeypatch.setattr(store, "DICTIONARY_MIN_SAMPLES", 20)
+@pytest.mark.usefixtures("small_dictionary")
+def test_a_page_packed_before_the_archive_trained_its_dictionary_is_kept(archive: Archive) -> None:
     pages = [site_page(n) for n in range(43)]
     run = archive.start_run("run")
-    for n, (text, html) in enumerate(pages[:40]):
-        archive.save(page(f"https://example.com/{n}", html), article(text=text), run_id=run)
+    save_site_pages(archive, pages[:40], 0, run)
     packed_before = [packing.pack(html.encode(), article(text=text), archive.dictionary())
                      for text, html in pages[40:42]]
     archive.finish_run(run, status="finished", urls=40)
