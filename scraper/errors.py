@@ -191,6 +191,12 @@ class NotifyError(ScraperError):
         return self._message
 
 
+class OutputUnavailable(ScraperError):
+    """An output folder a job cannot have: another job is writing to it, or it cannot be written."""
+
+    reason = "output"
+
+
 class ConfigError(ScraperError):
     reason = "config"
 

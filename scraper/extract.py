@@ -26,6 +26,7 @@ reads it and writes its shard itself, so the files must be where every node sees
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import gzip
 import hashlib
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
-from scraper.errors import ArchiveError, InternalError, ScraperError
+from scraper.errors import ArchiveError, InternalError, OutputUnavailable, ScraperError
 from scraper.fetcher import FetchSettings
 from scraper.models import Article, Page
 from scraper.warc_input import BrokenInput, Capture, Counts, Rejected, read_pages
@@ -497,6 +498,37 @@ def extract(paths: list[Path], settings: Settings, *, out_dir: Path | None = Non
     core); with use_ray, each input is a Ray task (on_item is then called only into the
     archive, as pages come back)."""
     jobs = jobs or os.cpu_count() or 1
+    with contextlib.ExitStack() as stack:
+        if out_dir is not None:
+            stack.enter_context(_writing_to(out_dir))
+        yield from _extract(paths, settings, out_dir=out_dir, archive=archive, jobs=jobs, use_ray=use_ray,
+                            run_id=run_id, on_item=on_item)
+
+
+@contextlib.contextmanager
+def _writing_to(out_dir: Path) -> Iterator[None]:
+    """out_dir for this job alone: a second job writing there would take the first one's
+    unfinished shards for a killed run's and delete them. The folder itself is locked (flock:
+    the kernel lets go when the job ends, killed or not), so nothing is added to it. Raises
+    OutputUnavailable."""
+    try:
+        folder = os.open(out_dir, os.O_RDONLY)
+    except OSError as exc:
+        raise OutputUnavailable(f"cannot open {out_dir}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(folder)
+        raise OutputUnavailable(f"{out_dir} is being written by another scraper extract: wait for it to end,"
+                                " or give another --output") from None
+    try:
+        yield
+    finally:
+        os.close(folder)
+
+
+def _extract(paths: list[Path], settings: Settings, *, out_dir: Path | None, archive: Archive | None, jobs: int,
+             use_ray: bool, run_id: int | None, on_item: Callable[[Item], None] | None) -> Iterator[InputResult]:
     if use_ray:
         import ray
 

@@ -264,6 +264,34 @@ def test_ctrl_c_stops_with_130_and_keeps_finished_inputs(tmp_path: Path) -> None
     assert sorted(os.listdir(out)) == ["1.done", "1.jsonl.gz"]
 
 
+def test_a_second_extract_into_the_same_folder_is_refused_and_leaves_the_first_alone(tmp_path: Path) -> None:
+    write_warc(tmp_path / "1.warc.gz", [page(PAGES[0]), Record("https://example.org/slow", SLOW)])
+    write_warc(tmp_path / "2.warc.gz", [page(PAGES[1])])
+    out = tmp_path / "out"
+    first = subprocess.Popen([sys.executable, "-m", "scraper", "extract", str(tmp_path / "1.warc.gz"), "-o", str(out),
+                              "--clean-timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        give_up = time.monotonic() + 120
+        while not [name for name in os.listdir(out) if name.endswith(".tmp")] if out.exists() else True:
+            assert first.poll() is None and time.monotonic() < give_up
+            time.sleep(0.05)
+        unfinished = sorted(os.listdir(out))
+        second = scraper_cli("extract", str(tmp_path / "1.warc.gz"), str(tmp_path / "2.warc.gz"), "-o", str(out),
+                             timeout=120)
+        assert second.returncode == 1
+        assert second.stderr.decode().strip() == \
+            f"Error: {out} is being written by another scraper extract: wait for it to end, or give another --output"
+        assert sorted(os.listdir(out)) == unfinished  # the first job's shard in the making is still there
+        assert first.poll() is None
+    finally:
+        first.kill()
+        first.wait(timeout=30)
+    rerun = scraper_cli("extract", str(tmp_path / "1.warc.gz"), str(tmp_path / "2.warc.gz"), "-o", str(out),
+                        "--clean-timeout", "2", "--json", timeout=180)  # the folder is free once the job is gone
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    assert sorted(os.listdir(out)) == ["1.done", "1.jsonl.gz", "2.done", "2.jsonl.gz"]
+
+
 def test_into_the_archive_versions_are_dated_by_warc_date_and_a_rerun_adds_none(tmp_path: Path,
                                                                                  db_path: Path) -> None:
     story = "https://example.org/news/story"
