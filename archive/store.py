@@ -910,16 +910,23 @@ class _Immediate:
         self.begin = begin or "BEGIN IMMEDIATE"
 
     def __enter__(self) -> None:
-        _patiently(lambda: self.conn.execute(self.begin), self.patience)
+        try:
+            _patiently(lambda: self.conn.execute(self.begin), self.patience)
+        except BaseException:  # Ctrl-C just after BEGIN: no transaction may be left open
+            self._roll_back()
+            raise
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if exc_type is None:
-            try:
+        try:
+            if exc_type is None:
                 self.conn.execute("COMMIT")
-                return
-            except sqlite3.Error as error:
-                exc = error
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            exc = error
+        finally:  # after an error, or Ctrl-C before the COMMIT ran
+            self._roll_back()
         if isinstance(exc, sqlite3.Error):
             raise ArchiveError(f"cannot write to the archive: {exc}") from exc
+
+    def _roll_back(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")

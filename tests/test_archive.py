@@ -293,6 +293,47 @@ def test_a_write_blocked_by_another_writer_is_an_archive_error(db_path: Path) ->
         assert archive.save(page(), article()).version == 1  # and works once the lock is gone
 
 
+class _InterruptedConnection:
+    """The archive's connection, with a Ctrl-C arriving once just after `sql` ran (after=True)
+    or just before: where a signal can land between a write's statements."""
+
+    def __init__(self, conn: sqlite3.Connection, sql: str, *, after: bool) -> None:
+        self.conn, self.sql, self.after, self.fired = conn, sql, after, False
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        due = sql == self.sql and not self.fired
+        if due and not self.after:
+            self.fired = True
+            raise KeyboardInterrupt
+        result = self.conn.execute(sql, *args)
+        if due:
+            self.fired = True
+            raise KeyboardInterrupt
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+@pytest.mark.parametrize(("sql", "after"), [("BEGIN IMMEDIATE", True), ("COMMIT", False)],
+                         ids=["just-after-begin", "just-before-commit"])
+def test_a_write_interrupted_between_its_statements_leaves_no_transaction_open(
+        archive: Archive, sql: str, after: bool) -> None:
+    """Else the command's closing writes fail ("cannot start a transaction within a
+    transaction") and Ctrl-C ends in an error instead of "Interrupted"."""
+    conn = archive.db.conn
+    archive.db.conn = _InterruptedConnection(conn, sql, after=after)  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            archive.save(page(), article())
+    finally:
+        archive.db.conn = conn
+    assert not conn.in_transaction
+    with pytest.raises(NotArchived):  # rolled back whole
+        archive.page("https://example.com/story")
+    assert archive.save(page(), article()).version == 1
+
+
 def test_a_database_of_the_first_schema_is_upgraded_in_place(db_path: Path) -> None:
     from sqlite_utils import Database
 
