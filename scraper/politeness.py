@@ -80,36 +80,41 @@ class PoliteClient:
 
 
 class HostGate:
-    """Spaces the starts of requests to one host by at least `interval` seconds. Thread-safe."""
+    """Spaces the starts of requests to one host by at least `interval` seconds, counted from
+    when the last one really started: a thread that a busy machine wakes late for its turn
+    pushes the next turn back with it, so the host never sees two requests closer. Thread-safe."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
+        self._started: dict[str, float] = {}
         self._intervals: dict[str, float] = {}
 
     def slow_down(self, host: str, seconds: float) -> None:
         """Space this host's requests by at least `seconds` (its robots.txt Crawl-delay)."""
         with self._lock:
-            before = self._intervals.get(host, self.interval)
-            after = self._intervals[host] = max(self.interval, min(seconds, MAX_CRAWL_DELAY))
-            if host in self._next:  # the turn already booked after the last request moves too
-                self._next[host] += after - before
+            self._intervals[host] = max(self.interval, min(seconds, MAX_CRAWL_DELAY))
 
     def ready_at(self, host: str) -> float:
         """When the next request to host may start, on the gate's clock."""
         with self._lock:
-            return self._next.get(host, 0.0)
+            return self._ready_at(host)
+
+    def _ready_at(self, host: str) -> float:
+        started = self._started.get(host)
+        return 0.0 if started is None else started + self._intervals.get(host, self.interval)
 
     def wait_turn(self, url: str) -> None:
-        """Block until a request to url's host may start, and book that start."""
+        """Block until a request to url's host may start, and note that it starts now."""
         host = host_of(url)
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next.get(host, now))
-            self._next[host] = start + self._intervals.get(host, self.interval)
-        if start > now:
-            time.sleep(start - now)
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                ready = self._ready_at(host)
+                if now >= ready:
+                    self._started[host] = now
+                    return
+            time.sleep(ready - now)
 
 
 class RobotsRules:

@@ -3,15 +3,19 @@ spacing, robots.txt, conditional GET, and claims that keep overlapping runs apar
 
 from __future__ import annotations
 
+import itertools
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from archive import Archive
+from scraper import politeness
 from scraper.errors import BlockedAddress, ConnectionFailed, FetchTimeout, RobotsUnavailable
 from scraper.politeness import PoliteClient, Politeness
 from scraper.run import Outcome, run
@@ -52,6 +56,24 @@ def test_per_host_concurrency_and_spacing(servers: list[HostileServer], archive:
         assert min(start_gaps(hits)) >= 0.5 - 0.2
     # Hosts proceed side by side: requests to different hosts overlap in time.
     assert max_concurrency([hit for server in servers for hit in server.hits()]) > 2
+
+
+def test_a_turn_taken_late_pushes_the_next_one_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine may wake a thread late for its turn: the next request to the host is
+    still a whole interval after the late one, not after the turn as booked."""
+    late = 0.15
+
+    def oversleep(seconds: float) -> None:
+        time.sleep(seconds + late)
+
+    monkeypatch.setattr(politeness, "time", SimpleNamespace(monotonic=time.monotonic, sleep=oversleep))
+    gate = politeness.HostGate(interval=0.3)
+    starts = []
+    for n in range(3):
+        gate.wait_turn(f"https://example.com/{n}")
+        starts.append(time.monotonic())
+    assert all(later - earlier >= 0.3 for earlier, later in itertools.pairwise(starts))
+    assert gate.ready_at("example.com") == pytest.approx(starts[-1] + 0.3, abs=0.01)
 
 
 def test_one_host_at_a_time_when_per_host_is_one(servers: list[HostileServer], archive: Archive) -> None:
