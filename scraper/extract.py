@@ -490,19 +490,30 @@ def ray_into_archive(ray: Any, paths: list[Path], archive: Archive, settings: Se
 # ---- the whole job ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Deduplicated:
+    """The end of a job into shards with dedupe: the near-duplicate records it dropped."""
+
+    dropped: int
+
+
 def extract(paths: list[Path], settings: Settings, *, out_dir: Path | None = None, archive: Archive | None = None,
-            jobs: int | None = None, use_ray: bool = False, run_id: int | None = None,
-            on_item: Callable[[Item], None] | None = None) -> Iterator[InputResult]:
+            jobs: int | None = None, use_ray: bool = False, dedupe: bool = False, run_id: int | None = None,
+            on_item: Callable[[Item], None] | None = None) -> Iterator[InputResult | Deduplicated]:
     """Extract every input into its shard in out_dir, or into the archive; yield each input's
     result as it is done. Locally, pages are cleaned in `jobs` processes (default: one per
     core); with use_ray, each input is a Ray task (on_item is then called only into the
-    archive, as pages come back)."""
+    archive, as pages come back). With dedupe, the shards' near-duplicates are then dropped
+    (see dedupe_shards), before the job lets go of out_dir, and a Deduplicated ends the job."""
     jobs = jobs or os.cpu_count() or 1
     with contextlib.ExitStack() as stack:
         if out_dir is not None:
             stack.enter_context(_writing_to(out_dir))
         yield from _extract(paths, settings, out_dir=out_dir, archive=archive, jobs=jobs, use_ray=use_ray,
                             run_id=run_id, on_item=on_item)
+        if dedupe and out_dir is not None:
+            shards = [out_dir / f"{name}{SUFFIXES[settings.fmt]}" for name in shard_names(paths)]
+            yield Deduplicated(dedupe_shards([shard for shard in shards if shard.is_file()]))
 
 
 @contextlib.contextmanager

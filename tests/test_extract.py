@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
 import os
 import re
@@ -24,7 +25,9 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from scraper import extract
 from scraper.cleaner import CLEANER_ID, clean
+from scraper.errors import OutputUnavailable
 from tests.conftest import CORPUS, SEEDS, scraper_cli
 from tests.server import FIXTURES
 
@@ -344,6 +347,23 @@ def test_dedupe_drops_near_copies_across_shards_and_a_second_pass_drops_none(tmp
     assert [record["url"] for record in shard(out / "b.jsonl.gz")] == [f"https://example.org/{PAGES[1].stem}"]
     again = scraper_cli("extract", *inputs, "-o", str(out), "--dedupe", "--json", timeout=120)
     assert summary(again)["duplicates_dropped"] == 0 and summary(again)["done_before"] == 2
+
+
+def test_a_job_holds_its_folder_until_its_near_duplicates_are_dropped(tmp_path: Path) -> None:
+    """Else a second job could start in between and take the shard being rewritten for a killed
+    run's leftover."""
+    original = SEEDS / "000_d467d9e684ffadb1.html"
+    warc = write_warc(tmp_path / "a.warc.gz", [page(original), page(original, url="https://example.org/again")])
+    out = tmp_path / "out"
+    out.mkdir()
+    job = extract.extract([warc], extract.Settings(), out_dir=out, jobs=1, dedupe=True)
+    assert [type(item) for item in itertools.islice(job, 2)] == [extract.InputResult, extract.Deduplicated]
+    assert [record["url"] for record in shard(out / "a.jsonl.gz")] == [f"https://example.org/{original.stem}"]
+    with pytest.raises(OutputUnavailable):  # the job is at its end, and the folder still its own
+        next(extract.extract([warc], extract.Settings(), out_dir=out, jobs=1))
+    assert list(job) == []
+    again = list(extract.extract([warc], extract.Settings(), out_dir=out, jobs=1))
+    assert [item.state for item in again if isinstance(item, extract.InputResult)] == ["passed"]
 
 
 @pytest.mark.timeout(300)

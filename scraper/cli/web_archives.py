@@ -87,7 +87,10 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         status = "interrupted"
         try:
             for result in extract.extract(paths, settings, out_dir=output, archive=archive, jobs=jobs,
-                                          use_ray=use_ray, run_id=run_id, on_item=on_item):
+                                          use_ray=use_ray, dedupe=dedupe, run_id=run_id, on_item=on_item):
+                if isinstance(result, extract.Deduplicated):
+                    tally.duplicates = result.dropped
+                    continue
                 tally.result(result)
                 if result.state == "failed":
                     line(f"failed: {message(result.error)}")
@@ -99,10 +102,6 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         finally:
             if archive is not None and run_id is not None:
                 archive.finish_run(run_id, status=status, urls=tally.pages)
-    if dedupe and output is not None:
-        names = extract.shard_names(paths)
-        shards = [output / f"{name}{extract.SUFFIXES[fmt]}" for name in names]
-        tally.duplicates = extract.dedupe_shards([shard for shard in shards if shard.is_file()])
     seconds = time.monotonic() - started
     if not quiet or tally.failed:
         line(tally.summary(seconds, into_archive=into_archive))
