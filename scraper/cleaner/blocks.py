@@ -88,11 +88,25 @@ def _tokens(names: str) -> frozenset[str]:
     return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
 
 
+_LANDMARK_NAMES = frozenset(LANDMARKS)
+
+
+@functools.lru_cache(maxsize=4096)  # a page's elements share a few
+def _landmarks(above: frozenset[str], tag: str, role: str | None, hidden: bool) -> frozenset[str]:
+    """An element's landmarks: its ancestors' (above), and its own by role or tag."""
+    own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
+    landmarks = above | {own} if own in _LANDMARK_NAMES else above
+    return landmarks | {"hidden"} if hidden else landmarks
+
+
 def _hidden(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return True
     style = attrs.get("style")
     return bool(style and _HIDDEN_STYLE.search(style))
+
+
+_ENTRY_TAGS = frozenset({"input", "textarea"})
 
 
 def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
@@ -122,7 +136,10 @@ _EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`", "kbd":
 
 
 def escape(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # Most text has none of them, and six substring checks are faster than the regex.
+    if "\\" in text or "`" in text or "*" in text or "_" in text or "[" in text or "]" in text:
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
 
 
 def _inline_markup(attrs: dict[str, str | None], tag: str, in_link: bool, preformatted: bool) -> tuple[str, str]:
@@ -183,7 +200,7 @@ def segment(body: LexborNode) -> Segmentation:
         if node.is_text_node:
             value = node.text_content
             if value and not value.isspace():
-                block = open_block(element)
+                block = current[0] or open_block(element)
                 block.pieces.append(value)
                 block.markdown.append(escape(value) if not elements[element].preformatted else value)
                 if in_link:
@@ -196,7 +213,7 @@ def segment(body: LexborNode) -> Segmentation:
             continue
         tag = node.tag or ""
         if tag in SKIPPED_TAGS:
-            if _text_entry(tag, node.attributes):
+            if tag in _ENTRY_TAGS and _text_entry(tag, node.attributes):
                 fields.append(element)
             continue
         if tag == "br":
@@ -211,18 +228,14 @@ def segment(body: LexborNode) -> Segmentation:
         if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
             close_block()
             parent = elements[element]
-            role = attrs.get("role")
-            own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
-            landmarks = parent.landmarks | {own} if own in LANDMARKS else parent.landmarks
-            if hidden:
-                landmarks = landmarks | {"hidden"}
+            landmarks = _landmarks(parent.landmarks, tag, attrs.get("role"), hidden)
             elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
                                     parent.preformatted or tag == "pre"))
             stack.append(None)
             _push_children(stack, node, len(elements) - 1, False)
             continue
         # Inline: its text joins the open block, marked up for Markdown where it says something.
-        block = open_block(element)
+        block = current[0] or open_block(element)
         opening, closing = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
         if opening:
             block.markdown.append(opening)
