@@ -72,13 +72,21 @@ def _landmark_columns(landmarks: frozenset[str]) -> tuple[int, ...]:
 _ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def _digit_upper_ratios(text: str, length: int) -> tuple[float, float]:
     """The shares of digits and of capitals in text (str.isdigit, str.isupper)."""
-    if text.isascii():  # most text: counted in C, by how much deleting them shortens it
-        raw = text.encode("ascii")
-        return ((length - len(raw.translate(None, b"0123456789"))) / length,
-                (length - len(raw.translate(None, _ASCII_UPPER))) / length)
-    return sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length
+    # The ASCII characters counted in C, by how much deleting them shortens the text; the
+    # others, fewer in most text, one by one.
+    raw = text.encode("ascii", "ignore")
+    digits = len(raw) - len(raw.translate(None, b"0123456789"))
+    capitals = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+    if len(raw) < length:
+        rest = "".join(_NON_ASCII.findall(text))
+        digits += sum(map(str.isdigit, rest))
+        capitals += sum(map(str.isupper, rest))
+    return digits / length, capitals / length
 
 
 def _top_columns(holder: np.ndarray, meets: np.ndarray, steps: np.ndarray, depths: np.ndarray,
