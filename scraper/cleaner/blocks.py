@@ -88,11 +88,25 @@ def _tokens(names: str) -> frozenset[str]:
     return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
 
 
+_LANDMARK_NAMES = frozenset(LANDMARKS)
+
+
+@functools.lru_cache(maxsize=4096)  # a page's elements share a few
+def _landmarks(above: frozenset[str], tag: str, role: str | None, hidden: bool) -> frozenset[str]:
+    """An element's landmarks: its ancestors' (above), and its own by role or tag."""
+    own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
+    landmarks = above | {own} if own in _LANDMARK_NAMES else above
+    return landmarks | {"hidden"} if hidden else landmarks
+
+
 def _hidden(attrs: dict[str, str | None]) -> bool:
     if "hidden" in attrs or attrs.get("aria-hidden") == "true":
         return True
     style = attrs.get("style")
     return bool(style and _HIDDEN_STYLE.search(style))
+
+
+_ENTRY_TAGS = frozenset({"input", "textarea"})
 
 
 def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
@@ -106,23 +120,15 @@ def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
     return kind == "email" or (kind == "text" and "mail" in named)
 
 
-_Entry = tuple[LexborNode, int, bool] | str | None
-
-
-def _push_children(stack: list[_Entry], node: LexborNode, element: int, in_link: bool) -> None:
-    """node's children onto the stack, last first, so that they pop in page order."""
-    child = node.last_child
-    while child is not None:
-        stack.append((child, element, in_link))
-        child = child.prev
-
-
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]])")
 _EMPHASIS = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`", "kbd": "`", "samp": "`", "tt": "`"}
 
 
 def escape(text: str) -> str:
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    # Most text has none of them, and six substring checks are faster than the regex.
+    if "\\" in text or "`" in text or "*" in text or "_" in text or "[" in text or "]" in text:
+        return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text
 
 
 def _inline_markup(attrs: dict[str, str | None], tag: str, in_link: bool, preformatted: bool) -> tuple[str, str]:
@@ -163,27 +169,28 @@ def segment(body: LexborNode) -> Segmentation:
             block.text = text
             blocks.append(block)
 
-    # An explicit stack, not recursion: pages nest elements thousands deep. Entries: a node
-    # to read with its block element and whether a link holds it; None, which ends a block
-    # element; or Markdown that closes an inline element.
-    stack: list[_Entry] = []
-    _push_children(stack, body, 0, False)
-    seen = 0
-    while stack and seen < MAX_NODES:
-        entry = stack.pop()
-        if entry is None:
+    def finish(end: str | None) -> None:
+        """An element's children are read: a block element's block ends, an inline element's
+        Markdown closes."""
+        if end is None:
             close_block()
-            continue
-        if isinstance(entry, str):
-            if current[0] is not None:
-                current[0].markdown.append(entry)
-            continue
-        node, element, in_link = entry
+        elif end and current[0] is not None:
+            current[0].markdown.append(end)
+
+    # A walk from node to node (first child, next sibling, back up), not recursion: pages nest
+    # elements thousands deep. Above: the elements the walk is inside, each with the block
+    # element and link state to go back to, and its end for finish().
+    above: list[tuple[LexborNode, int, bool, str | None]] = []
+    element, in_link = 0, False
+    node = body.first_child
+    seen = 0
+    while node is not None:
         seen += 1
+        inside = False  # whether the node's children are read next
         if node.is_text_node:
             value = node.text_content
             if value and not value.isspace():
-                block = open_block(element)
+                block = current[0] or open_block(element)
                 block.pieces.append(value)
                 block.markdown.append(escape(value) if not elements[element].preformatted else value)
                 if in_link:
@@ -191,42 +198,49 @@ def segment(body: LexborNode) -> Segmentation:
             elif value and current[0] is not None:
                 current[0].pieces.append(value if elements[element].preformatted else " ")
                 current[0].markdown.append(" ")
-            continue
-        if not node.is_element_node:
-            continue
-        tag = node.tag or ""
-        if tag in SKIPPED_TAGS:
-            if _text_entry(tag, node.attributes):
-                fields.append(element)
-            continue
-        if tag == "br":
-            if current[0] is not None:
-                current[0].pieces.append("\n")
-                current[0].markdown.append("\n")
-            continue
-        # Hidden parts are read, not skipped: many pages hide their content until a script
-        # shows it (or stream it into a hidden element); the model weighs "hidden".
-        attrs = node.attributes
-        hidden = _hidden(attrs)
-        if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
-            close_block()
-            parent = elements[element]
-            role = attrs.get("role")
-            own = ROLE_LANDMARKS.get(role or "") or ("h" if tag in HEADINGS else tag)
-            landmarks = parent.landmarks | {own} if own in LANDMARKS else parent.landmarks
-            if hidden:
-                landmarks = landmarks | {"hidden"}
-            elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
-                                    parent.preformatted or tag == "pre"))
-            stack.append(None)
-            _push_children(stack, node, len(elements) - 1, False)
-            continue
-        # Inline: its text joins the open block, marked up for Markdown where it says something.
-        block = open_block(element)
-        opening, closing = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
-        if opening:
-            block.markdown.append(opening)
-            stack.append(closing)
-        _push_children(stack, node, element, in_link or tag == "a")
+        elif node.is_element_node:
+            tag = node.tag or ""
+            if tag in SKIPPED_TAGS:
+                if tag in _ENTRY_TAGS and _text_entry(tag, node.attributes):
+                    fields.append(element)
+            elif tag == "br":
+                if current[0] is not None:
+                    current[0].pieces.append("\n")
+                    current[0].markdown.append("\n")
+            else:
+                # Hidden parts are read, not skipped: many pages hide their content until a
+                # script shows it (or stream it into a hidden element); the model weighs "hidden".
+                attrs = node.attributes
+                hidden = _hidden(attrs)
+                if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
+                    close_block()
+                    parent = elements[element]
+                    landmarks = _landmarks(parent.landmarks, tag, attrs.get("role"), hidden)
+                    elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
+                                            parent.preformatted or tag == "pre"))
+                    inside, end, inner, inner_link = True, None, len(elements) - 1, False
+                else:
+                    # Inline: its text joins the open block, marked up for Markdown where it
+                    # says something.
+                    block = current[0] or open_block(element)
+                    opening, end = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
+                    if opening:
+                        block.markdown.append(opening)
+                    inside, inner, inner_link = True, element, in_link or tag == "a"
+        if seen >= MAX_NODES:
+            break
+        if inside:
+            child = node.first_child
+            if child is not None:
+                above.append((node, element, in_link, end))
+                element, in_link, node = inner, inner_link, child
+                continue
+            finish(end)
+        following = node.next
+        while following is None and above:
+            node, element, in_link, end = above.pop()
+            finish(end)
+            following = node.next
+        node = following
     close_block()
     return Segmentation(elements, blocks, fields)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -257,16 +258,22 @@ _MONTHS = frozenset(
 _DATE_TOKEN = re.compile(r"^\d{1,4}([/.:-]\d{1,4})+$|^\d{1,2}(am|pm|h|st|nd|rd|th)$")
 _NUMBER = re.compile(r"^\d+$")
 _DATELINE_MAX_WORDS = 12
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=64)  # a page's authors, asked about line after line
+def _name_words(authors: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(word for author in authors for word in _WORD.findall(author.lower()))
 
 
 def is_dateline(line: str, authors: tuple[str, ...] = ()) -> bool:
     """A byline or dateline such as "Kana Inagaki in Tokyo YESTERDAY", "Last updated: 2023/07/27
     at 11:39 PM" or "Reading time: 4 minutes": at most two words left once the authors' names,
     dates, times and the words around them are taken out, and one of them there."""
-    words = re.findall(r"\w+", line.lower())
+    words = _WORD.findall(line.lower())
     if not words or len(words) > _DATELINE_MAX_WORDS:
         return False
-    names = {word for author in authors for word in re.findall(r"\w+", author.lower())}
+    names = _name_words(authors)
     signal = any(w in names or w in _DATELINE_SIGNALS or _DATE_TOKEN.match(w) for w in words) or (
         any(w in _MONTHS for w in words) and any(_NUMBER.match(w) for w in words))
     if not signal:

@@ -72,21 +72,29 @@ def _landmark_columns(landmarks: frozenset[str]) -> tuple[int, ...]:
 _ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
 def _digit_upper_ratios(text: str, length: int) -> tuple[float, float]:
     """The shares of digits and of capitals in text (str.isdigit, str.isupper)."""
-    if text.isascii():  # most text: counted in C, by how much deleting them shortens it
-        raw = text.encode("ascii")
-        return ((length - len(raw.translate(None, b"0123456789"))) / length,
-                (length - len(raw.translate(None, _ASCII_UPPER))) / length)
-    return sum(map(str.isdigit, text)) / length, sum(map(str.isupper, text)) / length
+    # The ASCII characters counted in C, by how much deleting them shortens the text; the
+    # others, fewer in most text, one by one.
+    raw = text.encode("ascii", "ignore")
+    digits = len(raw) - len(raw.translate(None, b"0123456789"))
+    capitals = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+    if len(raw) < length:
+        rest = "".join(_NON_ASCII.findall(text))
+        digits += sum(map(str.isdigit, rest))
+        capitals += sum(map(str.isupper, rest))
+    return digits / length, capitals / length
 
 
-def _top_columns(holder: np.ndarray, meets: list[int], steps: list[int], depths: np.ndarray,
+def _top_columns(holder: np.ndarray, meets: np.ndarray, steps: np.ndarray, depths: np.ndarray,
                  top: int) -> tuple[np.ndarray, np.ndarray]:
     """Whether a block is in the top element, and how far it is from it: the steps up to
     the top's chain of ancestors, then down to the top (50 when the page has no top)."""
-    meet = np.asarray(meets)[holder]
-    up = np.asarray(steps)[holder]
+    meet = meets[holder]
+    up = steps[holder]
     if top < 0:
         return meet == top, up + 50
     return meet == top, up + np.where(meet >= 0, depths[top] - depths[np.maximum(meet, 0)], 50)
@@ -111,38 +119,38 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     if page_type is not None:
         out[:, base + 2 * v:] = page_type
 
-    words = [_words(b.text) for b in blocks]
+    find_words = _WORD.findall
+    words = [find_words(b.text.lower()) for b in blocks]
     word_counts = [len(w) for w in words]
     chars = [len(b.text) for b in blocks]
     links = [b.link_chars for b in blocks]
     total_chars = sum(chars) or 1
     total_words = sum(word_counts) or 1
+    holder = np.array([block.element for block in blocks])
 
-    # Text under each element: each block's counts on its own element, then carried up to the
-    # parents (an element comes after its parent in the list, so one pass from the end).
+    # The elements depth by depth (a parent is one level above its children), for the passes
+    # that carry something up or down the tree a level at a time.
     ne = len(elements)
     parent = [element.parent for element in elements]
-    element_words, element_chars, element_links = [0] * ne, [0] * ne, [0] * ne
-    element_blocks, element_long = [0] * ne, [0] * ne
-    for block, count, length in zip(blocks, word_counts, chars, strict=True):
-        e = block.element
-        element_words[e] += count
-        element_chars[e] += length
-        element_links[e] += block.link_chars
-        element_blocks[e] += 1
-        element_long[e] += count >= 15 and block.link_chars < 0.3 * length
-    for e in range(ne - 1, 0, -1):
-        p = parent[e]
-        element_words[p] += element_words[e]
-        element_chars[p] += element_chars[e]
-        element_links[p] += element_links[e]
-        element_blocks[p] += element_blocks[e]
-        element_long[p] += element_long[e]
+    parents = np.array(parent)
+    depths = np.array([element.depth for element in elements])
+    by_depth = np.argsort(depths, kind="stable")
+    level_starts = np.searchsorted(depths[by_depth], np.arange(1, int(depths.max()) + 2))
+    levels_down = [by_depth[start:end] for start, end in itertools.pairwise(level_starts)]  # depth 1, 2, ...
+
+    # Text under each element: each block's counts on its own element, then carried up to the
+    # parents, deepest level first. Columns: words, chars, link chars, blocks, long blocks.
+    per_block = np.array([(count, length, link, 1, count >= 15 and link < 0.3 * length)
+                          for count, length, link in zip(word_counts, chars, links, strict=True)], dtype=np.int64)
+    under = np.zeros((ne, 5), dtype=np.int64)
+    np.add.at(under, holder, per_block)
+    for level in reversed(levels_down):
+        np.add.at(under, parents[level], under[level])
+    element_words, element_chars, element_links, element_blocks, element_long = under.astype(np.float64).T
 
     # Class and id tokens, as one row of vocabulary columns per element; an element's own
     # tokens, then those of its ancestors too (a parent precedes its children, so depth by
     # depth, each element takes its parent's finished row).
-    parents = np.array(parent)
     own_tokens = np.zeros((ne, v), dtype=bool)
     known: dict[frozenset[str], list[int]] = {}  # elements repeat their class names
     hit_rows: list[int] = []
@@ -156,16 +164,13 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
             hit_columns += hits
     own_tokens[hit_rows, hit_columns] = True
     above_tokens = own_tokens.copy()
-    depths = np.array([element.depth for element in elements])
-    by_depth = np.argsort(depths, kind="stable")
-    level_starts = np.searchsorted(depths[by_depth], np.arange(1, int(depths.max()) + 2))
-    for start, end in itertools.pairwise(level_starts):  # depth 1, 2, ...: the root has none above
-        level = by_depth[start:end]
+    for level in levels_down:  # the root has none above
         above_tokens[level] |= above_tokens[parents[level]]
     repeats = Counter(b.text for b in blocks)
     # Elements alike (tag and class) under one parent: posts of a thread, cards of a listing.
-    alike_counts = Counter((e.parent, e.tag, e.tokens) for e in elements)
-    alike = [alike_counts[(e.parent, e.tag, e.tokens)] for e in elements]
+    alike_keys = [(e.parent, e.tag, e.tokens) for e in elements]
+    alike_counts = Counter(alike_keys)
+    alike = np.array([alike_counts[key] for key in alike_keys], dtype=np.float64)
     # The element that holds most paragraph-like text directly (readability's top candidate):
     # main content is usually one subtree.
     credit: dict[int, float] = {}
@@ -176,21 +181,20 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
             if (grand := parent[e]) >= 0:
                 credit[grand] = credit.get(grand, 0.0) + count / 2
     top = max(credit, key=credit.__getitem__) if credit else -1
-    top_chain = set()
+    on_chain = np.zeros(ne, dtype=bool)
     e = top
     while e >= 0:
-        top_chain.add(e)
+        on_chain[e] = True
         e = parent[e]
     # For each element, the nearest of itself and its ancestors on that chain, and the steps
     # up to it (past the root when none is).
-    meets, steps = [-1] * ne, [0] * ne
-    for e in range(ne):
-        if e in top_chain:
-            meets[e] = e
-        elif (p := parent[e]) >= 0:
-            meets[e], steps[e] = meets[p], steps[p] + 1
-        else:
-            steps[e] = 1
+    meets = np.where(on_chain, np.arange(ne), -1)
+    steps = np.zeros(ne, dtype=np.int64)
+    steps[0] = not on_chain[0]
+    for level in levels_down:
+        off = ~on_chain[level]
+        meets[level] = np.where(off, meets[parents[level]], level)
+        steps[level] = np.where(off, steps[parents[level]] + 1, 0)
     longest = max(range(n), key=word_counts.__getitem__)
     title_key = " ".join(_words(title))
     title_index = next((i for i, b in enumerate(blocks) if title_key and " ".join(words[i]) == title_key), -1)
@@ -220,7 +224,6 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     # What the block's place tells, for all blocks at once.
     index = np.arange(n)
     counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
-    holder = np.array([block.element for block in blocks])
     position = np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
     kind = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
     columns = [
@@ -235,22 +238,19 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         up = levels[-1]
         levels.append(np.where(up >= 0, parents[np.maximum(up, 0)], -1))
 
-    def at(level: np.ndarray, values: list[int] | list[float], missing: float) -> np.ndarray:
-        return np.where(level >= 0, np.asarray(values, dtype=np.float64)[np.maximum(level, 0)], missing)
+    def at(level: np.ndarray, values: np.ndarray, missing: float) -> np.ndarray:
+        return np.where(level >= 0, values[np.maximum(level, 0)], missing)
 
     columns += [at(level, alike, 0) for level in levels[:3]]
-    marks = np.zeros((ne, len(LANDMARKS)))
-    mark_rows: list[int] = []
-    mark_columns: list[int] = []
-    for e, element in enumerate(elements):
-        if element.landmarks:
-            found = _landmark_columns(element.landmarks)
-            mark_rows += [e] * len(found)
-            mark_columns += found
-    marks[mark_rows, mark_columns] = 1
-    columns += list(marks[holder].T)
-    share = [w / total_words for w in element_words]
-    density = [inside / (length or 1) for inside, length in zip(element_links, element_chars, strict=True)]
+    # The landmarks of each block's element: one row per set of them the page has.
+    mark_sets: dict[frozenset[str], int] = {}
+    mark_index = [mark_sets.setdefault(elements[block.element].landmarks, len(mark_sets)) for block in blocks]
+    marks = np.zeros((len(mark_sets), len(LANDMARKS)))
+    for landmarks, row in mark_sets.items():
+        marks[row, _landmark_columns(landmarks)] = 1
+    columns += list(marks[mark_index].T)
+    share = element_words / total_words
+    density = element_links / np.where(element_chars == 0, 1, element_chars)
     for level in levels:
         columns += [at(level, element_words, -1), at(level, share, -1), at(level, density, -1),
                     at(level, element_blocks, -1), at(level, element_long, -1)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,7 +158,10 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     row[column + 10] = sum(c for c in texts.values() if c > 1) / n
     row[column + 11] = max(lengths, default=0) / total
     column += 12
-    counts = Counter(chain.from_iterable(element.tokens for element in seg.elements))
+    counts: Counter[str] = Counter()
+    for tokens, elements in Counter(element.tokens for element in seg.elements).items():
+        for token in tokens:  # elements repeat their class names: each set counted once
+            counts[token] += elements
     for i, token in enumerate(_PAGE_TOKENS):
         row[column + i] = counts[token]
     return row

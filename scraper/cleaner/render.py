@@ -32,7 +32,12 @@ def absolute(base_url: str, target: str) -> str:
 
 def tidy(text: str) -> str:
     """NFC, no invisible characters, runs of spaces as one; newlines kept."""
-    return _SPACE.sub(" ", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
+    text = unicodedata.normalize("NFC", text)
+    # Most text is already tidy: every space other than " " and every invisible character is
+    # unprintable, and str.isprintable is far quicker than the regexes.
+    if text.isprintable() and "  " not in text:
+        return text
+    return _SPACE.sub(" ", _INVISIBLE.sub("", text))
 
 
 _Plain = dict[etree._Element, str]
