@@ -106,15 +106,14 @@ def _hidden(attrs: dict[str, str | None]) -> bool:
     return bool(style and _HIDDEN_STYLE.search(style))
 
 
-_ENTRY_TAGS = frozenset({"input", "textarea"})
-
-
-def _text_entry(tag: str, attrs: dict[str, str | None]) -> bool:
-    """A comment box or an e-mail field: what comment forms and newsletter sign-ups ask for."""
+def _text_entry(tag: str, node: LexborNode) -> bool:
+    """A comment box or an e-mail field: what comment forms and newsletter sign-ups ask for.
+    (The attributes are read only for an input: reading them costs more than the test.)"""
     if tag == "textarea":
         return True
     if tag != "input":
         return False
+    attrs = node.attributes
     kind = (attrs.get("type") or "text").lower()
     named = " ".join(v for k in ("name", "id", "placeholder") if (v := attrs.get(k))).lower()
     return kind == "email" or (kind == "text" and "mail" in named)
@@ -190,7 +189,7 @@ def segment(body: LexborNode) -> Segmentation:
         if node.is_text_node:
             value = node.text_content
             if value and not value.isspace():
-                block = current[0] or open_block(element)
+                block = open_block(element)
                 block.pieces.append(value)
                 block.markdown.append(escape(value) if not elements[element].preformatted else value)
                 if in_link:
@@ -201,7 +200,7 @@ def segment(body: LexborNode) -> Segmentation:
         elif node.is_element_node:
             tag = node.tag or ""
             if tag in SKIPPED_TAGS:
-                if tag in _ENTRY_TAGS and _text_entry(tag, node.attributes):
+                if _text_entry(tag, node):
                     fields.append(element)
             elif tag == "br":
                 if current[0] is not None:
@@ -222,7 +221,7 @@ def segment(body: LexborNode) -> Segmentation:
                 else:
                     # Inline: its text joins the open block, marked up for Markdown where it
                     # says something.
-                    block = current[0] or open_block(element)
+                    block = open_block(element)
                     opening, end = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
                     if opening:
                         block.markdown.append(opening)

@@ -119,8 +119,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     if page_type is not None:
         out[:, base + 2 * v:] = page_type
 
-    find_words = _WORD.findall
-    words = [find_words(b.text.lower()) for b in blocks]
+    words = [_words(b.text) for b in blocks]
     word_counts = [len(w) for w in words]
     chars = [len(b.text) for b in blocks]
     links = [b.link_chars for b in blocks]
