@@ -85,7 +85,10 @@ _NO_TOKENS: frozenset[str] = frozenset()
 
 @functools.lru_cache(maxsize=8192)  # a site's pages repeat their class names
 def _tokens(names: str) -> frozenset[str]:
-    return frozenset(t for t in _TOKEN_SPLIT.split(_CAMEL.sub(" ", names).lower()) if t and not t.isdigit())
+    lower = names.lower()
+    if lower != names:  # camelCase needs a capital; most class names have none
+        lower = _CAMEL.sub(" ", names).lower()
+    return frozenset(t for t in _TOKEN_SPLIT.split(lower) if t and not t.isdigit())
 
 
 _LANDMARK_NAMES = frozenset(LANDMARKS)

@@ -141,7 +141,8 @@ _RIGHTS = re.compile(
 _RIGHTS_MAX_WORDS = 50
 _COPYRIGHT = re.compile(r"\bcopyright(ed)?\b")
 _COPYRIGHT_MAX_WORDS = 15
-# Sentences of cookie banners, comment forms and paywalls, in a short line.
+# Sentences of cookie banners, comment forms and paywalls, in a short line. Every alternative
+# starts with a letter, so that the search skips ahead to the letters that can begin one.
 _NOTICE = re.compile(
     r"by (using|continuing to (use|browse)) (this|our) (site|website)|you agree to (our|the) (use of cookies|"
     r"privacy policy|terms)|we use cookies|this (site|website) uses cookies|"
@@ -155,7 +156,7 @@ _NOTICE = re.compile(
     r"comments? (are|is|will be) (moderated|reviewed|checked)|comment moderation|"
     r"kommentare werden (vor|erst|moderiert|geprüft|freigeschaltet)|kommentare sind moderiert|"
     r"les commentaires sont (modérés|soumis)|modération des commentaires|"
-    r"(los )?comentarios (son|están|serán)? ?moderados|i commenti sono moderati|commenti moderati|"
+    r"comentarios (son|están|serán)? ?moderados|i commenti sono moderati|commenti moderati|"
     r"komentarze są moderowane|reacties worden gemodereerd|os comentários (são|serão) moderados|"
     r"um weiterzulesen|weiterlesen mit|pour lire la suite|pour continuer à lire",
 )

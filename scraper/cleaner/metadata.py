@@ -152,8 +152,9 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: li
     scripts: json_ld(tree), when the caller has it already."""
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
-        key = node.attributes.get("property") or node.attributes.get("name") or node.attributes.get("itemprop")
-        content = safe_text(node.attributes.get("content") or "").strip()
+        attrs = node.attributes  # a new dict at each read: read once
+        key = attrs.get("property") or attrs.get("name") or attrs.get("itemprop")
+        content = safe_text(attrs.get("content") or "").strip()
         if key and content:
             meta.setdefault(key.strip().lower(), _SPACE.sub(" ", content))
     article, site = _article_json_ld(json_ld(tree) if scripts is None else scripts)
