@@ -341,12 +341,53 @@ def test_a_clean_task_packs_its_page_unless_the_archive_holds_its_article_alread
                    html=content.decode(), status=200)
     dictionary = packing.Dictionary(3, content[:2048])
     try:
-        cleaned = on_ray.clean(fetched, dictionary, None, 60.0, 1024)
-        assert not isinstance(cleaned, Exception) and cleaned.article is not None
+        answer = on_ray.clean(on_ray.Wire.of(fetched), dictionary, None, 60.0, 1024)
+        assert not isinstance(answer, Exception)
+        cleaned = answer.cleaned()
+        assert cleaned.page == fetched and cleaned.article is not None
         assert cleaned.packed == packing.pack(content, cleaned.article, dictionary)
         assert cleaned.packed.blob is not None and cleaned.packed.blob.dictionary_id == 3
-        again = on_ray.clean(fetched, dictionary, cleaned.article.content_hash, 60.0, 1024)
+        again = on_ray.clean(on_ray.Wire.of(fetched), dictionary, cleaned.article.content_hash, 60.0, 1024)
         assert not isinstance(again, Exception)
         assert (again.article, again.packed) == (cleaned.article, None)
     finally:
         on_ray._POOLS.pop((60.0, 1024)).close()
+
+
+def test_a_fetched_page_crosses_the_cluster_compressed_and_arrives_as_fetched() -> None:
+    """A page goes between fetcher, task and driver as a Wire, pickled as Ray pickles it: it
+    comes back equal field for field, its text left out when that is its body as UTF-8 (so it
+    is much smaller than the page), sent compressed when it is not."""
+    import pickle
+    from datetime import UTC, datetime
+
+    from scraper.models import Page
+    from scraper.run.ray import Wire
+
+    content = (FIXTURES / SEED).read_bytes()
+    fetched_at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    utf8 = Page(url="https://example.com/a", final_url="https://example.com/b", content=content,
+                html=content.decode(), status=200, headers={"etag": '"x"', "content-type": "text/html"},
+                fetched_at=fetched_at)
+    latin1_body = "<html><body><p>Caf\u00e9 na\u00efve, 10 \u00b0C</p></body></html>".encode("latin-1")
+    latin1 = Page(url="https://example.com/c", final_url="https://example.com/c", content=latin1_body,
+                  html=latin1_body.decode("latin-1"), status=200, encoding="iso-8859-1")
+    with_bom = Page(url="https://example.com/d", final_url="https://example.com/d", content=b"\xef\xbb\xbf" + content,
+                    html=content.decode(), status=200)
+    undecodable = Page(url="file:///e.html", final_url="file:///e.html", content=b"<p>\xff</p>",
+                       html=b"<p>\xff</p>".decode("utf-8", "surrogateescape"))
+    not_modified = Page(url="https://example.com/f", final_url="https://example.com/f", content=b"", html="",
+                        status=304)
+
+    for page in (utf8, latin1, with_bom, undecodable, not_modified):
+        wire = Wire.of(page)
+        arrived = pickle.loads(pickle.dumps(wire, protocol=5)).page()
+        assert arrived == page
+        assert type(arrived.content) is bytes and type(arrived.html) is str
+        assert (wire.html_zstd is None) == (page.html == page.content.decode("utf-8", "replace"))
+
+    assert Wire.of(utf8).html_zstd is None and Wire.of(latin1).html_zstd is not None
+    assert Wire.of(with_bom).html_zstd is not None and Wire.of(undecodable).html_zstd is not None
+    page_size, wire_size = len(pickle.dumps(utf8, protocol=5)), len(pickle.dumps(Wire.of(utf8), protocol=5))
+    assert wire_size < page_size / 4, (wire_size, page_size)
+    assert wire_size < len(content) / 2

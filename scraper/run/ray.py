@@ -8,7 +8,8 @@ and memory bounds as locally, and packed there as the archive stores it (archive
 HTML and Markdown compressed, with the archive's trained dictionary, which the driver puts in
 the object store once, and again when the archive has a new one). The driver walks the URLs as
 a local run does (scraper.run.pipeline), so it stays the only writer of the archive: it checks
-each pack and writes it.
+each pack and writes it. A page crosses the cluster, from its fetcher to its task and back to
+the driver, as a Wire: compressed, and without its text when that is its body as UTF-8.
 
 A worker or node that dies costs its in-flight URLs: each is tried once more, then recorded
 as failed (WorkerLost). Every wait has a bound, so a lost cluster ends the run instead of
@@ -24,18 +25,20 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import ray
 import ray._private.worker as ray_worker
 import ray.exceptions
+import zstandard
 
 from archive import packing
-from archive.packing import Dictionary
+from archive.packing import Dictionary, Packed
 from scraper.cleaning_pool import CleaningPool
 from scraper.errors import InternalError, ScraperError
 from scraper.fetcher import FetchSettings, Validators
-from scraper.models import Page
+from scraper.models import Article, Page
 from scraper.politeness import PoliteClient, Politeness
 from scraper.ray_cluster import connected
 from scraper.run.pipeline import Cleaned, Done, lease_seconds
@@ -50,15 +53,75 @@ class WorkerLost(ScraperError):
     reason = "worker lost"
 
 
+WIRE_LEVEL = 3
+"""zstd level of a page crossing the cluster: fast (0.6 ms a corpus page), about a fifth of its body."""
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A Page as it crosses the cluster: its body zstd-compressed, and its HTML text left out
+    when it is the body decoded as UTF-8 (most pages), rebuilt on arrival. A Page pickles at
+    twice its body's size (bytes and text), so most went through the object store (over Ray's
+    100 KB inline limit); a Wire mostly travels inline with its task."""
+
+    url: str
+    final_url: str
+    content_zstd: bytes
+    html_zstd: bytes | None
+    """The HTML text as UTF-8, compressed, when it is not the body decoded as UTF-8; else None."""
+    status: int | None
+    headers: dict[str, str]
+    encoding: str
+    fetched_at: datetime
+
+    @classmethod
+    def of(cls, page: Page) -> Wire:
+        # A compressor a call: the fetcher actor calls this from several threads.
+        compressor = zstandard.ZstdCompressor(level=WIRE_LEVEL)
+        # surrogatepass: a text with a lone surrogate (an escape of undecodable bytes) still goes, and comes back.
+        html_zstd = None if _decodes_to(page.content, page.html) else compressor.compress(
+            page.html.encode("utf-8", "surrogatepass"))
+        return cls(page.url, page.final_url, compressor.compress(page.content), html_zstd, page.status,
+                   page.headers, page.encoding, page.fetched_at)
+
+    def page(self) -> Page:
+        decompressor = zstandard.ZstdDecompressor()
+        content = decompressor.decompress(self.content_zstd)
+        html = content.decode("utf-8") if self.html_zstd is None else \
+            decompressor.decompress(self.html_zstd).decode("utf-8", "surrogatepass")
+        return Page(self.url, self.final_url, content, html, self.status, self.headers, self.encoding,
+                    self.fetched_at)
+
+
+def _decodes_to(content: bytes, html: str) -> bool:
+    """Whether content decoded as UTF-8 is html."""
+    try:
+        return content.decode("utf-8") == html
+    except UnicodeDecodeError:
+        return False
+
+
+@dataclass(frozen=True)
+class CleanedWire:
+    """A clean task's answer: Cleaned with its page as the Wire the task was given."""
+
+    wire: Wire
+    article: Article | None
+    packed: Packed | None = None
+
+    def cleaned(self) -> Cleaned:
+        return Cleaned(self.wire.page(), self.article, self.packed)
+
+
 class Fetcher:
     """A Ray actor: one PoliteClient for the hosts that hash to it. Its methods run in threads."""
 
     def __init__(self, settings: FetchSettings, politeness: Politeness) -> None:
         self.client = PoliteClient(settings, politeness)
 
-    def fetch(self, url: str, validators: Validators | None) -> Page | ScraperError:
+    def fetch(self, url: str, validators: Validators | None) -> Wire | ScraperError:
         try:
-            return self.client.fetch(url, validators=validators)
+            return Wire.of(self.client.fetch(url, validators=validators))
         except ScraperError as error:  # as a value: Ray would wrap a raised one
             return error
         except Exception as exc:  # a bug on one page must not end a cron run
@@ -72,23 +135,24 @@ _POOLS: dict[tuple[float, int], CleaningPool] = {}
 """One cleaning process per Ray worker process, kept between the tasks it runs."""
 
 
-def clean(fetched: Page | ScraperError, dictionary: Dictionary, content_hash: str | None, timeout: float,
-          memory: int) -> Cleaned | ScraperError:
+def clean(fetched: Wire | ScraperError, dictionary: Dictionary, content_hash: str | None, timeout: float,
+          memory: int) -> CleanedWire | ScraperError:
     """A Ray task: the page with its article, packed with the archive's dictionary unless its
     content hash is content_hash (the page's latest version's: unchanged), no article for a
-    304; or why it has none."""
+    304; or why it has none. The page goes back as the Wire it came in: not compressed again."""
     if isinstance(fetched, ScraperError):
         return fetched
     if fetched.status == 304:
-        return Cleaned(fetched, None)
+        return CleanedWire(fetched, None)
     pool = _POOLS.get((timeout, memory))
     if pool is None:
         pool = _POOLS[timeout, memory] = CleaningPool(1, timeout=timeout, memory=memory)
     try:
-        article = pool.clean(fetched.html, fetched.final_url)
+        page = fetched.page()
+        article = pool.clean(page.html, page.final_url)
         if article.content_hash == content_hash:
-            return Cleaned(fetched, article)
-        return Cleaned(fetched, article, packing.pack(fetched.content, article, dictionary))
+            return CleanedWire(fetched, article)
+        return CleanedWire(fetched, article, packing.pack(page.content, article, dictionary))
     except ScraperError as error:
         return error
     except Exception as exc:
@@ -194,13 +258,13 @@ class Cluster:
         self._pending[cleaned] = _Sent(url, host, validators, content_hash, tries, time.monotonic() + self._patience)
 
 
-def _answer(ref: Any, sent: _Sent, patience: float) -> Cleaned | ScraperError:
+def _answer(ref: Any, sent: _Sent, patience: float) -> CleanedWire | ScraperError:
     """What the cluster gave for sent, or why it gave nothing (within patience seconds)."""
     if sent.deadline < time.monotonic():
         ray.cancel(ref, force=True)
         return WorkerLost(f"no answer from the cluster within {patience:g} s")
     try:
-        answer: Cleaned | ScraperError = ray.get(ref, timeout=60)
+        answer: CleanedWire | ScraperError = ray.get(ref, timeout=60)
         return answer
     except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
             ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError) as exc:
@@ -213,11 +277,12 @@ def _answer(ref: Any, sent: _Sent, patience: float) -> Cleaned | ScraperError:
 
 @dataclass
 class _Unwrap:
-    """The page and article of an answer, or its error raised: what the pipeline archives."""
+    """The page and article of an answer, or its error raised: what the pipeline archives. The
+    page is rebuilt from its Wire only here, as it is archived: until then it waits compressed."""
 
-    answer: Cleaned | ScraperError
+    answer: CleanedWire | ScraperError
 
     def __call__(self) -> Cleaned:
         if isinstance(self.answer, ScraperError):
             raise self.answer
-        return self.answer
+        return self.answer.cleaned()
