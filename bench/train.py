@@ -37,7 +37,7 @@ from bench.pages import require as require_corpus
 from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
-from scraper.cleaner.features import base_features
+from scraper.cleaner.features import base_features, context_features
 from scraper.cleaner.metadata import json_ld, read_metadata
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
 from scraper.encoding import decode_html
@@ -47,6 +47,8 @@ SNIPPET_WEIGHT = 3.0
 MIN_TYPE_PAGES = 30
 """Training pages of a type below which its threshold is the overall one."""
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
+CONTEXT_ROUNDS = 150
+"""Trees of the context pass, which reads 37 numbers a block."""
 LONG = 5
 """Words from which a block is found in the reference wherever it is."""
 tokens = words  # the scorer's: lower-cased \w+
@@ -180,12 +182,16 @@ def _weights(ex: Example) -> np.ndarray:
 
 def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> block_model.BlockModel:
     """A page-type model, then the block model, which is told the page's type as the page-type
-    model says it of a page it did not see (inner site-disjoint folds), as in use."""
+    model says it of a page it did not see (inner site-disjoint folds), as in use; then the
+    context pass, which learns from the block model's verdicts on pages it did not see."""
     import lightgbm as lgb
 
     params = dict(objective="binary", learning_rate=0.08, num_leaves=63, min_data_in_leaf=40,
                   feature_fraction=0.7, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
                   num_threads=2, seed=SEED, deterministic=True, force_row_wise=True, verbose=-1)
+    context_params = dict(objective="binary", learning_rate=0.05, num_leaves=31, min_data_in_leaf=50,
+                          feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
+                          seed=SEED, deterministic=True, force_row_wise=True, verbose=-1)
     type_params = dict(objective="multiclass", num_class=len(PAGE_TYPES), learning_rate=0.05, num_leaves=15,
                        min_data_in_leaf=10, feature_fraction=0.7, num_threads=2, seed=SEED,
                        deterministic=True, verbose=-1)
@@ -215,24 +221,40 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
     ys = [(np.nan_to_num(ex.labels) >= 0.5).astype(np.float32) for ex in examples]
     ws = [_weights(ex) for ex in examples]
 
-    def fit(rows: list[int], features: list[np.ndarray]) -> lgb.Booster:
+    def fit(rows: list[int], features: list[np.ndarray], context: bool = False) -> lgb.Booster:
         rows = [i for i in rows if len(ys[i])]
         data = lgb.Dataset(np.vstack([features[i] for i in rows]), np.concatenate([ys[i] for i in rows]),
-                           weight=np.concatenate([ws[i] for i in rows]), categorical_feature=[0], free_raw_data=True)
+                           weight=np.concatenate([ws[i] for i in rows]), free_raw_data=True,
+                           categorical_feature="auto" if context else [0])
+        if context:
+            return lgb.train(context_params, data, num_boost_round=CONTEXT_ROUNDS)
         return lgb.train(params, data, num_boost_round=rounds)
+
+    def out_of_fold(features: list[np.ndarray], context: bool = False) -> list[np.ndarray]:
+        """Each training page's verdicts by a model that did not see its site."""
+        verdicts: list[np.ndarray] = [np.zeros(len(ys[i])) for i in everyone]
+        for k in range(4):
+            model = fit([i for i in everyone if inner[i] != k], features, context)
+            for i in everyone:
+                if inner[i] == k and len(ys[i]):
+                    verdicts[i] = np.asarray(model.predict(features[i], num_threads=1,
+                                                           **({} if context else block_model.EARLY_STOP)))
+        return verdicts
 
     _log(f"features: {len(xs)} pages")
     blocks = fit(list(everyone), xs)
     _log("blocks")
+    # The context pass learns from the first pass's verdicts on pages it did not see, as in use.
+    first = out_of_fold(xs)
+    del xs
+    _log("out-of-fold verdicts")
+    contexts = [context_features(ex.segmentation, first[i], page_types[i]) for i, ex in enumerate(examples)]
+    context = fit(list(everyone), contexts, context=True)
+    second = out_of_fold(contexts, context=True)
+    _log("context pass")
     # The threshold: the one that scores best on training pages, as judged by models that
     # did not see them.
-    oof: list[np.ndarray] = [np.zeros(len(ys[i])) for i in everyone]
-    for k in range(4):
-        model = fit([i for i in everyone if inner[i] != k], xs)
-        for i in everyone:
-            if inner[i] == k and len(ys[i]):
-                oof[i] = np.asarray(model.predict(xs[i], num_threads=1))
-    _log("out-of-fold verdicts")
+    oof = [(a + b) / 2 for a, b in zip(first, second, strict=True)]
     texts = [[b.text for b in ex.segmentation.blocks] for ex in examples]
 
     predicted = page_types.argmax(axis=1)
@@ -256,7 +278,7 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
         rows = [i for i in everyone if predicted[i] == k]
         thresholds[kind] = max(THRESHOLDS, key=lambda t: score(t, rows)) if len(rows) >= MIN_TYPE_PAGES else default
     _log(f"thresholds {thresholds}")
-    return block_model.BlockModel(vocab, type_model, blocks, thresholds=thresholds)
+    return block_model.BlockModel(vocab, type_model, blocks, thresholds=thresholds, context=context)
 
 
 _START = time.perf_counter()

@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 from selectolax.lexbor import LexborHTMLParser
 
 from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
 from scraper.cleaner.blocks import MAX_NODES, segment
 from scraper.cleaner.chrome import drop_chrome
+from scraper.cleaner.features import CONTEXT_NAMES, context_features
+from scraper.cleaner.model import BlockModel
+from scraper.cleaner.page import PAGE_TYPES, read_page
 from tests.conftest import SEEDS
 
 
@@ -49,6 +54,48 @@ def test_nesting_thousands_deep_and_huge_pages_are_bounded() -> None:
     assert blocks_of(deep) == [("div", "deep text")]
     wide = "<body>" + "<p>x</p>" * (MAX_NODES + 1000) + "</body>"
     assert len(blocks_of(wide)) < MAX_NODES
+
+
+def test_the_context_pass_sees_a_blocks_neighbours_containers_and_alike_elements() -> None:
+    """A list item the first pass doubts, between items it keeps, is told so: by its
+    neighbours' verdicts, its list's and its alike siblings'; the kept text's place too."""
+    seg = segment(LexborHTMLParser(
+        "<body><nav><a href='/'>Home</a></nav><h1>Ten tools</h1><ul class='tools'>"
+        "<li>First tool, words words</li><li>Second tool</li><li>Third tool, words</li></ul>"
+        "<footer>Contact us</footer></body>").body)
+    assert [b.text for b in seg.blocks] == ["Home", "Ten tools", "First tool, words words", "Second tool",
+                                            "Third tool, words", "Contact us"]
+    verdicts = np.array([0.1, 0.9, 0.9, 0.3, 0.9, 0.1])
+    page_type = np.eye(len(PAGE_TYPES))[0]
+    rows = context_features(seg, verdicts, page_type)
+    assert rows.shape == (6, len(CONTEXT_NAMES) + len(PAGE_TYPES))
+    column = {name: i for i, name in enumerate(CONTEXT_NAMES)}
+    doubted = rows[3]
+    assert doubted[column["verdict"]] == np.float32(0.3)
+    assert (doubted[column["verdict_-1"]], doubted[column["verdict_+1"]]) == (np.float32(0.9), np.float32(0.9))
+    assert rows[0][column["verdict_-1"]] == -1  # nothing before the first block
+    # The list's three items are alike: each sees their verdicts, weighed by words (4, 2, 3).
+    alike = (0.9 * 4 + 0.3 * 2 + 0.9 * 3) / 9
+    assert np.allclose(rows[2:5, column["alike_verdict"]], alike) and list(rows[2:5, column["alike_count"]]) == [3] * 3
+    assert rows[3][column["parent_verdict"]] == np.float32(alike)  # the <ul> holds just them
+    assert (doubted[column["blocks_since_kept"]], doubted[column["blocks_to_kept"]]) == (1, 1)
+    assert rows[0][column["blocks_since_kept"]] == 50 and rows[5][column["blocks_to_kept"]] == 50
+    assert list(rows[0, len(CONTEXT_NAMES):]) == list(page_type)
+
+
+def test_a_saved_model_keeps_its_context_pass_and_gives_the_same_verdicts(tmp_path: Path) -> None:
+    model = BlockModel.from_file(DEFAULT_MODEL)
+    assert model.context is not None, "the shipped model has a context pass"
+    model.save(tmp_path / "again.model")
+    again = BlockModel.from_file(tmp_path / "again.model")
+    tree = LexborHTMLParser(sorted(SEEDS.glob("*.html"))[0].read_text(encoding="utf-8"))
+    page = read_page(tree, "https://example.com/a", title=None, description=None, language="en")
+    page_type = model.page_type(page)
+    first_only = BlockModel(model.vocabulary, model.page_types, model.blocks, model.thresholds)
+    verdicts, first = model.verdicts(page, page_type), first_only.verdicts(page, page_type)
+    assert np.array_equal(again.verdicts(page, page_type), verdicts)
+    assert len(verdicts) == len(page.segmentation.blocks) and not np.array_equal(verdicts, first)
+    assert ((verdicts >= 0) & (verdicts <= 1)).all()
 
 
 def test_training_labels_follow_the_reference_in_order() -> None:

@@ -266,3 +266,74 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     out[:, base:base + v] = near
     out[:, base + v:base + 2 * v] = above_tokens[holder]
     return out
+
+
+CONTEXT_SHIFTS = (-3, -2, -1, 1, 2, 3)
+CONTEXT_REACH = 50
+"""Blocks from which the nearest kept block is far, however far."""
+CONTEXT_NAMES = (
+    "verdict", *(f"verdict_{shift:+d}" for shift in CONTEXT_SHIFTS),
+    *(f"{level}_{name}" for level in ("own", "parent", "grand", "great") for name in ("verdict", "blocks")),
+    "alike_verdict", "alike_count", "parent_alike_verdict", "window_verdict", "kept_share", "top_verdict", "rank",
+    "blocks_since_kept", "blocks_to_kept", "kept_before", "kept_after", "log_words", "link_density", "tag", "position",
+)
+
+
+def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndarray) -> np.ndarray:
+    """One row per block for the block model's second pass: the first pass's verdicts on the
+    block, on its neighbours, on the blocks of its containers and of the elements alike to its
+    own (a thread's posts, a list's items), and where the kept text lies; then page_type.
+    The first pass weighs each block from its own features; this one lets a block follow its
+    neighbours (a listicle's items between kept headings, a thread's posts)."""
+    blocks, elements = seg.blocks, seg.elements
+    n = len(blocks)
+    if n == 0:
+        return np.zeros((0, len(CONTEXT_NAMES) + len(page_type)), dtype=np.float32)
+    p = np.asarray(verdicts, dtype=np.float64)
+    words = np.array([max(1, len(b.text.split())) for b in blocks], dtype=np.float64)
+    chars = np.array([max(1, len(b.text)) for b in blocks], dtype=np.float64)
+    links = np.array([b.link_chars for b in blocks], dtype=np.float64)
+    holder = np.array([b.element for b in blocks])
+    parents = np.array([e.parent for e in elements])
+    ne = len(elements)
+    index = np.arange(n)
+    columns = [p]
+    for shift in CONTEXT_SHIFTS:
+        j = index + shift
+        columns.append(np.where((j >= 0) & (j < n), p[np.clip(j, 0, n - 1)], -1))
+
+    def weighted(groups: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each block's group's verdict, weighed by words, and the group's blocks."""
+        word_sums = np.bincount(groups, weights=words, minlength=size)
+        verdict_sums = np.bincount(groups, weights=words * p, minlength=size)
+        return verdict_sums[groups] / word_sums[groups], np.bincount(groups, minlength=size)[groups]
+
+    level = holder
+    for _ in range(4):  # the block's element, then its ancestors; those above the root make one group
+        columns += weighted(np.where(level >= 0, level, ne), ne + 1)
+        level = np.where(level >= 0, parents[np.maximum(level, 0)], -1)
+    keys: dict[tuple[int, str, frozenset[str]], int] = {}
+    alike = np.array([keys.setdefault((e.parent, e.tag, e.tokens), len(keys)) for e in elements])
+    columns += weighted(alike[holder], len(keys))
+    columns.append(weighted(alike[np.maximum(parents[holder], 0)], len(keys))[0])
+    word_ends, verdict_ends = np.concatenate(([0], np.cumsum(words))), np.concatenate(([0], np.cumsum(words * p)))
+    low, high = np.clip(index - 5, 0, n), np.clip(index + 6, 0, n)
+    columns.append((verdict_ends[high] - verdict_ends[low]) / (word_ends[high] - word_ends[low]))
+    kept = p >= 0.5
+    kept_ends = np.concatenate(([0], np.cumsum(words * kept)))
+    columns += [np.full(n, kept_ends[-1] / word_ends[-1]), np.full(n, p.max()),
+                np.argsort(np.argsort(p, kind="stable"), kind="stable") / n]
+    kept_at = np.flatnonzero(kept)
+    if len(kept_at):
+        before = np.searchsorted(kept_at, index, side="left") - 1
+        after = np.searchsorted(kept_at, index, side="right")
+        since = np.where(before >= 0, index - kept_at[np.maximum(before, 0)], CONTEXT_REACH)
+        until = np.where(after < len(kept_at), kept_at[np.minimum(after, len(kept_at) - 1)] - index, CONTEXT_REACH)
+    else:
+        since = until = np.full(n, CONTEXT_REACH)
+    total_kept = max(kept_ends[-1], 1)
+    columns += [np.minimum(since, CONTEXT_REACH), np.minimum(until, CONTEXT_REACH), kept_ends[:-1] / total_kept,
+                (kept_ends[-1] - kept_ends[1:]) / total_kept, np.log1p(words), links / chars,
+                np.array([_TAG_CODE.get(b.tag, len(TAGS)) for b in blocks]), index / n]
+    columns += [np.full(n, share) for share in page_type]
+    return np.column_stack(columns).astype(np.float32)

@@ -1,6 +1,6 @@
 """The block model: gradient-boosted trees (LightGBM) that say what kind of page this is, then,
-per block, whether it is the page's main content. Trained by bench/train.py; shipped as one
-small file."""
+per block, whether it is the page's main content, and a context pass that weighs each block's
+verdict again beside its neighbours'. Trained by bench/train.py; shipped as one small file."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scraper.cleaner.features import base_features
+from scraper.cleaner.features import base_features, context_features
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
 __all__ = ["BlockModel", "load"]
@@ -30,6 +30,7 @@ class BlockModel:
     page_types: Any  # lightgbm.Booster: page features -> PAGE_TYPES probabilities
     blocks: Any  # lightgbm.Booster: block features and page type -> content probability
     thresholds: dict[str, float]  # by page type: the probability from which a block is kept
+    context: Any = None  # lightgbm.Booster: the blocks' first verdicts in their context -> a second one
 
     def page_type(self, page: PageInfo) -> np.ndarray:
         """The probability of each of PAGE_TYPES."""
@@ -49,8 +50,17 @@ class BlockModel:
             return []
         page_type = self.page_type(page)
         threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
-        p = self.blocks.predict(self.features(page, page_type), num_threads=1, **EARLY_STOP)
+        p = self.verdicts(page, page_type)
         return [i for i in range(len(p)) if p[i] >= threshold]
+
+    def verdicts(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
+        """Each block's probability of being main content: the first pass's, from the block's
+        own features, averaged with the context pass's, from the first verdicts around it."""
+        p = np.asarray(self.blocks.predict(self.features(page, page_type), num_threads=1, **EARLY_STOP))
+        if self.context is None:
+            return p
+        second = self.context.predict(context_features(page.segmentation, p, page_type), num_threads=1)
+        return np.asarray((p + second) / 2)
 
     def text_of(self, page: PageInfo) -> str:
         return "\n\n".join(page.segmentation.blocks[i].text for i in self.kept(page))
@@ -58,7 +68,8 @@ class BlockModel:
     def save(self, path: Path) -> None:
         payload = {"vocabulary": self.vocabulary, "thresholds": self.thresholds,
                    "page_types": self.page_types.model_to_string(),
-                   "blocks": self.blocks.model_to_string()}
+                   "blocks": self.blocks.model_to_string(),
+                   "context": self.context.model_to_string() if self.context is not None else None}
         path.write_bytes(gzip.compress(json.dumps(payload).encode(), mtime=0))
 
     @classmethod
@@ -66,8 +77,10 @@ class BlockModel:
         import lightgbm as lgb
 
         payload = json.loads(gzip.decompress(path.read_bytes()))
+        context = payload.get("context")
         return cls(payload["vocabulary"], lgb.Booster(model_str=payload["page_types"]),
-                   lgb.Booster(model_str=payload["blocks"]), payload["thresholds"])
+                   lgb.Booster(model_str=payload["blocks"]), payload["thresholds"],
+                   lgb.Booster(model_str=context) if context else None)
 
 
 @functools.cache
