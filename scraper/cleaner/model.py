@@ -21,7 +21,8 @@ __all__ = ["BlockModel", "load"]
 EARLY_STOP = {"pred_early_stop": True, "pred_early_stop_freq": 10, "pred_early_stop_margin": 6.0}
 """LightGBM's early stop: a block's trees are summed ten at a time, and no further once its raw
 score is past ±3 (a probability under 5% or over 95%). The trees take about 40% less time; the
-text of 7 of the 2,487 shared pages changes, and the sets' scores, out of fold, by at most 0.0001."""
+text of 7 of the 2,487 shared pages changes, and the sets' scores, out of fold, by at most 0.0001.
+On the context pass's trees too (0.2.2): a third less of their time, and no page's text changes."""
 
 
 @dataclass
@@ -59,7 +60,8 @@ class BlockModel:
         p = np.asarray(self.blocks.predict(self.features(page, page_type), num_threads=1, **EARLY_STOP))
         if self.context is None:
             return p
-        second = self.context.predict(context_features(page.segmentation, p, page_type), num_threads=1)
+        second = self.context.predict(context_features(page.segmentation, p, page_type), num_threads=1,
+                                      **EARLY_STOP)
         return np.asarray((p + second) / 2)
 
     def text_of(self, page: PageInfo) -> str:
