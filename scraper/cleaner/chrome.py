@@ -145,7 +145,7 @@ def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: s
     for i in range(min(len(blocks) - 1, TAGLINE_REACH)):
         if blocks[i].tag in HEADINGS or blocks[i + 1].tag in HEADINGS:
             break
-        # The cheap test first: few lines under a site's name are short.
+        # The cheap test first: _root_link resolves and splits addresses.
         short = len(blocks[i + 1].text.split()) <= TAGLINE_WORDS and not _link_only(blocks[i + 1])
         if short and (_root_link(blocks[i], url) or (name and blocks[i].text.casefold() == name)):
             dropped.update((i, i + 1))

@@ -24,8 +24,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ray
@@ -64,15 +63,11 @@ class Wire:
     twice its body's size (bytes and text), so most went through the object store (over Ray's
     100 KB inline limit); a Wire mostly travels inline with its task."""
 
-    url: str
-    final_url: str
+    head: Page
+    """The page without its body and text: everything else about it, as fetched."""
     content_zstd: bytes
     html_zstd: bytes | None
     """The HTML text as UTF-8, compressed, when it is not the body decoded as UTF-8; else None."""
-    status: int | None
-    headers: dict[str, str]
-    encoding: str
-    fetched_at: datetime
 
     @classmethod
     def of(cls, page: Page) -> Wire:
@@ -81,16 +76,18 @@ class Wire:
         # surrogatepass: a text with a lone surrogate (an escape of undecodable bytes) still goes, and comes back.
         html_zstd = None if _decodes_to(page.content, page.html) else compressor.compress(
             page.html.encode("utf-8", "surrogatepass"))
-        return cls(page.url, page.final_url, compressor.compress(page.content), html_zstd, page.status,
-                   page.headers, page.encoding, page.fetched_at)
+        return cls(replace(page, content=b"", html=""), compressor.compress(page.content), html_zstd)
+
+    @property
+    def status(self) -> int | None:
+        return self.head.status
 
     def page(self) -> Page:
         decompressor = zstandard.ZstdDecompressor()
         content = decompressor.decompress(self.content_zstd)
         html = content.decode("utf-8") if self.html_zstd is None else \
             decompressor.decompress(self.html_zstd).decode("utf-8", "surrogatepass")
-        return Page(self.url, self.final_url, content, html, self.status, self.headers, self.encoding,
-                    self.fetched_at)
+        return replace(self.head, content=content, html=html)
 
 
 def _decodes_to(content: bytes, html: str) -> bool:
