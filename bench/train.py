@@ -22,6 +22,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from selectolax.lexbor import LexborHTMLParser
@@ -37,7 +38,7 @@ from bench.pages import require as require_corpus
 from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
-from scraper.cleaner.features import base_features, context_features
+from scraper.cleaner.features import BASE_NAMES, base_features, context_features
 from scraper.cleaner.metadata import json_ld, read_metadata
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
 from scraper.encoding import decode_html
@@ -48,7 +49,7 @@ MIN_TYPE_PAGES = 30
 """Training pages of a type below which its threshold is the overall one."""
 THRESHOLDS = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 CONTEXT_ROUNDS = 150
-"""Trees of the context pass, which reads 37 numbers a block."""
+"""Trees of the context pass, which reads 115 numbers a block."""
 LONG = 5
 """Words from which a block is found in the reference wherever it is."""
 tokens = words  # the scorer's: lower-cased \w+
@@ -221,36 +222,40 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
     ys = [(np.nan_to_num(ex.labels) >= 0.5).astype(np.float32) for ex in examples]
     ws = [_weights(ex) for ex in examples]
 
-    def fit(rows: list[int], features: list[np.ndarray], context: bool = False) -> lgb.Booster:
+    # The first pass: the block's tag (column 0) is a category; the context pass has none.
+    first_pass: dict[str, Any] = {"params": params, "rounds": rounds, "categorical": [0]}
+    context_pass: dict[str, Any] = {"params": context_params, "rounds": CONTEXT_ROUNDS, "categorical": []}
+
+    def fit(rows: list[int], features: list[np.ndarray], params: dict[str, Any], rounds: int,
+            categorical: list[int]) -> lgb.Booster:
         rows = [i for i in rows if len(ys[i])]
         data = lgb.Dataset(np.vstack([features[i] for i in rows]), np.concatenate([ys[i] for i in rows]),
                            weight=np.concatenate([ws[i] for i in rows]), free_raw_data=True,
-                           categorical_feature="auto" if context else [0])
-        if context:
-            return lgb.train(context_params, data, num_boost_round=CONTEXT_ROUNDS)
+                           categorical_feature=categorical)
         return lgb.train(params, data, num_boost_round=rounds)
 
-    def out_of_fold(features: list[np.ndarray], context: bool = False) -> list[np.ndarray]:
-        """Each training page's verdicts by a model that did not see its site."""
+    def out_of_fold(features: list[np.ndarray], **how: Any) -> list[np.ndarray]:
+        """Each training page's verdicts by a model that did not see its site, as in use."""
         verdicts: list[np.ndarray] = [np.zeros(len(ys[i])) for i in everyone]
         for k in range(4):
-            model = fit([i for i in everyone if inner[i] != k], features, context)
+            model = fit([i for i in everyone if inner[i] != k], features, **how)
             for i in everyone:
                 if inner[i] == k and len(ys[i]):
-                    verdicts[i] = np.asarray(model.predict(features[i], num_threads=1,
-                                                           **({} if context else block_model.EARLY_STOP)))
+                    verdicts[i] = np.asarray(model.predict(features[i], num_threads=1, **block_model.EARLY_STOP))
         return verdicts
 
     _log(f"features: {len(xs)} pages")
-    blocks = fit(list(everyone), xs)
+    blocks = fit(list(everyone), xs, **first_pass)
     _log("blocks")
     # The context pass learns from the first pass's verdicts on pages it did not see, as in use.
-    first = out_of_fold(xs)
+    first = out_of_fold(xs, **first_pass)
+    owns = [x[:, 1:len(BASE_NAMES)].copy() for x in xs]  # as BlockModel.verdicts; class tokens left out
     del xs
     _log("out-of-fold verdicts")
-    contexts = [context_features(ex.segmentation, first[i], page_types[i]) for i, ex in enumerate(examples)]
-    context = fit(list(everyone), contexts, context=True)
-    second = out_of_fold(contexts, context=True)
+    contexts = [context_features(ex.segmentation, first[i], page_types[i], owns[i]) for i, ex in enumerate(examples)]
+    del owns
+    context = fit(list(everyone), contexts, **context_pass)
+    second = out_of_fold(contexts, **context_pass)
     _log("context pass")
     # The threshold: the one that scores best on training pages, as judged by models that
     # did not see them.

@@ -49,6 +49,13 @@ def test_preformatted_text_keeps_its_lines_and_spaces() -> None:
     assert (tag, text) == ("pre", "def f():\n    return  1")
 
 
+def test_a_block_counts_its_words_once_as_its_text_splits() -> None:
+    seg = segment(LexborHTMLParser("<body><p>Two\n  <b>words</b>, then\tthree</p><pre>x = 1\n\ny  =  2</pre>"
+                                   "<p> <br> </p></body>").body)
+    assert [(block.text, block.words) for block in seg.blocks] == [("Two words, then three", 4),
+                                                                  ("x = 1\n\ny  =  2", 6)]
+
+
 def test_nesting_thousands_deep_and_huge_pages_are_bounded() -> None:
     deep = "<body>" + "<div>" * 5_000 + "deep text" + "</div>" * 5_000 + "</body>"
     assert blocks_of(deep) == [("div", "deep text")]
@@ -67,8 +74,9 @@ def test_the_context_pass_sees_a_blocks_neighbours_containers_and_alike_elements
                                             "Third tool, words", "Contact us"]
     verdicts = np.array([0.1, 0.9, 0.9, 0.3, 0.9, 0.1])
     page_type = np.eye(len(PAGE_TYPES))[0]
-    rows = context_features(seg, verdicts, page_type)
-    assert rows.shape == (6, len(CONTEXT_NAMES) + len(PAGE_TYPES))
+    own = np.arange(6 * 3, dtype=np.float32).reshape(6, 3)  # stands for the blocks' first-pass columns
+    rows = context_features(seg, verdicts, page_type, own)
+    assert rows.shape == (6, len(CONTEXT_NAMES) + len(PAGE_TYPES) + 3)
     column = {name: i for i, name in enumerate(CONTEXT_NAMES)}
     doubted = rows[3]
     assert doubted[column["verdict"]] == np.float32(0.3)
@@ -80,7 +88,8 @@ def test_the_context_pass_sees_a_blocks_neighbours_containers_and_alike_elements
     assert rows[3][column["parent_verdict"]] == np.float32(alike)  # the <ul> holds just them
     assert (doubted[column["blocks_since_kept"]], doubted[column["blocks_to_kept"]]) == (1, 1)
     assert rows[0][column["blocks_since_kept"]] == 50 and rows[5][column["blocks_to_kept"]] == 50
-    assert list(rows[0, len(CONTEXT_NAMES):]) == list(page_type)
+    assert list(rows[0, len(CONTEXT_NAMES):len(CONTEXT_NAMES) + len(PAGE_TYPES)]) == list(page_type)
+    assert (rows[:, len(CONTEXT_NAMES) + len(PAGE_TYPES):] == own).all()  # each block beside its own columns
 
 
 def test_a_saved_model_keeps_its_context_pass_and_gives_the_same_verdicts(tmp_path: Path) -> None:

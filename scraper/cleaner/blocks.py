@@ -64,6 +64,7 @@ class Block:
     markdown: list[str] = field(default_factory=list)
     link_chars: int = 0
     text: str = ""
+    words: int = 0  # len(text.split()): counted once here, read by the features and the chrome rules
 
 
 @dataclass(slots=True)
@@ -166,9 +167,14 @@ def segment(body: LexborNode) -> Segmentation:
         if block is None:
             return
         raw = "".join(block.pieces)
-        text = raw.strip("\n") if elements[block.element].preformatted else " ".join(raw.split())
+        if elements[block.element].preformatted:
+            text = raw.strip("\n")
+            words = len(text.split())
+        else:
+            split = raw.split()
+            text, words = " ".join(split), len(split)
         if text:
-            block.text = text
+            block.text, block.words = text, words
             blocks.append(block)
 
     def finish(end: str | None) -> None:

@@ -43,8 +43,7 @@ def _link_only(block: Block) -> bool:
 
 
 def _heading(block: Block) -> bool:
-    words = len(block.text.split())
-    return words <= LINK_BOX_HEADING_WORDS and (block.tag in HEADINGS or block.text.rstrip().endswith(":"))
+    return block.words <= LINK_BOX_HEADING_WORDS and (block.tag in HEADINGS or block.text.rstrip().endswith(":"))
 
 
 def _link_boxes(blocks: list[Block], kept: list[int]) -> set[int]:
@@ -80,7 +79,7 @@ def _form_notes(seg: Segmentation) -> set[int]:
     first = [len(blocks)] * len(elements)
     last = [-1] * len(elements)
     for i, block in enumerate(blocks):
-        e, count = block.element, len(block.text.split())
+        e, count = block.element, block.words
         words[e] += count
         longest[e] = max(longest[e], count)
         first[e], last[e] = min(first[e], i), i
@@ -95,14 +94,14 @@ def _form_notes(seg: Segmentation) -> set[int]:
                 and longest[parent] < FORM_NOTE_WORDS:
             box = parent
         inside = range(first[box], last[box] + 1)
-        dropped.update(i for i in inside if len(blocks[i].text.split()) < FORM_NOTE_WORDS)
+        dropped.update(i for i in inside if blocks[i].words < FORM_NOTE_WORDS)
         # The lines just before and after the box, in elements beside it.
         start = inside.start if inside else _next_block(seg, box)
         end = inside.stop - 1 if inside else start - 1
         for i in (start - 1, end + 1):
             if 0 <= i < len(blocks) and i not in inside and _beside(elements, blocks[i].element, box):
                 text = blocks[i].text
-                if len(text.split()) < FORM_NOTE_WORDS and (_COMMENT_NOTICE.search(text) or stock_line(text)):
+                if blocks[i].words < FORM_NOTE_WORDS and (_COMMENT_NOTICE.search(text) or stock_line(text)):
                     dropped.add(i)
     return dropped
 
@@ -146,7 +145,7 @@ def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: s
         if blocks[i].tag in HEADINGS or blocks[i + 1].tag in HEADINGS:
             break
         # The cheap test first: _root_link resolves and splits addresses.
-        short = len(blocks[i + 1].text.split()) <= TAGLINE_WORDS and not _link_only(blocks[i + 1])
+        short = blocks[i + 1].words <= TAGLINE_WORDS and not _link_only(blocks[i + 1])
         if short and (_root_link(blocks[i], url) or (name and blocks[i].text.casefold() == name)):
             dropped.update((i, i + 1))
     return dropped & set(kept)
@@ -158,7 +157,7 @@ def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
     own boxes stay: tabs, slides and accordions, and pages shown whole by their script."""
     blocks, elements = seg.blocks, seg.elements
     hidden = [i for i in kept if "hidden" in elements[blocks[i].element].landmarks]
-    shown_words = sum(len(blocks[i].text.split()) for i in kept) - sum(len(blocks[i].text.split()) for i in hidden)
+    shown_words = sum(blocks[i].words for i in kept) - sum(blocks[i].words for i in hidden)
     if not hidden or shown_words < HIDDEN_APART_WORDS:
         return set()
     boxes: dict[int, list[int]] = {}
@@ -170,7 +169,7 @@ def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
             boxes.setdefault(e, []).append(i)
     # A notice is short, and short beside the text; a longer hidden box is text shown in turn.
     return {i for box in boxes.values()
-            if sum(len(blocks[i].text.split()) for i in box) < min(HIDDEN_NOTICE_WORDS, shown_words)
+            if sum(blocks[i].words for i in box) < min(HIDDEN_NOTICE_WORDS, shown_words)
             for i in box}
 
 

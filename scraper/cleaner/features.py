@@ -277,20 +277,23 @@ CONTEXT_NAMES = (
     "alike_verdict", "alike_count", "parent_alike_verdict", "window_verdict", "kept_share", "top_verdict", "rank",
     "blocks_since_kept", "blocks_to_kept", "kept_before", "kept_after", "log_words", "link_density", "tag", "position",
 )
+"""The context pass's own columns; then the page's type, then the block's BASE_NAMES but the first, its tag."""
 
 
-def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndarray) -> np.ndarray:
+def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndarray, own: np.ndarray) -> np.ndarray:
     """One row per block for the block model's second pass: the first pass's verdicts on the
     block, on its neighbours, on the blocks of its containers and of the elements alike to its
-    own (a thread's posts, a list's items), and where the kept text lies; then page_type.
+    own (a thread's posts, a list's items), and where the kept text lies; then page_type, then
+    own: the block's columns of the first pass from BASE_NAMES[1:], so that a verdict is
+    weighed beside what it was made from.
     The first pass weighs each block from its own features; this one lets a block follow its
     neighbours (a listicle's items between kept headings, a thread's posts)."""
     blocks, elements = seg.blocks, seg.elements
     n = len(blocks)
     if n == 0:
-        return np.zeros((0, len(CONTEXT_NAMES) + len(page_type)), dtype=np.float32)
+        return np.zeros((0, len(CONTEXT_NAMES) + len(page_type) + own.shape[1]), dtype=np.float32)
     p = np.asarray(verdicts, dtype=np.float64)
-    words = np.array([max(1, len(b.text.split())) for b in blocks], dtype=np.float64)
+    words = np.array([max(1, b.words) for b in blocks], dtype=np.float64)
     chars = np.array([max(1, len(b.text)) for b in blocks], dtype=np.float64)
     links = np.array([b.link_chars for b in blocks], dtype=np.float64)
     holder = np.array([b.element for b in blocks])
@@ -335,5 +338,8 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
     columns += [np.minimum(since, CONTEXT_REACH), np.minimum(until, CONTEXT_REACH), kept_ends[:-1] / total_kept,
                 (kept_ends[-1] - kept_ends[1:]) / total_kept, np.log1p(words), links / chars,
                 np.array([_TAG_CODE.get(b.tag, len(TAGS)) for b in blocks]), index / n]
-    columns += [np.full(n, share) for share in page_type]
-    return np.column_stack(columns).astype(np.float32)
+    out = np.empty((n, len(columns) + len(page_type) + own.shape[1]), dtype=np.float32)
+    out[:, :len(columns)] = np.column_stack(columns)
+    out[:, len(columns):len(columns) + len(page_type)] = page_type
+    out[:, len(columns) + len(page_type):] = own
+    return out

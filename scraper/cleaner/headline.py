@@ -39,7 +39,7 @@ def _caption(seg: Segmentation, block: Block) -> bool:
 def tidy_top(seg: Segmentation, kept: list[int], title: str | None, description: str | None) -> list[int]:
     """kept without the headline and the captions over the text, and with the summary."""
     blocks = seg.blocks
-    start = next((i for i in kept if len(blocks[i].text.split()) >= TEXT_WORDS
+    start = next((i for i in kept if blocks[i].words >= TEXT_WORDS
                   and blocks[i].tag not in HEADINGS and not _caption(seg, blocks[i])), None)
     if start is None:
         return kept

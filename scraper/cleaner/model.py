@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from scraper.cleaner.features import base_features, context_features
+from scraper.cleaner.features import BASE_NAMES, base_features, context_features
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
 __all__ = ["BlockModel", "load"]
 
-EARLY_STOP = {"pred_early_stop": True, "pred_early_stop_freq": 10, "pred_early_stop_margin": 6.0}
+EARLY_STOP: dict[str, Any] = {"pred_early_stop": True, "pred_early_stop_freq": 10, "pred_early_stop_margin": 6.0}
 """LightGBM's early stop: a block's trees are summed ten at a time, and no further once its raw
 score is past ±3 (a probability under 5% or over 95%). The trees take about 40% less time; the
 text of 7 of the 2,487 shared pages changes, and the sets' scores, out of fold, by at most 0.0001.
@@ -56,11 +56,14 @@ class BlockModel:
 
     def verdicts(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
         """Each block's probability of being main content: the first pass's, from the block's
-        own features, averaged with the context pass's, from the first verdicts around it."""
-        p = np.asarray(self.blocks.predict(self.features(page, page_type), num_threads=1, **EARLY_STOP))
+        own features, averaged with the context pass's, from the first verdicts around it and
+        the block's own numbers."""
+        features = self.features(page, page_type)
+        p = np.asarray(self.blocks.predict(features, num_threads=1, **EARLY_STOP))
         if self.context is None:
             return p
-        second = self.context.predict(context_features(page.segmentation, p, page_type), num_threads=1,
+        own = features[:, 1:len(BASE_NAMES)]  # the context pass reads the tag its own way
+        second = self.context.predict(context_features(page.segmentation, p, page_type, own), num_threads=1,
                                       **EARLY_STOP)
         return np.asarray((p + second) / 2)
 

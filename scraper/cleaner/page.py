@@ -142,7 +142,7 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     column = 6 + len(_URL_WORDS)
     blocks = seg.blocks
     n = len(blocks) or 1
-    lengths = [len(b.text.split()) for b in blocks]
+    lengths = [b.words for b in blocks]
     total = sum(lengths) or 1
     texts = Counter(b.text for b in blocks)
     row[column] = len(blocks)
