@@ -15,7 +15,7 @@ from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
 from scraper.cleaner.blocks import MAX_NODES, segment
 from scraper.cleaner.chrome import drop_chrome
-from scraper.cleaner.features import CONTEXT_NAMES, context_features
+from scraper.cleaner.features import CONTEXT_NAMES, _character_columns, context_features
 from scraper.cleaner.model import BlockModel
 from scraper.cleaner.page import PAGE_TYPES, read_page
 from tests.conftest import SEEDS
@@ -54,6 +54,16 @@ def test_a_block_counts_its_words_once_as_its_text_splits() -> None:
                                    "<p> <br> </p></body>").body)
     assert [(block.text, block.words) for block in seg.blocks] == [("Two words, then three", 4),
                                                                   ("x = 1\n\ny  =  2", 6)]
+
+
+def test_the_characters_of_all_blocks_are_counted_at_once_as_python_counts_each_blocks() -> None:
+    texts = ["Hello, World 42.", "Ärger ٣ Ωmega, ½!", "x", "日本語。はい？", "A\ud800b)", "ǅ Ⅻ ²"]
+    ends, sentences, commas, digits, capitals = _character_columns(texts, np.array([len(t) for t in texts]))
+    assert list(ends) == [t[-1] in ".!?。！？:;\"”’)" for t in texts] == [True, True, False, True, True, False]
+    assert list(sentences) == [sum(c in ".!?。！？" for c in t) for t in texts]
+    assert list(commas) == [t.count(",") for t in texts]
+    assert list(digits) == [sum(c.isdigit() for c in t) for t in texts] == [2, 1, 0, 0, 0, 1]
+    assert list(capitals) == [sum(c.isupper() for c in t) for t in texts]
 
 
 def test_nesting_thousands_deep_and_huge_pages_are_bounded() -> None:

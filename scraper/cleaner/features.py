@@ -20,7 +20,6 @@ TAGS = ("p", "div", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6", 
         "aside", "form", "summary", "address", "body", "main", "figure", "legend", "center")
 _TAG_CODE = {tag: i for i, tag in enumerate(TAGS)}
 _WORD = re.compile(r"\w+")
-_SENTENCE_END = re.compile(r"[.!?。！？]")
 PAGE_KINDS = ("article", "product", "forum", "docs", "listing", "service", "other")
 
 BASE_NAMES = (
@@ -69,24 +68,36 @@ def _landmark_columns(landmarks: frozenset[str]) -> tuple[int, ...]:
     return tuple(_LANDMARK_INDEX[landmark] for landmark in landmarks)
 
 
-_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_SENTENCE_ENDS = np.array([ord(c) for c in ".!?。！？"], dtype=np.uint32)
+_FINAL_MARKS = np.array([ord(c) for c in ".!?。！？:;\"”’)"], dtype=np.uint32)
+"""The last characters of a block that ends as a sentence (or a quote, a label) does."""
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+def _character_columns(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per block: whether it ends as a sentence does, its sentence ends, its commas, digits and
+    capitals (str.isdigit, str.isupper), read from all blocks' characters at once."""
+    codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    digits = (codes >= ord("0")) & (codes <= ord("9"))
+    capitals = (codes >= ord("A")) & (codes <= ord("Z"))
+    wide = np.flatnonzero(codes > 127)
+    if len(wide):  # the others, by what Python says of each character the page has
+        unique, which = np.unique(codes[wide], return_inverse=True)
+        characters = [chr(code) for code in unique.tolist()]
+        digits[wide] = np.array([c.isdigit() for c in characters])[which]
+        capitals[wide] = np.array([c.isupper() for c in characters])[which]
 
+    def per_block(mask: np.ndarray) -> np.ndarray:
+        # int32: a page's text is far under 2**31 characters (bodies are capped), at half the memory.
+        running = np.zeros(len(mask) + 1, dtype=np.int32)
+        np.cumsum(mask, dtype=np.int32, out=running[1:])
+        counts: np.ndarray = running[ends] - running[starts]
+        return counts
 
-def _digit_upper_ratios(text: str, length: int) -> tuple[float, float]:
-    """The shares of digits and of capitals in text (str.isdigit, str.isupper)."""
-    # The ASCII characters counted in C, by how much deleting them shortens the text; the
-    # others, fewer in most text, one by one.
-    raw = text.encode("ascii", "ignore")
-    digits = len(raw) - len(raw.translate(None, b"0123456789"))
-    capitals = len(raw) - len(raw.translate(None, _ASCII_UPPER))
-    if len(raw) < length:
-        rest = "".join(_NON_ASCII.findall(text))
-        digits += sum(map(str.isdigit, rest))
-        capitals += sum(map(str.isupper, rest))
-    return digits / length, capitals / length
+    return (np.isin(codes[np.maximum(ends - 1, 0)], _FINAL_MARKS) & (lengths > 0),
+            per_block(np.isin(codes, _SENTENCE_ENDS)), per_block(codes == ord(",")), per_block(digits),
+            per_block(capitals))
 
 
 def _top_columns(holder: np.ndarray, meets: np.ndarray, steps: np.ndarray, depths: np.ndarray,
@@ -206,28 +217,29 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     tags = [_TAG_CODE.get(block.tag, len(TAGS)) for block in blocks]
     rows: list[tuple[float, ...]] = []
     for i, block in enumerate(blocks):
-        count, length, text, own_words = word_counts[i], chars[i], block.text, words[i]
+        count, own_words = word_counts[i], words[i]
         overlaps = (0.0, 0.0, -1.0 if not body_words else 0.0)
         if count:
             unique = set(own_words)
             overlaps = (len(unique & title_words) / len(unique), len(unique & description_words) / len(unique),
                         len(unique & body_words) / len(unique) if body_words else -1.0)
         rows.append((
-            text[-1] in ".!?。！？:;\"”’)", len(_SENTENCE_END.findall(text)), text.count(",") / (count or 1),
-            *_digit_upper_ratios(text, length),
             (sum(map(len, own_words)) / count) if count else 0,
-            (sum(map(stops.__contains__, own_words)) / count) if count else 0, repeats[text], *overlaps,
+            (sum(map(stops.__contains__, own_words)) / count) if count else 0, repeats[block.text], *overlaps,
         ))
     text_columns = np.array(rows, dtype=np.float64)
 
     # What the block's place tells, for all blocks at once.
     index = np.arange(n)
     counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
+    ends_sentence, sentences, commas, digits, capitals = _character_columns([b.text for b in blocks],
+                                                                            np.array(chars, dtype=np.int64))
     position = np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
     kind = PAGE_KINDS.index(page_kind) if page_kind in PAGE_KINDS else len(PAGE_KINDS)
     columns = [
-        np.array(tags), counts, lengths, link_chars / lengths, *text_columns[:, :7].T, index / n,
-        position / total_chars, depths[holder], *text_columns[:, 7:].T, np.full(n, math.log1p(total_words)),
+        np.array(tags), counts, lengths, link_chars / lengths, ends_sentence, sentences,
+        commas / np.maximum(counts, 1), digits / lengths, capitals / lengths, *text_columns[:, :2].T, index / n,
+        position / total_chars, depths[holder], *text_columns[:, 2:].T, np.full(n, math.log1p(total_words)),
         np.full(n, n), np.full(n, sum(links) / total_chars), np.full(n, kind), index == title_index,
         (index - title_index) / n if title_index >= 0 else np.full(n, -2), (index - longest) / n,
         *_top_columns(holder, meets, steps, depths, top),
