@@ -165,6 +165,18 @@ def test_chrome_the_model_keeps_is_dropped_by_rules_of_any_site() -> None:
         "Work on the roof is to start in the spring, and the market should open in the autumn."]
 
 
+def test_text_the_page_shows_twice_is_kept_once_and_short_lines_may_repeat() -> None:
+    description = "<p>A wheel thrown mug in our white speckle finish, glazed inside and out.</p><p>Size: 9 cm</p>"
+    seg = segment(LexborHTMLParser(
+        f"<body><div class='mobile'>{description}</div><div class='desktop'>{description}</div>"
+        "<table><tr><td>Dishwasher safe</td><td>Yes</td></tr><tr><td>Microwave safe</td><td>Yes</td></tr></table>"
+        "</body>").body)
+    kept = drop_chrome(seg, list(range(len(seg.blocks))), authors=())
+    assert [seg.blocks[i].text for i in kept] == [
+        "A wheel thrown mug in our white speckle finish, glazed inside and out.", "Size: 9 cm", "Size: 9 cm",
+        "Dishwasher safe", "Yes", "Microwave safe", "Yes"]
+
+
 def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
     seg = segment(LexborHTMLParser(
         "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"

@@ -2,8 +2,9 @@
 ("Advertisement", "Read more: ..."), bylines and datelines, captions ending in a credit, a box
 of links under a heading ("More from the city:"), a heading whose section was dropped
 ("Related posts" over teasers the model did not keep), the notes around a comment or sign-up
-form ("Comments are moderated"), a blog's tagline under its name, and a short notice hidden
-at the top of the page for a script to show (a paywall's)."""
+form ("Comments are moderated"), a blog's tagline under its name, a short notice hidden
+at the top of the page for a script to show (a paywall's), and the second copy of text the page
+shows twice."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ TAGLINE_REACH = 40
 HIDDEN_APART_WORDS = 25
 """Shown text from which hidden notices are dropped."""
 HIDDEN_NOTICE_WORDS = 200
+REPEAT_WORDS = 6
+"""Words from which a block repeating an earlier kept one is dropped: a short line ("Yes", a
+price, a table's cell) may well be there twice."""
 # "Comments", "moderated": the words of a notice about a comment form, in many languages.
 _COMMENT_NOTICE = re.compile(
     r"comment|kommentar|comentar|comentár|komentar|komentář|kommentti|hozzászól|yorum|reactie|reageer"
@@ -186,4 +190,20 @@ def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *,
     alone = {i for position, i in enumerate(kept) if _heading(blocks[i])
              and (position + 1 == len(kept) or _heading(blocks[kept[position + 1]]))
              and (position + 1 == len(kept) or kept[position + 1] != i + 1)}
-    return [i for i in kept if i not in alone]
+    return _first_copies(blocks, [i for i in kept if i not in alone])
+
+
+def _first_copies(blocks: list[Block], kept: list[int]) -> list[int]:
+    """kept without the blocks of REPEAT_WORDS words or more that repeat an earlier kept block
+    word for word: a page may show its text twice (a layout for phones beside one for wider
+    screens, a copy in a tab or a sticky bar), and a reader reads it once."""
+    seen: set[str] = set()
+    first = []
+    for i in kept:
+        text = blocks[i].text
+        if blocks[i].words >= REPEAT_WORDS:
+            if text in seen:
+                continue
+            seen.add(text)
+        first.append(i)
+    return first
