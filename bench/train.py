@@ -249,11 +249,12 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
     _log("blocks")
     # The context pass learns from the first pass's verdicts on pages it did not see, as in use.
     first = out_of_fold(xs, **first_pass)
-    owns = [x[:, 1:len(BASE_NAMES)].copy() for x in xs]  # as BlockModel.verdicts; class tokens left out
+    firsts = [x[:, :len(BASE_NAMES)].copy() for x in xs]  # as BlockModel.verdicts; class tokens left out
     del xs
     _log("out-of-fold verdicts")
-    contexts = [context_features(ex.segmentation, first[i], page_types[i], owns[i]) for i, ex in enumerate(examples)]
-    del owns
+    contexts = [context_features(ex.segmentation, first[i], page_types[i], firsts[i])
+                for i, ex in enumerate(examples)]
+    del firsts
     context = fit(list(everyone), contexts, **context_pass)
     second = out_of_fold(contexts, **context_pass)
     _log("context pass")

@@ -15,7 +15,7 @@ from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
 from scraper.cleaner.blocks import MAX_NODES, segment
 from scraper.cleaner.chrome import drop_chrome
-from scraper.cleaner.features import CONTEXT_NAMES, _character_columns, context_features
+from scraper.cleaner.features import BASE_NAMES, CONTEXT_NAMES, _character_columns, context_features
 from scraper.cleaner.model import BlockModel
 from scraper.cleaner.page import PAGE_TYPES, read_page
 from tests.conftest import SEEDS
@@ -84,9 +84,10 @@ def test_the_context_pass_sees_a_blocks_neighbours_containers_and_alike_elements
                                             "Third tool, words", "Contact us"]
     verdicts = np.array([0.1, 0.9, 0.9, 0.3, 0.9, 0.1])
     page_type = np.eye(len(PAGE_TYPES))[0]
-    own = np.arange(6 * 3, dtype=np.float32).reshape(6, 3)  # stands for the blocks' first-pass columns
-    rows = context_features(seg, verdicts, page_type, own)
-    assert rows.shape == (6, len(CONTEXT_NAMES) + len(PAGE_TYPES) + 3)
+    first = np.arange(6 * len(BASE_NAMES), dtype=np.float32).reshape(6, -1)  # stands for the first-pass columns
+    own = first[:, 1:]  # all but the tag, which the context pass has among its own columns
+    rows = context_features(seg, verdicts, page_type, first)
+    assert rows.shape == (6, len(CONTEXT_NAMES) + len(PAGE_TYPES) + len(BASE_NAMES) - 1)
     column = {name: i for i, name in enumerate(CONTEXT_NAMES)}
     doubted = rows[3]
     assert doubted[column["verdict"]] == np.float32(0.3)

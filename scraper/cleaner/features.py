@@ -289,25 +289,25 @@ CONTEXT_NAMES = (
     "alike_verdict", "alike_count", "parent_alike_verdict", "window_verdict", "kept_share", "top_verdict", "rank",
     "blocks_since_kept", "blocks_to_kept", "kept_before", "kept_after", "log_words", "link_density", "tag", "position",
 )
-"""The context pass's own columns; then the page's type, then the block's BASE_NAMES but the first, its tag."""
+"""The context pass's own columns; then the page's type, then the block's BASE_NAMES but the first
+(its tag, which is among the own columns)."""
+_FIRST = {name: i for i, name in enumerate(BASE_NAMES)}
 
 
-def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndarray, own: np.ndarray) -> np.ndarray:
+def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndarray, first: np.ndarray) -> np.ndarray:
     """One row per block for the block model's second pass: the first pass's verdicts on the
     block, on its neighbours, on the blocks of its containers and of the elements alike to its
     own (a thread's posts, a list's items), and where the kept text lies; then page_type, then
-    own: the block's columns of the first pass from BASE_NAMES[1:], so that a verdict is
+    the block's columns of the first pass (first: its BASE_NAMES columns), so that a verdict is
     weighed beside what it was made from.
     The first pass weighs each block from its own features; this one lets a block follow its
     neighbours (a listicle's items between kept headings, a thread's posts)."""
     blocks, elements = seg.blocks, seg.elements
     n = len(blocks)
     if n == 0:
-        return np.zeros((0, len(CONTEXT_NAMES) + len(page_type) + own.shape[1]), dtype=np.float32)
+        return np.zeros((0, len(CONTEXT_NAMES) + len(page_type) + first.shape[1] - 1), dtype=np.float32)
     p = np.asarray(verdicts, dtype=np.float64)
     words = np.array([max(1, b.words) for b in blocks], dtype=np.float64)
-    chars = np.array([max(1, len(b.text)) for b in blocks], dtype=np.float64)
-    links = np.array([b.link_chars for b in blocks], dtype=np.float64)
     holder = np.array([b.element for b in blocks])
     parents = np.array([e.parent for e in elements])
     ne = len(elements)
@@ -348,8 +348,9 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
         since = until = np.full(n, CONTEXT_REACH)
     total_kept = max(kept_ends[-1], 1)
     columns += [np.minimum(since, CONTEXT_REACH), np.minimum(until, CONTEXT_REACH), kept_ends[:-1] / total_kept,
-                (kept_ends[-1] - kept_ends[1:]) / total_kept, np.log1p(words), links / chars,
-                np.array([_TAG_CODE.get(b.tag, len(TAGS)) for b in blocks]), index / n]
+                (kept_ends[-1] - kept_ends[1:]) / total_kept, np.log1p(words),
+                *(first[:, _FIRST[name]] for name in ("link_density", "tag", "position"))]
+    own = first[:, 1:]
     out = np.empty((n, len(columns) + len(page_type) + own.shape[1]), dtype=np.float32)
     out[:, :len(columns)] = np.column_stack(columns)
     out[:, len(columns):len(columns) + len(page_type)] = page_type

@@ -62,8 +62,8 @@ class BlockModel:
         p = np.asarray(self.blocks.predict(features, num_threads=1, **EARLY_STOP))
         if self.context is None:
             return p
-        own = features[:, 1:len(BASE_NAMES)]  # the context pass reads the tag its own way
-        second = self.context.predict(context_features(page.segmentation, p, page_type, own), num_threads=1,
+        first = features[:, :len(BASE_NAMES)]  # without the class tokens
+        second = self.context.predict(context_features(page.segmentation, p, page_type, first), num_threads=1,
                                       **EARLY_STOP)
         return np.asarray((p + second) / 2)
 
