@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
+import numpy as np
 import pytest
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import Article, NoContent, clean
+from scraper.cleaner import DEFAULT_MODEL
 from scraper.cleaner.boilerplate import drop_boilerplate
+from scraper.cleaner.model import BlockModel, load
+from scraper.cleaner.page import PAGE_TYPES, PageInfo
 from scraper.cleaner.prune import prune
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
@@ -204,6 +209,29 @@ def test_date_from_the_url_when_the_page_gives_none() -> None:
     html = f"<html><body><article><p>{story}</p><p>{story}</p></article></body></html>"
     assert clean(html, url="https://news.example/2024/03/05/harbour").published == "2024-03-05"
     assert clean(html, url="https://news.example/harbour").published is None
+
+
+@dataclass
+class _TypedModel(BlockModel):
+    """The shipped model, told what kind of page it reads."""
+
+    kind: str = "article"
+
+    def page_type(self, page: PageInfo) -> np.ndarray:
+        return np.eye(len(PAGE_TYPES))[PAGE_TYPES.index(self.kind)]
+
+
+@pytest.mark.parametrize("kind, published", [("article", "2024-03-05"), ("forum", "2024-03-05"),
+                                             ("product", None), ("listing", None), ("service", None)])
+def test_a_date_in_the_page_text_is_looked_for_on_articles_and_threads_only(kind: str, published: str | None,
+                                                                            ) -> None:
+    # htmldate's finds on product, listing and service pages are copyright years and review dates.
+    paragraphs = "".join(f"<p>{line} The harbour reopened after the storm, and the ferries ran again.</p>"
+                         for line in ("On Monday,", "By dawn,", "At noon,", "In the evening,", "Since then,"))
+    html = f"""<html><body><main><h1>Harbour reopens</h1><p class="date">Updated on March 5, 2024</p>
+      {paragraphs}</main></body></html>"""
+    model = _TypedModel(**vars(load(DEFAULT_MODEL)), kind=kind)
+    assert clean(html, url="https://harbour.example/harbour-reopens", model=model).published == published
 
 
 def test_markdown_links_are_resolved_against_the_page_url() -> None:

@@ -2,7 +2,8 @@
 
 Reads the parsed page with selectolax: the head of a page says most of it in a few lines
 and reading it is cheap. Only a page whose markup gives no date costs more: its URL is
-looked at, then htmldate searches the page.
+looked at, then htmldate searches the page (date_from_page), unless the caller does that
+later, once it knows whether the page is of a kind that has a date at all.
 """
 
 from __future__ import annotations
@@ -147,9 +148,11 @@ def _first(*values: str | None) -> str | None:
     return next((value for value in values if value), None)
 
 
-def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None) -> Metadata:
+def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None,
+                  search_page: bool = True) -> Metadata:
     """Metadata of the page's article, normalised; what the page does not say is None.
-    scripts: json_ld(tree), when the caller has it already."""
+    scripts: json_ld(tree), when the caller has it already. search_page: whether htmldate
+    looks for a date in the page when neither its markup nor its URL gives one."""
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
         attrs = node.attributes  # a new dict at each read: read once
@@ -191,7 +194,7 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: li
         meta.get("parsely-pub-date"), meta.get("sailthru.date"), meta.get("pubdate"),
         _time_datetime(tree), _text(article.get("dateCreated")),
     ))
-    published = published or _date_from_url(url) or _date_from_page(tree)
+    published = published or _date_from_url(url) or (date_from_page(tree) if search_page else None)
     modified = normalise_date(_first(
         _text(article.get("dateModified")), meta.get("article:modified_time"),
         meta.get("og:updated_time"), meta.get("datemodified"), meta.get("dc.date.modified"),
@@ -231,8 +234,8 @@ def _date_from_url(url: str | None) -> str | None:
     return normalise_date("-".join(f"{int(part):02d}" for part in match.groups())) if match else None
 
 
-def _date_from_page(tree: LexborHTMLParser) -> str | None:
-    """htmldate's look at the whole page."""
+def date_from_page(tree: LexborHTMLParser) -> str | None:
+    """htmldate's look at the whole page: a few milliseconds, the most of reading metadata."""
     try:
         found = find_date(tree.html or "", extensive_search=False, original_date=True)
     except Exception:  # htmldate fails on odd markup; a missing date is no error

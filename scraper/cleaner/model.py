@@ -45,11 +45,13 @@ class BlockModel:
                              body_text=page.body_text, page_kind=page.page_kind, language=page.language,
                              page_type=page_type)
 
-    def kept(self, page: PageInfo) -> list[int]:
-        """The blocks that are main content, in page order."""
+    def kept(self, page: PageInfo, page_type: np.ndarray | None = None) -> list[int]:
+        """The blocks that are main content, in page order. page_type: self.page_type(page),
+        when the caller has it already."""
         if not page.segmentation.blocks:
             return []
-        page_type = self.page_type(page)
+        if page_type is None:
+            page_type = self.page_type(page)
         threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
         p = self.verdicts(page, page_type)
         return [i for i in range(len(p)) if p[i] >= threshold]
