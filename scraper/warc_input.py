@@ -24,10 +24,11 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.recordloader import ArcWarcRecordLoader
 
 from scraper.decompress import STEP, DecodeError, OverLimit, decode_body
 from scraper.encoding import decode_html, html_problem, is_binary
-from scraper.errors import BadContent, HTTPStatusError, NotHTML, ScraperError, SourceError, TooLarge
+from scraper.errors import BadContent, HTTPStatusError, InvalidURL, NotHTML, ScraperError, SourceError, TooLarge
 from scraper.fetcher import HTML_TYPES
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -124,10 +125,22 @@ def _matches(pattern: str, where: str | None) -> list[Path]:
     return [path]
 
 
+class _Loader(ArcWarcRecordLoader):  # type: ignore[misc]  # warcio has no types
+    """warcio's record reader, taking a record without a WARC-Target-URI as one with an empty
+    URI: warcio itself stops the whole file at it with an AttributeError."""
+
+    def load_http_headers(self, rec_type: str, uri: str | None, stream: Any, length: int | None) -> Any:
+        return super().load_http_headers(rec_type, uri or "", stream, length)
+
+
 class _Iterator(ArchiveIterator):  # type: ignore[misc]  # warcio has no types
     """warcio's iterator, noting whether the file ended inside a gzip member."""
 
     ended_inside_member = False
+
+    def __init__(self, fileobj: Any) -> None:
+        super().__init__(fileobj)
+        self.loader = _Loader()
 
     def close(self) -> None:
         decompressor = getattr(self.reader, "decompressor", None)
@@ -183,6 +196,8 @@ def _page(record: Any, max_bytes: int) -> Capture | Rejected | None:
     warc_date = headers.get_header("WARC-Date") or ""
     record_id = headers.get_header("WARC-Record-ID") or ""
     http = record.http_headers
+    if kind == "response" and not url:  # the format requires one; without it, no HTTP headers are read
+        return Rejected.of(url, warc_date, record_id, InvalidURL("", "a response record without a WARC-Target-URI"))
     if kind == "response" and http is not None:
         mime_header = http.get_header("Content-Type") or ""
     elif kind == "resource" and _mime(record.content_type or "") in HTML_TYPES:

@@ -153,6 +153,16 @@ def test_a_target_uri_with_spaces_is_read_without_a_line_on_stderr_for_it(tmp_pa
     assert "WARC-Target-URI" not in result.stderr.decode()  # warcio's warning, once a record
 
 
+def test_a_response_without_a_target_uri_is_skipped_and_the_records_after_it_are_read(tmp_path: Path) -> None:
+    # warcio fails on such a record with an AttributeError, which would stop the whole file.
+    warc = write_warc(tmp_path / "crawl.warc.gz", [page(PAGES[5]), Record("", PAGES[6].read_bytes()), page(PAGES[7])])
+    result = scraper_cli("extract", str(warc), "-o", str(tmp_path / "out"), "--json", "-j", "1", timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    assert summary(result)["skipped_by_reason"] == {"invalid url": 1}
+    assert [record["url"] for record in shard(tmp_path / "out" / "crawl.jsonl.gz")] == [
+        f"https://example.org/{PAGES[5].stem}", f"https://example.org/{PAGES[7].stem}"]
+
+
 def test_markdown_and_parquet_hold_the_same_records(tmp_path: Path) -> None:
     pyarrow = pytest.importorskip("pyarrow.parquet")
     warc = write_warc(tmp_path / "crawl.warc.gz", [page(path) for path in PAGES[:4]])
