@@ -1,13 +1,15 @@
 """`scraper extract` beside datatrove's way over the same WARC records, same run: pages per
-second (a core), CPU a page, peak memory a worker, and the F1 of the texts each made.
+second (a core), CPU a page, peak memory a worker, and how good the texts each made are.
 
-    python bench/corpus.py                         # the 990 corpus pages twice over: 1,980 records, 3 rounds
+    python bench/corpus.py                         # both sets' 2,487 pages, 3 rounds
+    python bench/corpus.py --set trafilatura       # the corpus's 990 pages only
     python bench/corpus.py --ray                   # scraper extract --ray too, on one Ray instance
     python bench/corpus.py --limit 100 --rounds 1  # a small run
 
-WARCs (gzip, one member per record) are made of the evaluation corpus's pages
-(../shared/eval/trafilatura-corpus, or --corpus; --limit takes its first N), each page
---copies times under its own URL, split into one WARC file per core (datatrove's unit of
+WARCs (gzip, one member per record) are made of the pages of both development sets, each page
+once (--set takes one; --limit the first N of each): the trafilatura corpus's 990 pages
+(../shared/eval/trafilatura-corpus, or --corpus) and WCXB's 1,497 pages of the 2025 web
+(../shared/eval/wcxb-dev, or --wcxb), split into one WARC file per core (datatrove's unit of
 work). Then, in each round: `scraper extract` over them (one cleaning process per core) and
 what datatrove does (its WarcReader and Trafilatura extractor, reduced to what they do per
 record: warcio reads each file, `trafilatura.extract(html, favor_precision=True,
@@ -21,11 +23,11 @@ reading, cleaning, writing, starting its processes), CPU a page (the processes' 
 system time, from getrusage(RUSAGE_CHILDREN); not for Ray, whose workers are not ours) and
 the share of the cores' time it is (how busy the command kept them), peak
 RSS of each cleaning process (scraper: VmHWM of its children, read from /proc while it runs;
-datatrove's way: each pool worker's own VmHWM) and of scraper's main process, and the F1
-of the texts on the corpus's snippets (bench/evaluation.py's Tally, the corpus scorer's
-rule: a record that yields no text misses its page's every `with` snippet; a copy of a page
-is scored on its page's snippets). datatrove's way also gives the seconds each file took: a
-process given whole files idles once its files are done. The summary gives medians over rounds.
+datatrove's way: each pool worker's own VmHWM) and of scraper's main process, and each set's
+score of the texts, by its own rule (bench/evaluation.py): on the corpus, precision, recall
+and F1 over its snippets; on WCXB, word F1 averaged over pages. A record that yields no text
+scores nothing. datatrove's way also gives the seconds each file took: a process given whole
+files idles once its files are done. The summary gives medians over rounds.
 """
 
 from __future__ import annotations
@@ -49,16 +51,45 @@ from statistics import median
 if __package__ in (None, ""):  # run as a script: make `bench` importable from the repo root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.evaluation import Tally
-from bench.pages import DEFAULT_CORPUS, load, require
+from bench import pages, wcxb
+from bench.evaluation import Tally, word_prf
 from bench.ray_local import ray_or_none
 from bench.throughput import _children
 
-Snippets = dict[str, tuple[list[str], list[str]]]
-"""WARC-Record-ID: the `with` and `without` snippets of its page."""
+
+@dataclass
+class Scores:
+    corpus: Tally | None
+    wcxb: float | None
+    """word F1, the mean over pages"""
+
+    def __str__(self) -> str:
+        parts = []
+        if self.corpus is not None:
+            parts.append(f"corpus F1 {self.corpus.f1:.4f} (P {self.corpus.precision:.4f} R {self.corpus.recall:.4f})")
+        if self.wcxb is not None:
+            parts.append(f"WCXB F1 {self.wcxb:.4f}")
+        return ", ".join(parts)
 
 
-def make_warcs(pages: list[tuple[str, bytes]], folder: Path, files: int) -> tuple[list[Path], list[str]]:
+@dataclass
+class References:
+    """What each record's text is scored against, by WARC-Record-ID."""
+
+    snippets: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    """a corpus page's `with` and `without` snippets"""
+    contents: dict[str, str] = field(default_factory=dict)
+    """a WCXB page's main content"""
+
+    def score(self, texts: dict[str, str]) -> Scores:
+        tally = Tally()
+        for record, (with_, without) in self.snippets.items():
+            tally.add(texts.get(record), with_, without)
+        f1s = [word_prf(texts.get(record), content)[2] for record, content in self.contents.items()]
+        return Scores(tally if self.snippets else None, sum(f1s) / len(f1s) if f1s else None)
+
+
+def make_warcs(records: list[tuple[str, bytes]], folder: Path, files: int) -> tuple[list[Path], list[str]]:
     """WARC files of the pages, dealt round-robin; and each page's WARC-Record-ID, in order."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
@@ -67,7 +98,7 @@ def make_warcs(pages: list[tuple[str, bytes]], folder: Path, files: int) -> tupl
     handles = [open(path, "wb") for path in paths]  # noqa: SIM115 - closed below
     writers = [WARCWriter(handle, gzip=True) for handle in handles]
     ids = []
-    for number, (url, body) in enumerate(pages):
+    for number, (url, body) in enumerate(records):
         writer = writers[number % files]
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
         record = writer.create_warc_record(url, "response", payload=io.BytesIO(body), length=len(body),
@@ -174,13 +205,6 @@ def scraper_extract(paths: list[Path], out: Path, cores: int, env: dict[str, str
     return Measured(seconds, None if env else cpu, texts, workers if not env else [], own)
 
 
-def f1(texts: dict[str, str], snippets: Snippets) -> Tally:
-    tally = Tally()
-    for record, (with_, without) in snippets.items():
-        tally.add(texts.get(record), with_, without)
-    return tally
-
-
 @dataclass
 class Row:
     name: str
@@ -190,20 +214,17 @@ class Row:
     """CPU ms a page"""
     worker_peaks: list[float] = field(default_factory=list)
     main_peaks: list[float] = field(default_factory=list)
-    scores: list[Tally] = field(default_factory=list)
-    first_copies: list[Tally] = field(default_factory=list)
-    """the F1 of the records of each page's first copy only"""
+    scores: list[Scores] = field(default_factory=list)
 
 
-def report(row: Row, measured: Measured, count: int, cores: int, snippets: Snippets, first: Snippets) -> None:
+def report(row: Row, measured: Measured, count: int, cores: int, references: References) -> None:
     rate = count / measured.seconds
-    tally = f1(measured.texts, snippets)
+    scores = references.score(measured.texts)
     row.rates.append(rate)
-    row.scores.append(tally)
-    row.first_copies.append(f1(measured.texts, first))
+    row.scores.append(scores)
     row.worker_peaks += measured.worker_peaks
     line = (f"  {row.name:<22} {rate:6.1f} pages/s, {rate / cores:5.1f} a core ({measured.seconds:5.1f} s)  "
-            f"F1 {tally.f1:.4f} (P {tally.precision:.4f} R {tally.recall:.4f}, {len(measured.texts)} texts)")
+            f"{scores}, {len(measured.texts)} texts")
     if measured.cpu is not None:
         row.cpus.append(1000 * measured.cpu / count)
         line += f"  CPU {row.cpus[-1]:.1f} ms/page (cores busy {measured.cpu / (measured.seconds * cores):.0%})"
@@ -219,28 +240,33 @@ def report(row: Row, measured: Measured, count: int, cores: int, snippets: Snipp
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--copies", type=int, default=2, help="Records of each page in the WARC.")
-    parser.add_argument("--limit", type=int, help="Only the corpus's first N pages.")
+    parser.add_argument("--set", choices=("both", "trafilatura", "wcxb"), default="both")
+    parser.add_argument("--corpus", type=Path, default=pages.DEFAULT_CORPUS)
+    parser.add_argument("--wcxb", type=Path, default=wcxb.DEFAULT_WCXB)
+    parser.add_argument("--limit", type=int, help="Only the first N pages of each set.")
     parser.add_argument("--rounds", type=int, default=3, help="Runs of every tool, the order turning (medians).")
     parser.add_argument("--ray", action="store_true", help="Also scraper extract --ray.")
     args = parser.parse_args()
-    require(args.corpus)
     cores = os.cpu_count() or 1
-    corpus = load(args.corpus, args.limit)
-    # Some of the corpus's keys are no URLs ("hard::site.html"): given one, as warcio reads
-    # HTTP headers only in records of http(s) URLs.
-    pages = [(f"{address}#copy{copy}" if copy else address, body)
-             for copy in range(args.copies) for url, _, body in corpus
-             for address in [url if url.startswith(("http://", "https://")) else
-                             f"https://corpus.example/{url.replace(':', '-')}"]]
-    items = [item for _ in range(args.copies) for _, item, _ in corpus]
-    count = len(pages)
+    corpus, web = [], []
+    if args.set in ("both", "trafilatura"):
+        pages.require(args.corpus)
+        corpus = pages.load(args.corpus, args.limit)
+    if args.set in ("both", "wcxb"):
+        wcxb.require(args.wcxb)
+        web = wcxb.load(args.wcxb, args.limit)
+    # Some of the corpus's keys are no URLs ("hard::site.html") and five WCXB pages have none:
+    # given one, as warcio reads HTTP headers only in records of http(s) URLs.
+    records = [(url if url.startswith(("http://", "https://")) else f"https://corpus.example/{url.replace(':', '-')}",
+                body) for url, _, body in corpus]
+    records += [(page.url or f"https://wcxb.example/{page.id}", page.html()) for page in web]
+    count = len(records)
     with tempfile.TemporaryDirectory() as folder, ray_or_none(args.ray, cores) as ray_env:
-        files, ids = make_warcs(pages, Path(folder), cores)
-        snippets: Snippets = {record: (list(item["with"]), list(item["without"]))  # type: ignore[call-overload]
-                              for record, item in zip(ids, items, strict=True)}
-        first = dict(list(snippets.items())[:len(corpus)])  # ids go copy by copy
+        files, ids = make_warcs(records, Path(folder), cores)
+        references = References(
+            snippets={record: (list(item["with"]), list(item["without"]))  # type: ignore[call-overload]
+                      for record, (_, item, _) in zip(ids[:len(corpus)], corpus, strict=True)},
+            contents={record: page.main_content for record, page in zip(ids[len(corpus):], web, strict=True)})
         runs: dict[str, Callable[[int], Measured]] = {
             "scraper extract": lambda n: scraper_extract(files, Path(folder) / f"ours{n}", cores, None),
             "warcio + trafilatura": lambda n: datatrove_way(files, cores),
@@ -248,14 +274,14 @@ def main() -> None:
         if ray_env is not None:
             runs["scraper extract --ray"] = lambda n: scraper_extract(files, Path(folder) / f"ray{n}", cores, ray_env)
         rows = {name: Row(name) for name in runs}
-        print(f"{count} records ({len(corpus)} pages x {args.copies}), {cores} cores, {len(files)} WARC files, "
-              f"load average {os.getloadavg()[0]:.1f}", flush=True)
+        print(f"{count} records ({len(corpus)} corpus pages, {len(web)} WCXB pages), {cores} cores, "
+              f"{len(files)} WARC files, load average {os.getloadavg()[0]:.1f}", flush=True)
         names = list(runs)
         for number in range(args.rounds):
             order = names[number % len(names):] + names[:number % len(names)]
             print(f"round {number + 1} (load average {os.getloadavg()[0]:.1f}):", flush=True)
             for name in order:
-                report(rows[name], runs[name](number), count, cores, snippets, first)
+                report(rows[name], runs[name](number), count, cores, references)
     summary(rows, cores)
 
 
@@ -263,8 +289,7 @@ def summary(rows: dict[str, Row], cores: int) -> None:
     print(f"median of {len(next(iter(rows.values())).rates)} rounds:")
     for row in rows.values():
         rate = median(row.rates)
-        line = (f"  {row.name:<22} {rate:6.1f} pages/s, {rate / cores:5.1f} a core, F1 {row.scores[0].f1:.4f} "
-                f"(first copies only {row.first_copies[0].f1:.4f})")
+        line = f"  {row.name:<22} {rate:6.1f} pages/s, {rate / cores:5.1f} a core, {row.scores[0]}"
         if row.cpus:
             line += f", CPU {median(row.cpus):.1f} ms/page"
         if row.worker_peaks:

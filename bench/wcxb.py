@@ -27,6 +27,8 @@ class Page:
     type: str
     main_content: str
     html_path: Path
+    published: str = ""
+    """the page's publication date as the reference gives it (YYYY-MM-DD), or empty"""
 
     def html(self) -> bytes:
         return gzip.decompress(self.html_path.read_bytes())
@@ -64,5 +66,6 @@ def load(wcxb: Path, limit: int | None = None) -> list[Page]:
         pages.append(Page(
             id=path.stem, url=data.get("url", ""), type="collection" if kind == "category" else kind,
             main_content=truth.get("main_content") or "", html_path=wcxb / "html" / f"{path.stem}.html.gz",
+            published=truth.get("publish_date") or "",
         ))
     return pages
