@@ -225,7 +225,7 @@ class _TypedModel(BlockModel):
                                              ("product", None), ("listing", None), ("service", None)])
 def test_a_date_in_the_page_text_is_looked_for_on_articles_and_threads_only(kind: str, published: str | None,
                                                                             ) -> None:
-    # htmldate's finds on product, listing and service pages are copyright years and review dates.
+    # On WCXB's product, listing and service pages, a date htmldate found in the text was seldom the page's.
     paragraphs = "".join(f"<p>{line} The harbour reopened after the storm, and the ferries ran again.</p>"
                          for line in ("On Monday,", "By dawn,", "At noon,", "In the evening,", "Since then,"))
     html = f"""<html><body><main><h1>Harbour reopens</h1><p class="date">Updated on March 5, 2024</p>

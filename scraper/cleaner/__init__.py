@@ -37,7 +37,7 @@ from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
-from scraper.models import Article, safe_text
+from scraper.models import Article, safe_text, word_count
 
 if TYPE_CHECKING:
     from scraper.cleaner.model import BlockModel
@@ -144,16 +144,15 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         kept = drop_chrome(seg, model.kept(page, page_type), metadata.authors, url=url,
                            site_name=metadata.site_name)
         kept = tidy_top(seg, kept, metadata.title, metadata.description)
+    with stopwatch.stage("compose"):
+        text, markdown = compose(seg, kept, url)
+    if word_count(text) < MIN_WORDS:
+        # The model found next to nothing, where trafilatura's rules may still find a body.
+        return _clean_by_rules(html, url, stopwatch)
     if metadata.published is None and PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES:
         with stopwatch.stage("metadata"):
             metadata = replace(metadata, published=date_from_page(tree))
-    with stopwatch.stage("compose"):
-        text, markdown = compose(seg, kept, url)
-        article = Article(text=text, markdown=markdown, **asdict(metadata))
-    if article.word_count < MIN_WORDS:
-        # The model found next to nothing, where trafilatura's rules may still find a body.
-        article = _clean_by_rules(html, url, stopwatch)
-    return article
+    return Article(text=text, markdown=markdown, **asdict(metadata))
 
 
 def _extract(html: str) -> etree._Element:
