@@ -28,8 +28,8 @@ the WCXB scorer's folds()), so no site is in two folds; --fold I scores fold I's
 The block model is scored with models trained on the other folds, never the shipped one, which
 saw every page here: a page of fold I is cleaned by scraper.cleaner.clean(html, url,
 model=DIR/f"fold{I}.model"), DIR being bench/models (written by `python -m bench.train
---folds-only`, about 25 minutes) or what --models names (a path holding "{fold}" names each
-file, e.g. --models runs/m{fold}.bin). --rules scores the rules instead (model=None); --shipped
+--folds-only`, about 15 minutes on 2 cores) or what --models names (a path holding "{fold}"
+names each file, e.g. --models runs/m{fold}.bin). --rules scores the rules instead (model=None); --shipped
 the shipped model, for its speed only.
 
 --extractor MODULE:FUNCTION scores FUNCTION(html_bytes, url) -> text or None in place of

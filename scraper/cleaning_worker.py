@@ -91,8 +91,11 @@ def clean_page(html: str, url: str | None) -> Article:
 
     article = clean(html, url=url)
     if article.cleaner is None:
-        article = dataclasses.replace(article, cleaner=CLEANER_ID)
-        article.content_hash  # noqa: B018 - cached in the cleaning process, as the cleaner does
+        article = dataclasses.replace(article, cleaner=CLEANER_ID)  # a new Article, without the cleaner's caches
+        # Cached here, in the cleaning process, and carried in the pickle to the process that
+        # saves or writes the page, which would otherwise count and hash every page itself.
+        article.content_hash  # noqa: B018
+        article.word_count  # noqa: B018
     return article
 
 
