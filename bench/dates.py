@@ -60,6 +60,9 @@ def main() -> None:
                         help="the fold models (a path holding {fold} names each file)")
     args = parser.parse_args()
     wcxb.require(args.wcxb)
+    missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(args.models, fold)).is_file()]
+    if missing:
+        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only`")
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     dated: Counter[str] = Counter()
     for page in wcxb.load(args.wcxb):
