@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import wcxb
-from bench.extract import BASELINE, DEFAULT_FOLD_MODELS, model_path
+from bench.extract import BASELINE, DEFAULT_FOLD_MODELS, model_path, require_fold_models
 from scraper.cleaner import clean
 from scraper.errors import ScraperError
 
@@ -60,9 +60,7 @@ def main() -> None:
                         help="the fold models (a path holding {fold} names each file)")
     args = parser.parse_args()
     wcxb.require(args.wcxb)
-    missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(args.models, fold)).is_file()]
-    if missing:
-        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only`")
+    require_fold_models(args.models)
     counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     dated: Counter[str] = Counter()
     for page in wcxb.load(args.wcxb):

@@ -97,6 +97,14 @@ def model_path(models: str, fold: int) -> Path:
     return Path(models.format(fold=fold)) if "{fold}" in models else Path(models) / f"fold{fold}.model"
 
 
+def require_fold_models(models: str, otherwise: str = "") -> None:
+    """Exit with one line unless every fold's model is there."""
+    missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(models, fold)).is_file()]
+    if missing:
+        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only` (about 15 min)"
+                 + (f", {otherwise}" if otherwise else ""))
+
+
 def takes_model(function: Callable[..., Any], name: str) -> None:
     """Exit with one line unless function accepts a model= keyword."""
     parameters = inspect.signature(function).parameters.values()
@@ -131,10 +139,7 @@ def ours(args: argparse.Namespace) -> Contender:
     if args.shipped:
         return _timed("scraper.clean (shipped model, which saw these pages)", lambda fold: DEFAULT_MODEL)
     models = models or str(DEFAULT_FOLD_MODELS)
-    missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(models, fold)).is_file()]
-    if missing:
-        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only` (about 15 min), "
-                 "or score --rules or --shipped")
+    require_fold_models(models, "or score --rules or --shipped")
     return _timed("scraper.clean", lambda fold: model_path(models, fold))
 
 

@@ -91,9 +91,10 @@ def clean_page(html: str, url: str | None) -> Article:
 
     article = clean(html, url=url)
     if article.cleaner is None:
-        article = dataclasses.replace(article, cleaner=CLEANER_ID)  # a new Article, without the cleaner's caches
+        article = dataclasses.replace(article, cleaner=CLEANER_ID)
         # Cached here, in the cleaning process, and carried in the pickle to the process that
-        # saves or writes the page, which would otherwise count and hash every page itself.
+        # saves or writes the page, whose one core also fetches and saves: it would otherwise
+        # count and hash every page itself.
         article.content_hash  # noqa: B018
         article.word_count  # noqa: B018
     return article

@@ -110,17 +110,12 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: Blo
         if isinstance(html, bytes):
             html, _ = decode_html(html)
     if model is None:
-        article = _clean_by_rules(html, url, stopwatch)
-    else:
-        # Loaded only when asked for: the rules need neither numpy nor LightGBM, and a
-        # cleaning process that does not load them is smaller.
-        from scraper.cleaner.model import load
+        return _clean_by_rules(html, url, stopwatch)
+    # Loaded only when asked for: the rules need neither numpy nor LightGBM, and a cleaning
+    # process that does not load them is smaller.
+    from scraper.cleaner.model import load
 
-        article = _clean_blocks(html, url, stopwatch, load(model) if isinstance(model, str | Path) else model)
-    # Cached here, in the cleaning process, and carried with the article to the run's
-    # process, whose one core also fetches and saves: the archive needs it.
-    article.content_hash  # noqa: B018
-    return article
+    return _clean_blocks(html, url, stopwatch, load(model) if isinstance(model, str | Path) else model)
 
 
 def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: BlockModel) -> Article:
