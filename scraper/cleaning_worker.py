@@ -15,7 +15,6 @@ ends when its stdin closes: its parent is gone, even killed with SIGKILL.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pickle
 import resource
@@ -86,17 +85,15 @@ def main(argv: list[str]) -> None:
 
 
 def clean_page(html: str, url: str | None) -> Article:
-    """The cleaner's article of a page, naming the cleaner that made it (for the archive)."""
-    from scraper.cleaner import CLEANER_ID, clean  # here: importing this module loads no cleaner
+    """The cleaner's article of a page, with its hash and word count worked out."""
+    from scraper.cleaner import clean  # here: importing this module loads no cleaner
 
     article = clean(html, url=url)
-    if article.cleaner is None:
-        article = dataclasses.replace(article, cleaner=CLEANER_ID)
-        # Cached here, in the cleaning process, and carried in the pickle to the process that
-        # saves or writes the page, whose one core also fetches and saves: it would otherwise
-        # count and hash every page itself.
-        article.content_hash  # noqa: B018
-        article.word_count  # noqa: B018
+    # Cached here, in the cleaning process, and carried in the pickle to the process that
+    # saves or writes the page, whose one core also fetches and saves: it would otherwise
+    # count and hash every page itself.
+    article.content_hash  # noqa: B018
+    article.word_count  # noqa: B018
     return article
 
 

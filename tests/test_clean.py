@@ -8,8 +8,8 @@ import pytest
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
-from scraper import Article, NoContent, clean
-from scraper.cleaner import DEFAULT_MODEL
+from scraper import Article, NoContent, __version__, clean
+from scraper.cleaner import CLEANER_ID, DEFAULT_MODEL
 from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.model import BlockModel, load
 from scraper.cleaner.page import PAGE_TYPES, PageInfo
@@ -123,6 +123,14 @@ def test_text_is_paragraphs_separated_by_blank_lines() -> None:
 def test_clean_is_a_pure_function_of_its_input() -> None:
     html = (SEEDS / "001_7b6a4f0f43ad198b.html").read_text(encoding="utf-8")
     assert clean(html) == clean(html.encode("utf-8")) == clean(html)
+
+
+def test_each_article_names_the_cleaner_that_made_it() -> None:
+    html = (SEEDS / "001_7b6a4f0f43ad198b.html").read_text(encoding="utf-8")
+    assert clean(html).cleaner == CLEANER_ID
+    assert clean(html, model=load(DEFAULT_MODEL)).cleaner == CLEANER_ID  # the model as loaded names its file
+    assert clean(html, model=None).cleaner == f"scraper {__version__} rules"
+    assert CLEANER_ID.startswith(f"scraper {__version__} blocks-")
 
 
 @pytest.mark.parametrize(

@@ -54,8 +54,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
 """The shipped block model (python -m bench.train)."""
 
 CLEANER_ID = f"scraper {__version__} {model_id(DEFAULT_MODEL)}"
-"""Which cleaner made a text: recorded with each archived version, so a text can be told
-from one a later cleaner (or model) would make."""
+"""Which cleaner made a text (the default one): recorded with each archived version, so a text
+can be told from one a later cleaner (or model) would make. Each Article names its own."""
 MIN_WORDS = 10
 """An extraction shorter than this is not an article body."""
 STAGES = ("parse", "metadata", "prune", "extract", "post-process", "segment", "model", "compose")
@@ -90,7 +90,8 @@ def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path
     """Turn a web page into its main content: text, Markdown and metadata.
 
     model: the block model that tells content from chrome (or its file); None cleans by the
-    rules instead. See the module's docstring. Raises NoContent when the page holds no main text.
+    rules instead. See the module's docstring. The article's `cleaner` names the version and the
+    model (CLEANER_ID with the shipped one). Raises NoContent when the page holds no main text.
     """
     return _clean(html, url, _Stopwatch(enabled=False), model)
 
@@ -110,7 +111,7 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: Blo
         if isinstance(html, bytes):
             html, _ = decode_html(html)
     if model is None:
-        return _clean_by_rules(html, url, stopwatch)
+        return _clean_by_rules(html, url, stopwatch, f"scraper {__version__} rules")
     # Loaded only when asked for: the rules need neither numpy nor LightGBM, and a cleaning
     # process that does not load them is smaller.
     from scraper.cleaner.model import load
@@ -124,6 +125,8 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     from scraper.cleaner.compose import compose
     from scraper.cleaner.headline import tidy_top
     from scraper.cleaner.page import PAGE_TYPES, read_page
+
+    cleaner = f"scraper {__version__} {model.name}"
 
     with stopwatch.stage("parse"):
         tree = LexborHTMLParser(html)
@@ -143,11 +146,11 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         text, markdown = compose(seg, kept, url)
     if word_count(text) < MIN_WORDS:
         # The model found next to nothing, where trafilatura's rules may still find a body.
-        return _clean_by_rules(html, url, stopwatch)
+        return _clean_by_rules(html, url, stopwatch, cleaner)
     if metadata.published is None and PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES:
         with stopwatch.stage("metadata"):
             metadata = replace(metadata, published=date_from_page(tree))
-    return Article(text=text, markdown=markdown, **asdict(metadata))
+    return Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
 
 
 def _extract(html: str) -> etree._Element:
@@ -165,8 +168,9 @@ def _extract(html: str) -> etree._Element:
     return document.body
 
 
-def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch) -> Article:
-    """The rule-based path: trafilatura on a pruned page, with the lead put back."""
+def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch, cleaner: str) -> Article:
+    """The rule-based path: trafilatura on a pruned page, with the lead put back. cleaner: the
+    name its Article carries."""
     with stopwatch.stage("parse"):
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
@@ -185,7 +189,7 @@ def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch) -> Articl
             restore_lead(lead_region, body)
         drop_boilerplate(body)
         text, markdown = render(body, base_url=url)
-        article = Article(text=text, markdown=markdown, **asdict(metadata))
+        article = Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
         if article.word_count < MIN_WORDS:
             raise NoContent(f"only {article.word_count} words of article text")
     return article

@@ -32,6 +32,7 @@ class BlockModel:
     blocks: Any  # lightgbm.Booster: block features and page type -> content probability
     thresholds: dict[str, float]  # by page type: the probability from which a block is kept
     context: Any = None  # lightgbm.Booster: the blocks' first verdicts in their context -> a second one
+    name: str = "blocks-unsaved"  # in the cleaner's name: its file's (scraper.cleaner.model_id)
 
     def page_type(self, page: PageInfo) -> np.ndarray:
         """The probability of each of PAGE_TYPES."""
@@ -83,11 +84,13 @@ class BlockModel:
     def from_file(cls, path: Path) -> BlockModel:
         import lightgbm as lgb
 
+        from scraper.cleaner import model_id
+
         payload = json.loads(gzip.decompress(path.read_bytes()))
         context = payload.get("context")
         return cls(payload["vocabulary"], lgb.Booster(model_str=payload["page_types"]),
                    lgb.Booster(model_str=payload["blocks"]), payload["thresholds"],
-                   lgb.Booster(model_str=context) if context else None)
+                   lgb.Booster(model_str=context) if context else None, model_id(path))
 
 
 @functools.cache
