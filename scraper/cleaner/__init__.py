@@ -136,8 +136,10 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     with stopwatch.stage("segment"):
         page = read_page(tree, url, title=metadata.title, description=metadata.description,
                          language=metadata.language, scripts=scripts)
+    seg = page.segmentation
+    if not seg.blocks:  # no text in the body for the model (a page its scripts write, a frameset)
+        return _clean_by_rules(html, url, stopwatch, cleaner)
     with stopwatch.stage("model"):
-        seg = page.segmentation
         page_type = model.page_type(page)
         kept = drop_chrome(seg, model.kept(page, page_type), metadata.authors, url=url,
                            site_name=metadata.site_name)
