@@ -234,12 +234,19 @@ class _TypedModel(BlockModel):
 def test_a_date_in_the_page_text_is_looked_for_on_articles_and_threads_only(kind: str, published: str | None,
                                                                             ) -> None:
     # On WCXB's product, listing and service pages, a date htmldate found in the text was seldom the page's.
-    paragraphs = "".join(f"<p>{line} The harbour reopened after the storm, and the ferries ran again.</p>"
-                         for line in ("On Monday,", "By dawn,", "At noon,", "In the evening,", "Since then,"))
-    html = f"""<html><body><main><h1>Harbour reopens</h1><p class="date">Updated on March 5, 2024</p>
-      {paragraphs}</main></body></html>"""
     model = _TypedModel(**vars(load(DEFAULT_MODEL)), kind=kind)
-    assert clean(html, url="https://harbour.example/harbour-reopens", model=model).published == published
+    assert clean(_DATED_IN_TEXT, url="https://harbour.example/harbour-reopens", model=model).published == published
+
+
+def test_the_rules_look_for_a_date_in_the_page_text_whatever_the_page() -> None:
+    assert clean(_DATED_IN_TEXT, url="https://harbour.example/harbour-reopens", model=None).published == "2024-03-05"
+
+
+_DATED_IN_TEXT = """<html><body><main><h1>Harbour reopens</h1><p class="date">Updated on March 5, 2024</p>
+  {}</main></body></html>""".format("".join(
+    f"<p>{line} The harbour reopened after the storm, and the ferries ran again.</p>"
+    for line in ("On Monday,", "By dawn,", "At noon,", "In the evening,", "Since then,")))
+"""A page whose date is in its text only."""
 
 
 def test_markdown_links_are_resolved_against_the_page_url() -> None:

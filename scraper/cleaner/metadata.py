@@ -2,8 +2,8 @@
 
 Reads the parsed page with selectolax: the head of a page says most of it in a few lines
 and reading it is cheap. Where neither the markup nor the URL gives a date, htmldate can search
-the page (date_from_page), which costs more: the cleaner calls it once it has text and knows
-the page is of a kind that has a date at all.
+the page (date_from_page), which costs more: the cleaner calls it only once the page has an
+article's text (and with the block model, only on the kinds of page that have a date).
 """
 
 from __future__ import annotations
@@ -148,8 +148,7 @@ def _first(*values: str | None) -> str | None:
     return next((value for value in values if value), None)
 
 
-def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None,
-                  ) -> Metadata:
+def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: list[Any] | None = None) -> Metadata:
     """Metadata of the page's article, normalised; what the page does not say is None.
     scripts: json_ld(tree), when the caller has it already."""
     meta: dict[str, str] = {}
@@ -235,7 +234,8 @@ def _date_from_url(url: str | None) -> str | None:
 
 def date_from_page(html: str) -> str | None:
     """htmldate's look at the whole page: a few milliseconds, the most of reading metadata.
-    Given the page as it came, not as selectolax writes it again: 0.6 ms less on a corpus page."""
+    Given the page as it came, not as selectolax writes it again: 0.8 ms less a search on the
+    shared sets' pages, and the same date on all but 2 of their 2,487 (where it now finds one)."""
     try:
         found = find_date(html, extensive_search=False, original_date=True)
     except Exception:  # htmldate fails on odd markup; a missing date is no error
