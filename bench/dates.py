@@ -41,15 +41,15 @@ def outcome(found: str | None, truth: str | None) -> str | None:
     return "right" if day[:len(truth)] == truth else "wrong"
 
 
-def ours(page: wcxb.Page, models: str) -> str | None:
+def ours(page: wcxb.Page, html: bytes, models: str) -> str | None:
     try:
-        return clean(page.html(), page.url, model=model_path(models, page.fold)).published
+        return clean(html, page.url, model=model_path(models, page.fold)).published
     except ScraperError:
         return None
 
 
-def theirs(page: wcxb.Page) -> str | None:
-    document = trafilatura.bare_extraction(page.html(), url=page.url, include_comments=False, with_metadata=True)
+def theirs(page: wcxb.Page, html: bytes) -> str | None:
+    document = trafilatura.bare_extraction(html, url=page.url, include_comments=False, with_metadata=True)
     return None if document is None or isinstance(document, dict) else document.date
 
 
@@ -67,7 +67,8 @@ def main() -> None:
         truth = page.published[:10] or None
         dated[page.type] += truth is not None
         dated["all"] += truth is not None
-        for name, found in (("scraper.clean", ours(page, args.models)), (BASELINE, theirs(page))):
+        html = page.html()  # read and inflated once for both
+        for name, found in (("scraper.clean", ours(page, html, args.models)), (BASELINE, theirs(page, html))):
             if (result := outcome(found, truth)) is not None:
                 counts[(name, page.type)][result] += 1
                 counts[(name, "all")][result] += 1

@@ -341,7 +341,7 @@ def main() -> None:
         model = train(examples, vocabulary(examples))
         model.save(DEFAULT_MODEL)
         size = DEFAULT_MODEL.stat().st_size
-        print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {model_id(DEFAULT_MODEL)})")
+        print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {model_id(DEFAULT_MODEL.read_bytes())})")
 
 
 if __name__ == "__main__":

@@ -45,15 +45,16 @@ if TYPE_CHECKING:
 __all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed", "model_id"]
 
 
-def model_id(path: Path) -> str:
-    """A model's name in the archive: "blocks-" and the start of its file's SHA-256."""
-    return "blocks-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+def model_id(data: bytes) -> str:
+    """A model's name in the archive: "blocks-" and the start of its file's SHA-256 (data: the
+    file's bytes)."""
+    return "blocks-" + hashlib.sha256(data).hexdigest()[:12]
 
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "blocks.model"
 """The shipped block model (python -m bench.train)."""
 
-CLEANER_ID = f"scraper {__version__} {model_id(DEFAULT_MODEL)}"
+CLEANER_ID = f"scraper {__version__} {model_id(DEFAULT_MODEL.read_bytes())}"
 """Which cleaner made a text (the default one): recorded with each archived version, so a text
 can be told from one a later cleaner (or model) would make. Each Article names its own."""
 MIN_WORDS = 10

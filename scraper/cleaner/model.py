@@ -86,11 +86,12 @@ class BlockModel:
 
         from scraper.cleaner import model_id
 
-        payload = json.loads(gzip.decompress(path.read_bytes()))
+        data = path.read_bytes()
+        payload = json.loads(gzip.decompress(data))
         context = payload.get("context")
         return cls(payload["vocabulary"], lgb.Booster(model_str=payload["page_types"]),
                    lgb.Booster(model_str=payload["blocks"]), payload["thresholds"],
-                   lgb.Booster(model_str=context) if context else None, model_id(path))
+                   lgb.Booster(model_str=context) if context else None, model_id(data))
 
 
 @functools.cache
