@@ -129,6 +129,7 @@ def test_each_article_names_the_cleaner_that_made_it() -> None:
     html = (SEEDS / "001_7b6a4f0f43ad198b.html").read_text(encoding="utf-8")
     assert clean(html).cleaner == CLEANER_ID
     assert clean(html, model=load(DEFAULT_MODEL)).cleaner == CLEANER_ID  # the model as loaded names its file
+    assert clean(html, model=str(DEFAULT_MODEL)).cleaner == CLEANER_ID  # or its file, as a path or a string
     assert clean(html, model=None).cleaner == f"scraper {__version__} rules"
     assert CLEANER_ID.startswith(f"scraper {__version__} blocks-")
 

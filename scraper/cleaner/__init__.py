@@ -86,7 +86,7 @@ class _Stopwatch:
             self.seconds[name] += time.perf_counter() - start
 
 
-def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = DEFAULT_MODEL,
+def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | str | Path | None = DEFAULT_MODEL,
           ) -> Article:
     """Turn a web page into its main content: text, Markdown and metadata.
 
@@ -97,7 +97,7 @@ def clean(html: str | bytes, url: str | None = None, *, model: BlockModel | Path
     return _clean(html, url, _Stopwatch(enabled=False), model)
 
 
-def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel | Path | None = DEFAULT_MODEL,
+def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel | str | Path | None = DEFAULT_MODEL,
                 ) -> tuple[Article, dict[str, float]]:
     """clean(), also returning the seconds spent in each of STAGES."""
     stopwatch = _Stopwatch(enabled=True)
@@ -105,7 +105,7 @@ def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel 
     return article, stopwatch.seconds
 
 
-def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: BlockModel | Path | None) -> Article:
+def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: BlockModel | str | Path | None) -> Article:
     # The page's address may be as odd as the page: links are resolved against it.
     url = safe_text(url) if url else url
     with stopwatch.stage("parse"):
@@ -117,7 +117,7 @@ def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: Blo
     # process that does not load them is smaller.
     from scraper.cleaner.model import load
 
-    return _clean_blocks(html, url, stopwatch, load(model) if isinstance(model, str | Path) else model)
+    return _clean_blocks(html, url, stopwatch, load(Path(model)) if isinstance(model, str | Path) else model)
 
 
 def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: BlockModel) -> Article:
