@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -58,6 +59,12 @@ def make_fields_safe(instance: Any) -> None:
 def word_count(text: str) -> int:
     """Words of text; in Chinese and Japanese, characters."""
     return len(_WORD.findall(text))
+
+
+def has_words(text: str, least: int) -> bool:
+    """Whether text has at least so many words (as word_count counts them), read only as far
+    as that."""
+    return next(itertools.islice(_WORD.finditer(text), least - 1, None), None) is not None
 
 
 def utc_now() -> datetime:

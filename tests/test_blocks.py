@@ -44,6 +44,19 @@ def test_links_are_counted_and_hidden_or_noscript_parts_are_read_and_marked() ->
     assert "noscript" in seg.elements[seg.blocks[2].element].landmarks
 
 
+def test_elements_alike_under_one_parent_share_a_group_and_no_others_do() -> None:
+    """A thread's posts: the same tag and class under one parent; the same class under another
+    parent, or another tag, is another group."""
+    seg = segment(LexborHTMLParser(
+        "<body><div class='posts'><div class='post'>one</div><div class='post'>two</div>"
+        "<section class='post'>three</section></div><div class='other'><div class='post'>four</div></div>"
+        "</body>").body)
+    group = {block.text: seg.elements[block.element].group for block in seg.blocks}
+    assert group["one"] == group["two"]
+    assert len({group["one"], group["three"], group["four"]}) == 3
+    assert seg.elements[0].group == 0 and 0 not in group.values()  # the body is alone
+
+
 def test_preformatted_text_keeps_its_lines_and_spaces() -> None:
     [(tag, text)] = blocks_of("<body><pre>def f():\n    return  1\n</pre></body>")
     assert (tag, text) == ("pre", "def f():\n    return  1")

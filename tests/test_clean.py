@@ -14,6 +14,7 @@ from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.model import BlockModel, load
 from scraper.cleaner.page import PAGE_TYPES, PageInfo
 from scraper.cleaner.prune import prune
+from scraper.models import has_words, word_count
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
 
@@ -465,3 +466,9 @@ def test_elements_without_text_go_and_the_words_around_them_stay_apart() -> None
     assert tree.css_first("#a").text() == "tram depot old hall"
     assert len(tree.css("td")) == 2  # an empty cell keeps the columns in line
     assert tree.css_first("img") is not None
+
+
+@pytest.mark.parametrize("text", ["", "one", "one two, three.", "w " * 9, "w " * 10, "w " * 11, "日本語のテキスト"])
+def test_has_words_says_what_word_count_would_without_counting_past_the_least(text: str) -> None:
+    for least in (1, 3, 10):
+        assert has_words(text, least) == (word_count(text) >= least)

@@ -37,7 +37,7 @@ from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
 from scraper.errors import ExtractionError, NoContent
-from scraper.models import Article, safe_text, word_count
+from scraper.models import Article, has_words, safe_text, word_count
 
 if TYPE_CHECKING:
     from scraper.cleaner.model import BlockModel
@@ -147,7 +147,7 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         kept = tidy_top(seg, kept, metadata.title, metadata.description)
     with stopwatch.stage("compose"):
         text, markdown = compose(seg, kept, url)
-    if word_count(text) < MIN_WORDS:
+    if not has_words(text, MIN_WORDS):
         # The model found next to nothing, where trafilatura's rules may still find a body.
         return _clean_by_rules(html, url, stopwatch, cleaner)
     if metadata.published is None and PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES:

@@ -52,6 +52,7 @@ class Element:
     tokens: frozenset[str]  # of its class and id
     landmarks: frozenset[str]  # of itself and its ancestors (LANDMARKS)
     preformatted: bool = False  # a <pre> or inside one: its spacing is the content
+    group: int = 0  # shared by the elements alike (tag and class) under one parent: a thread's posts, a list's cards
 
 
 @dataclass(slots=True)
@@ -150,6 +151,7 @@ def _inline_markup(attrs: dict[str, str | None], tag: str, in_link: bool, prefor
 def segment(body: LexborNode) -> Segmentation:
     """The blocks of a page's body, in reading order."""
     elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset())]
+    groups: dict[tuple[int, str, frozenset[str]], int] = {(-1, "body", frozenset()): 0}
     blocks: list[Block] = []
     fields: list[int] = []
     current: list[Block | None] = [None]  # the open block of the innermost block element
@@ -224,8 +226,10 @@ def segment(body: LexborNode) -> Segmentation:
                     close_block()
                     parent = elements[element]
                     landmarks = _landmarks(parent.landmarks, tag, attrs.get("role"), hidden)
-                    elements.append(Element(tag, element, parent.depth + 1, class_tokens(attrs), landmarks,
-                                            parent.preformatted or tag == "pre"))
+                    tokens = class_tokens(attrs)
+                    elements.append(Element(tag, element, parent.depth + 1, tokens, landmarks,
+                                            parent.preformatted or tag == "pre",
+                                            groups.setdefault((element, tag, tokens), len(groups))))
                     inside, end, inner, inner_link = True, None, len(elements) - 1, False
                 else:
                     # Inline: its text joins the open block, marked up for Markdown where it

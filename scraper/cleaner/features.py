@@ -68,9 +68,21 @@ def _landmark_columns(landmarks: frozenset[str]) -> tuple[int, ...]:
     return tuple(_LANDMARK_INDEX[landmark] for landmark in landmarks)
 
 
-_SENTENCE_ENDS = np.array([ord(c) for c in ".!?。！？"], dtype=np.uint32)
-_FINAL_MARKS = np.array([ord(c) for c in ".!?。！？:;\"”’)"], dtype=np.uint32)
+_SENTENCE_ENDS = ".!?。！？"
+_FINAL_MARKS = _SENTENCE_ENDS + ":;\"”’)"
 """The last characters of a block that ends as a sentence (or a quote, a label) does."""
+_DIGIT, _CAPITAL, _SENTENCE_END, _COMMA, _FINAL_MARK = 1, 2, 4, 8, 16
+
+
+def _flags(character: str) -> int:
+    """What a block's columns count of a character, as bits."""
+    return (_DIGIT * character.isdigit() | _CAPITAL * character.isupper()
+            | _SENTENCE_END * (character in _SENTENCE_ENDS) | _COMMA * (character == ",")
+            | _FINAL_MARK * (character in _FINAL_MARKS))
+
+
+_ASCII_FLAGS = np.array([_flags(chr(code)) for code in range(128)] + [0], dtype=np.uint8)
+"""Each ASCII character's flags; the last entry stands for any other character."""
 
 
 def _character_columns(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -78,26 +90,18 @@ def _character_columns(texts: list[str], lengths: np.ndarray) -> tuple[np.ndarra
     capitals (str.isdigit, str.isupper), read from all blocks' characters at once."""
     codes = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     ends = np.cumsum(lengths)
-    starts = ends - lengths
-    digits = (codes >= ord("0")) & (codes <= ord("9"))
-    capitals = (codes >= ord("A")) & (codes <= ord("Z"))
+    flags = _ASCII_FLAGS[np.minimum(codes, 128)]
     wide = np.flatnonzero(codes > 127)
     if len(wide):  # the others, by what Python says of each character the page has
         unique, which = np.unique(codes[wide], return_inverse=True)
-        characters = [chr(code) for code in unique.tolist()]
-        digits[wide] = np.array([c.isdigit() for c in characters])[which]
-        capitals[wide] = np.array([c.isupper() for c in characters])[which]
-
-    def per_block(mask: np.ndarray) -> np.ndarray:
-        # int32: a page's text is far under 2**31 characters (bodies are capped), at half the memory.
-        running = np.zeros(len(mask) + 1, dtype=np.int32)
-        np.cumsum(mask, dtype=np.int32, out=running[1:])
-        counts: np.ndarray = running[ends] - running[starts]
-        return counts
-
-    return (np.isin(codes[np.maximum(ends - 1, 0)], _FINAL_MARKS) & (lengths > 0),
-            per_block(np.isin(codes, _SENTENCE_ENDS)), per_block(codes == ord(",")), per_block(digits),
-            per_block(capitals))
+        flags[wide] = np.array([_flags(chr(code)) for code in unique.tolist()], dtype=np.uint8)[which]
+    # Few characters have a flag: each is counted to the block whose span holds it.
+    at = np.flatnonzero(flags)
+    block, marks = np.searchsorted(ends, at, side="right"), flags[at]
+    sentences, commas, digits, capitals = (np.bincount(block[(marks & flag) != 0], minlength=len(texts))
+                                           for flag in (_SENTENCE_END, _COMMA, _DIGIT, _CAPITAL))
+    ends_sentence = ((flags[np.maximum(ends - 1, 0)] & _FINAL_MARK) != 0) & (lengths > 0)
+    return ends_sentence, sentences, commas, digits, capitals
 
 
 def _top_columns(holder: np.ndarray, meets: np.ndarray, steps: np.ndarray, depths: np.ndarray,
@@ -111,6 +115,11 @@ def _top_columns(holder: np.ndarray, meets: np.ndarray, steps: np.ndarray, depth
     return meet == top, up + np.where(meet >= 0, depths[top] - depths[np.maximum(meet, 0)], 50)
 
 
+@functools.lru_cache(maxsize=4)  # a model's vocabulary, asked for page after page
+def _vocabulary_index(vocabulary: tuple[str, ...]) -> dict[str, int]:
+    return {token: i for i, token in enumerate(vocabulary)}
+
+
 def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = "", description: str = "",
                   body_text: str = "", page_kind: str = "other", language: str | None = None,
                   page_type: np.ndarray | None = None) -> np.ndarray:
@@ -120,7 +129,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     copied to add it)."""
     blocks, elements = seg.blocks, seg.elements
     n = len(blocks)
-    vocab_index = {token: i for i, token in enumerate(vocabulary)}
+    vocab_index = _vocabulary_index(tuple(vocabulary))
     v = len(vocabulary)
     base = len(BASE_NAMES)
     extra = 0 if page_type is None else len(page_type)
@@ -137,6 +146,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     total_chars = sum(chars) or 1
     total_words = sum(word_counts) or 1
     holder = np.array([block.element for block in blocks])
+    counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
 
     # The elements depth by depth (a parent is one level above its children), for the passes
     # that carry something up or down the tree a level at a time.
@@ -150,37 +160,36 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
 
     # Text under each element: each block's counts on its own element, then carried up to the
     # parents, deepest level first. Columns: words, chars, link chars, blocks, long blocks.
-    per_block = np.array([(count, length, link, 1, count >= 15 and link < 0.3 * length)
-                          for count, length, link in zip(word_counts, chars, links, strict=True)], dtype=np.int64)
-    under = np.zeros((ne, 5), dtype=np.int64)
+    long_blocks = (counts >= 15) & (link_chars < 0.3 * lengths)
+    per_block = np.column_stack((counts, lengths, link_chars, np.ones(n), long_blocks))
+    under = np.zeros((ne, 5))
     np.add.at(under, holder, per_block)
     for level in reversed(levels_down):
         np.add.at(under, parents[level], under[level])
-    element_words, element_chars, element_links, element_blocks, element_long = under.astype(np.float64).T
+    element_words, element_chars, element_links, element_blocks, element_long = under.T
 
     # Class and id tokens, as one row of vocabulary columns per element; an element's own
     # tokens, then those of its ancestors too (a parent precedes its children, so depth by
-    # depth, each element takes its parent's finished row).
-    own_tokens = np.zeros((ne, v), dtype=bool)
-    known: dict[frozenset[str], list[int]] = {}  # elements repeat their class names
+    # depth, each element takes its parent's finished row). Elements repeat their class
+    # names: each set of them is looked up once.
+    token_sets: dict[frozenset[str], int] = {}
+    element_sets = [token_sets.setdefault(element.tokens, len(token_sets)) for element in elements]
     hit_rows: list[int] = []
     hit_columns: list[int] = []
-    for e, element in enumerate(elements):
-        hits = known.get(element.tokens)
-        if hits is None:
-            hits = known[element.tokens] = [vocab_index[t] for t in element.tokens if t in vocab_index]
-        if hits:
-            hit_rows += [e] * len(hits)
-            hit_columns += hits
-    own_tokens[hit_rows, hit_columns] = True
+    for tokens, row in token_sets.items():
+        hits = [vocab_index[t] for t in tokens if t in vocab_index]
+        hit_rows += [row] * len(hits)
+        hit_columns += hits
+    set_tokens = np.zeros((len(token_sets) + 1, v), dtype=bool)  # and a row of none
+    set_tokens[hit_rows, hit_columns] = True
+    own_tokens = set_tokens[[*element_sets, len(token_sets)]]  # the last: above the root
     above_tokens = own_tokens.copy()
     for level in levels_down:  # the root has none above
         above_tokens[level] |= above_tokens[parents[level]]
     repeats = Counter(b.text for b in blocks)
-    # Elements alike (tag and class) under one parent: posts of a thread, cards of a listing.
-    alike_keys = [(e.parent, e.tag, e.tokens) for e in elements]
-    alike_counts = Counter(alike_keys)
-    alike = np.array([alike_counts[key] for key in alike_keys], dtype=np.float64)
+    # How many elements are alike to each: posts of a thread, cards of a listing.
+    groups = np.array([e.group for e in elements])
+    alike = np.bincount(groups)[groups].astype(np.float64)
     # The element that holds most paragraph-like text directly (readability's top candidate):
     # main content is usually one subtree.
     credit: dict[int, float] = {}
@@ -231,7 +240,6 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
 
     # What the block's place tells, for all blocks at once.
     index = np.arange(n)
-    counts, lengths, link_chars = (np.array(values, dtype=np.float64) for values in (word_counts, chars, links))
     ends_sentence, sentences, commas, digits, capitals = _character_columns([b.text for b in blocks],
                                                                             np.array(chars, dtype=np.int64))
     position = np.concatenate(([0.0], np.cumsum(lengths)[:-1]))
@@ -271,10 +279,10 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         k = np.clip(j, 0, n - 1)
         columns += [np.where(there, counts[k], -1), np.where(there, link_chars[k] / lengths[k], -1),
                     np.where(there, holder[k] == holder, -1), np.where(there, np.array(tags)[k], -1)]
-    out[:, :base] = np.column_stack(columns)
+    out[:, :base] = np.array(columns, dtype=np.float64).T
     near = own_tokens[holder]
     for level in levels[1:3]:
-        near |= np.where((level >= 0)[:, None], own_tokens[np.maximum(level, 0)], False)
+        near |= own_tokens[level]  # -1, above the root: the last row, which has no tokens
     out[:, base:base + v] = near
     out[:, base + v:base + 2 * v] = above_tokens[holder]
     return out
@@ -312,10 +320,9 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
     parents = np.array([e.parent for e in elements])
     ne = len(elements)
     index = np.arange(n)
-    columns = [p]
-    for shift in CONTEXT_SHIFTS:
-        j = index + shift
-        columns.append(np.where((j >= 0) & (j < n), p[np.clip(j, 0, n - 1)], -1))
+    reach = max(map(abs, CONTEXT_SHIFTS))
+    padded = np.concatenate((np.full(reach, -1.0), p, np.full(reach, -1.0)))  # -1: no block there
+    columns = [p, *(padded[reach + shift:reach + shift + n] for shift in CONTEXT_SHIFTS)]
 
     def weighted(groups: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Each block's group's verdict, weighed by words, and the group's blocks."""
@@ -327,10 +334,9 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
     for _ in range(4):  # the block's element, then its ancestors; those above the root make one group
         columns += weighted(np.where(level >= 0, level, ne), ne + 1)
         level = np.where(level >= 0, parents[np.maximum(level, 0)], -1)
-    keys: dict[tuple[int, str, frozenset[str]], int] = {}
-    alike = np.array([keys.setdefault((e.parent, e.tag, e.tokens), len(keys)) for e in elements])
-    columns += weighted(alike[holder], len(keys))
-    columns.append(weighted(alike[np.maximum(parents[holder], 0)], len(keys))[0])
+    groups = np.array([e.group for e in elements])  # of elements alike
+    columns += weighted(groups[holder], groups.max() + 1)
+    columns.append(weighted(groups[np.maximum(parents[holder], 0)], groups.max() + 1)[0])
     word_ends, verdict_ends = np.concatenate(([0], np.cumsum(words))), np.concatenate(([0], np.cumsum(words * p)))
     low, high = np.clip(index - 5, 0, n), np.clip(index + 6, 0, n)
     columns.append((verdict_ends[high] - verdict_ends[low]) / (word_ends[high] - word_ends[low]))
@@ -352,7 +358,7 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
                 *(first[:, _FIRST[name]] for name in ("link_density", "tag", "position"))]
     own = first[:, 1:]
     out = np.empty((n, len(columns) + len(page_type) + own.shape[1]), dtype=np.float32)
-    out[:, :len(columns)] = np.column_stack(columns)
+    out[:, :len(columns)] = np.array(columns, dtype=np.float64).T
     out[:, len(columns):len(columns) + len(page_type)] = page_type
     out[:, len(columns) + len(page_type):] = own
     return out

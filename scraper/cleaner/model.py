@@ -55,7 +55,7 @@ class BlockModel:
             page_type = self.page_type(page)
         threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
         p = self.verdicts(page, page_type)
-        return [i for i in range(len(p)) if p[i] >= threshold]
+        return np.flatnonzero(p >= threshold).tolist()
 
     def verdicts(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
         """Each block's probability of being main content: the first pass's, from the block's
