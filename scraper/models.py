@@ -64,7 +64,7 @@ def word_count(text: str) -> int:
 def has_words(text: str, least: int) -> bool:
     """Whether text has at least so many words (as word_count counts them), read only as far
     as that."""
-    return next(itertools.islice(_WORD.finditer(text), least - 1, None), None) is not None
+    return least <= 0 or next(itertools.islice(_WORD.finditer(text), least - 1, None), None) is not None
 
 
 def utc_now() -> datetime:
