@@ -192,9 +192,8 @@ def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch, cleaner: 
             restore_lead(lead_region, body)
         drop_boilerplate(body)
         text, markdown = render(body, base_url=url)
-        words = word_count(text)
-        if words < MIN_WORDS:
-            raise NoContent(f"only {words} words of article text")
+        if not has_words(text, MIN_WORDS):
+            raise NoContent(f"only {word_count(text)} words of article text")
     if metadata.published is None:  # looked for in the page only now that it has an article
         with stopwatch.stage("metadata"):
             metadata = replace(metadata, published=date_from_page(html))

@@ -335,8 +335,9 @@ def context_features(seg: Segmentation, verdicts: np.ndarray, page_type: np.ndar
         columns += weighted(np.where(level >= 0, level, ne), ne + 1)
         level = np.where(level >= 0, parents[np.maximum(level, 0)], -1)
     groups = np.array([e.group for e in elements])  # of elements alike
-    columns += weighted(groups[holder], groups.max() + 1)
-    columns.append(weighted(groups[np.maximum(parents[holder], 0)], groups.max() + 1)[0])
+    size = groups.max() + 1
+    columns += weighted(groups[holder], size)
+    columns.append(weighted(groups[np.maximum(parents[holder], 0)], size)[0])
     word_ends, verdict_ends = np.concatenate(([0], np.cumsum(words))), np.concatenate(([0], np.cumsum(words * p)))
     low, high = np.clip(index - 5, 0, n), np.clip(index + 6, 0, n)
     columns.append((verdict_ends[high] - verdict_ends[low]) / (word_ends[high] - word_ends[low]))
