@@ -32,7 +32,7 @@ from selectolax.lexbor import LexborHTMLParser
 from scraper import __version__
 from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.lead import read_lead_region, restore_lead
-from scraper.cleaner.metadata import date_from_page, json_ld, read_metadata
+from scraper.cleaner.metadata import Metadata, date_from_page, json_ld, read_metadata
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
 from scraper.encoding import decode_html
@@ -150,10 +150,8 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     if not has_words(text, MIN_WORDS):
         # The model found next to nothing, where trafilatura's rules may still find a body.
         return _clean_by_rules(html, url, stopwatch, cleaner)
-    if metadata.published is None and PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES:
-        with stopwatch.stage("metadata"):
-            metadata = replace(metadata, published=date_from_page(html))
-    return Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
+    dated = PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES
+    return _article(text, markdown, cleaner, metadata, html, stopwatch, dated=dated)
 
 
 def _extract(html: str) -> etree._Element:
@@ -194,7 +192,15 @@ def _clean_by_rules(html: str, url: str | None, stopwatch: _Stopwatch, cleaner: 
         text, markdown = render(body, base_url=url)
         if not has_words(text, MIN_WORDS):
             raise NoContent(f"only {word_count(text)} words of article text")
-    if metadata.published is None:  # looked for in the page only now that it has an article
+    return _article(text, markdown, cleaner, metadata, html, stopwatch, dated=True)
+
+
+def _article(text: str, markdown: str, cleaner: str, metadata: Metadata, html: str, stopwatch: _Stopwatch, *,
+             dated: bool) -> Article:
+    """The Article, with a date looked for in the whole page when the metadata has none and
+    the page is of a dated kind: only now that it has an article, for htmldate takes the most
+    time of reading metadata."""
+    if metadata.published is None and dated:
         with stopwatch.stage("metadata"):
             metadata = replace(metadata, published=date_from_page(html))
     return Article(text=text, markdown=markdown, cleaner=cleaner, **asdict(metadata))
