@@ -5,6 +5,7 @@
     python -m bench.train --folds-only          # fold models and scores only
     python -m bench.train --shipped-only        # the shipped model only
     python -m bench.train --out DIR             # where fold models go (default bench/models)
+    python -m bench.train --folds-only --seed 1 --out DIR   # another seed: how far scores move by chance
 
 Labels come from aligning each block's words with the page's hand-written main content, in
 order (a short block counts only where it falls in sequence, so "Share" is not content because
@@ -181,7 +182,7 @@ def _weights(ex: Example) -> np.ndarray:
     return np.where(np.isnan(ex.labels), 0.0, SNIPPET_WEIGHT * weights).astype(np.float32)
 
 
-def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> block_model.BlockModel:
+def train(examples: list[Example], vocab: list[str], *, rounds: int = 200, seed: int = SEED) -> block_model.BlockModel:
     """A page-type model, then the block model, which is told the page's type as the page-type
     model says it of a page it did not see (inner site-disjoint folds), as in use; then the
     context pass, which learns from the block model's verdicts on pages it did not see."""
@@ -189,12 +190,12 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200) -> bl
 
     params = dict(objective="binary", learning_rate=0.08, num_leaves=63, min_data_in_leaf=40,
                   feature_fraction=0.7, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
-                  num_threads=2, seed=SEED, deterministic=True, force_row_wise=True, verbose=-1)
+                  num_threads=2, seed=seed, deterministic=True, force_row_wise=True, verbose=-1)
     context_params = dict(objective="binary", learning_rate=0.05, num_leaves=31, min_data_in_leaf=50,
                           feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
-                          seed=SEED, deterministic=True, force_row_wise=True, verbose=-1)
+                          seed=seed, deterministic=True, force_row_wise=True, verbose=-1)
     type_params = dict(objective="multiclass", num_class=len(PAGE_TYPES), learning_rate=0.05, num_leaves=15,
-                       min_data_in_leaf=10, feature_fraction=0.7, num_threads=2, seed=SEED,
+                       min_data_in_leaf=10, feature_fraction=0.7, num_threads=2, seed=seed,
                        deterministic=True, verbose=-1)
     inner = [hash_fold(str(ex.page.url)) for ex in examples]
     everyone = range(len(examples))
@@ -313,6 +314,9 @@ def main() -> None:
     parser.add_argument("--folds-only", action="store_true")
     parser.add_argument("--shipped-only", action="store_true")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help="LightGBM's seed (bagging, feature sampling): another one shows how far the "
+                             "scores move by chance, the yardstick for a change's gain")
     args = parser.parse_args()
     start = time.perf_counter()
     examples = load_examples(args.wcxb, None if args.wcxb_only else args.corpus, args.workers)
@@ -322,7 +326,7 @@ def main() -> None:
     scores = []
     for fold in range(0 if args.shipped_only else 5):
         training = [ex for ex in examples if ex.fold != fold]
-        model = train(training, vocabulary(training))
+        model = train(training, vocabulary(training), seed=args.seed)
         model.save(args.out / f"fold{fold}.model")
         held = [ex for ex in examples if ex.fold == fold and ex.type]
         f1s = [word_f1(model.text_of(ex.page), ex.reference) for ex in held]
@@ -338,7 +342,7 @@ def main() -> None:
     if scores:
         print(f"mean over folds {sum(scores) / 5:.4f}")
     if not args.folds_only:
-        model = train(examples, vocabulary(examples))
+        model = train(examples, vocabulary(examples), seed=args.seed)
         model.save(DEFAULT_MODEL)
         size = DEFAULT_MODEL.stat().st_size
         print(f"shipped model: {DEFAULT_MODEL} ({size} bytes, {model_id(DEFAULT_MODEL.read_bytes())})")
