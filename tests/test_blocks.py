@@ -179,6 +179,15 @@ def test_chrome_the_model_keeps_is_dropped_by_rules_of_any_site() -> None:
         "Work on the roof is to start in the spring, and the market should open in the autumn."]
 
 
+def test_on_a_listing_a_heading_over_a_run_of_links_is_the_list_and_stays() -> None:
+    seg = segment(LexborHTMLParser(
+        "<body><h1>Trails near the city</h1><p>Paths for all legs, from the lake to the hills.</p><h2>Easy walks:</h2>"
+        "<p><a href='/t/1'>Lakeside loop, 4 km</a></p><p><a href='/t/2'>Old rail path, 6 km</a></p></body>").body)
+    everything = list(range(len(seg.blocks)))
+    assert drop_chrome(seg, everything, authors=(), page_type="listing") == everything
+    assert drop_chrome(seg, everything, authors=(), page_type="article") == [0, 1]  # a box of related links
+
+
 def test_text_the_page_shows_twice_is_kept_once_and_short_lines_may_repeat() -> None:
     description = "<p>A wheel thrown mug in our white speckle finish, glazed inside and out.</p><p>Size: 9 cm</p>"
     seg = segment(LexborHTMLParser(

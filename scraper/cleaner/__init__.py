@@ -142,16 +142,16 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
         return _clean_by_rules(html, url, stopwatch, cleaner)
     with stopwatch.stage("model"):
         page_type = model.page_type(page)
+        kind = PAGE_TYPES[int(page_type.argmax())]
         kept = drop_chrome(seg, model.kept(page, page_type), metadata.authors, url=url,
-                           site_name=metadata.site_name)
+                           site_name=metadata.site_name, page_type=kind)
         kept = tidy_top(seg, kept, metadata.title, metadata.description)
     with stopwatch.stage("compose"):
         text, markdown = compose(seg, kept, url)
     if not has_words(text, MIN_WORDS):
         # The model found next to nothing, where trafilatura's rules may still find a body.
         return _clean_by_rules(html, url, stopwatch, cleaner)
-    dated = PAGE_TYPES[int(page_type.argmax())] in DATED_TYPES
-    return _article(text, markdown, cleaner, metadata, html, stopwatch, dated=dated)
+    return _article(text, markdown, cleaner, metadata, html, stopwatch, dated=kind in DATED_TYPES)
 
 
 def _extract(html: str) -> etree._Element:

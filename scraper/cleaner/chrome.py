@@ -1,10 +1,10 @@
 """What the block model keeps that is chrome all the same, in any site's markup: stock lines
 ("Advertisement", "Read more: ..."), bylines and datelines, captions ending in a credit, a box
-of links under a heading ("More from the city:"), a heading whose section was dropped
-("Related posts" over teasers the model did not keep), the notes around a comment or sign-up
-form ("Comments are moderated"), a blog's tagline under its name, a short notice hidden
-at the top of the page for a script to show (a paywall's), and the second copy of text the page
-shows twice."""
+of links under a heading ("More from the city:"; not on a listing, whose links are the list),
+a heading whose section was dropped ("Related posts" over teasers the model did not keep), the
+notes around a comment or sign-up form ("Comments are moderated"), a blog's tagline under its
+name, a short notice hidden at the top of the page for a script to show (a paywall's), and the
+second copy of text the page shows twice."""
 
 from __future__ import annotations
 
@@ -178,12 +178,14 @@ def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
 
 
 def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *, url: str | None = None,
-                site_name: str | None = None) -> list[int]:
-    """kept without the blocks that are chrome whatever the page."""
+                site_name: str | None = None, page_type: str = "article") -> list[int]:
+    """kept without the blocks that are chrome whatever the page. page_type: what the model
+    calls the page (scraper.cleaner.page.PAGE_TYPES)."""
     blocks = seg.blocks
     kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
-    dropped = (_link_boxes(blocks, kept) | _form_notes(seg) | _tagline(blocks, kept, url, site_name)
-               | _hidden_apart(seg, kept))
+    # On a listing, a heading over a run of links is the list itself, not a box of related links.
+    link_boxes = _link_boxes(blocks, kept) if page_type != "listing" else set()
+    dropped = link_boxes | _form_notes(seg) | _tagline(blocks, kept, url, site_name) | _hidden_apart(seg, kept)
     kept = [i for i in kept if i not in dropped]
     # A heading left alone: what followed it is gone, and the next kept block is a heading or
     # there is none.
