@@ -200,6 +200,14 @@ def test_text_the_page_shows_twice_is_kept_once_and_short_lines_may_repeat() -> 
         "Dishwasher safe", "Yes", "Microwave safe", "Yes"]
 
 
+def test_documentation_keeps_the_steps_its_tabs_repeat() -> None:
+    step = "<p>Install the package, then set the API key in your environment before the first call.</p>"
+    seg = segment(LexborHTMLParser(f"<body><div class='tab'>{step}</div><div class='tab'>{step}</div></body>").body)
+    everything = list(range(len(seg.blocks)))
+    assert drop_chrome(seg, everything, authors=(), page_type="documentation") == everything
+    assert drop_chrome(seg, everything, authors=(), page_type="article") == [0]
+
+
 def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
     seg = segment(LexborHTMLParser(
         "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"

@@ -4,7 +4,7 @@ of links under a heading ("More from the city:"; not on a listing, whose links a
 a heading whose section was dropped ("Related posts" over teasers the model did not keep), the
 notes around a comment or sign-up form ("Comments are moderated"), a blog's tagline under its
 name, a short notice hidden at the top of the page for a script to show (a paywall's), and the
-second copy of text the page shows twice."""
+second copy of text the page shows twice (but on documentation, whose tabs repeat a step)."""
 
 from __future__ import annotations
 
@@ -192,7 +192,9 @@ def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *,
     alone = {i for position, i in enumerate(kept) if _heading(blocks[i])
              and (position + 1 == len(kept) or _heading(blocks[kept[position + 1]]))
              and (position + 1 == len(kept) or kept[position + 1] != i + 1)}
-    return _first_copies(blocks, [i for i in kept if i not in alone])
+    kept = [i for i in kept if i not in alone]
+    # Documentation repeats itself on purpose: a step in a tab for each language or platform.
+    return kept if page_type == "documentation" else _first_copies(blocks, kept)
 
 
 def _first_copies(blocks: list[Block], kept: list[int]) -> list[int]:
