@@ -188,15 +188,15 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200, seed:
     context pass, which learns from the block model's verdicts on pages it did not see."""
     import lightgbm as lgb
 
+    every = dict(num_threads=2, seed=seed, deterministic=True, verbose=-1)  # each model's, for the same file
     params = dict(objective="binary", learning_rate=0.08, num_leaves=63, min_data_in_leaf=40,
                   feature_fraction=0.7, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
-                  num_threads=2, seed=seed, deterministic=True, force_row_wise=True, verbose=-1)
+                  force_row_wise=True, **every)
     context_params = dict(objective="binary", learning_rate=0.05, num_leaves=31, min_data_in_leaf=50,
-                          feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0, num_threads=2,
-                          seed=seed, deterministic=True, force_row_wise=True, verbose=-1)
+                          feature_fraction=0.8, bagging_fraction=0.8, bagging_freq=1, lambda_l2=1.0,
+                          force_row_wise=True, **every)
     type_params = dict(objective="multiclass", num_class=len(PAGE_TYPES), learning_rate=0.05, num_leaves=15,
-                       min_data_in_leaf=10, feature_fraction=0.7, num_threads=2, seed=seed,
-                       deterministic=True, verbose=-1)
+                       min_data_in_leaf=10, feature_fraction=0.7, **every)
     inner = [hash_fold(str(ex.page.url)) for ex in examples]
     everyone = range(len(examples))
     typed = [i for i in everyone if examples[i].type]  # WCXB's pages, whose type is known

@@ -179,8 +179,9 @@ def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
 
 def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *, url: str | None = None,
                 site_name: str | None = None, page_type: str = "article") -> list[int]:
-    """kept without the blocks that are chrome whatever the page. page_type: what the model
-    calls the page (scraper.cleaner.page.PAGE_TYPES)."""
+    """kept without the blocks that are chrome in any site's markup. page_type, what the model
+    calls the page (scraper.cleaner.page.PAGE_TYPES), spares what is content on that kind of
+    page: a listing's runs of links, documentation's repeated steps."""
     blocks = seg.blocks
     kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
     # On a listing, a heading over a run of links is the list itself, not a box of related links.
