@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from contextlib import closing
@@ -143,6 +144,39 @@ def test_every_html_page_becomes_a_record_and_hostile_records_are_skipped_by_rea
     assert len({record["warc_record_id"] for record in records}) == len(records)
     stderr = result.stderr.decode()
     assert "pages/s" in stderr and "clean timeout 1" in stderr
+
+
+class _HoldingFirst:
+    """A stand-in for a CleaningPool of `processes` processes whose first page takes until the
+    pages after it have been handed out too (or 10 s): how many were, while it took its time."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes, self.handed = processes, 0
+        self._lock, self._others_out = threading.Lock(), threading.Event()
+
+    def clean(self, html: str, url: str | None) -> Any:
+        with self._lock:
+            self.handed += 1
+            first, enough = self.handed == 1, self.handed == extract.PAGES_A_PROCESS * self.processes
+        if enough:
+            self._others_out.set()
+        if first:
+            self._others_out.wait(10)
+        return clean(html, url=url)
+
+
+def test_a_slow_page_does_not_hold_back_the_pages_after_it(tmp_path: Path) -> None:
+    # Records are written in order, so the pages after a slow one wait for it; cleaning them
+    # need not: the other processes go on with the next pages meanwhile.
+    pool = _HoldingFirst(processes=2)
+    warc = write_warc(tmp_path / "in.warc.gz", [page(path) for path in PAGES[:12]])
+    window = extract.PAGES_A_PROCESS * pool.processes
+    items = extract.cleaned(warc, extract.Settings(), pool, window=window, bodies=False)  # type: ignore[arg-type]
+    first = next(items)
+    assert pool.handed >= window  # handed out before the first page was done
+    captures = [item[0] for item in [first, *items] if not isinstance(item, extract.Rejected)]
+    assert [capture.url for capture in captures] == [f"https://example.org/{path.stem}" for path in PAGES[:12]]
+    assert all(capture.html == "" and capture.content == b"" for capture in captures)
 
 
 def test_a_target_uri_with_spaces_is_read_without_a_line_on_stderr_for_it(tmp_path: Path) -> None:
