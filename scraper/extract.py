@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool
+from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, PAGES_A_PROCESS, CleaningPool
 from scraper.errors import ArchiveError, InternalError, OutputUnavailable, ScraperError
 from scraper.fetcher import FetchSettings
 from scraper.models import Article, Page
@@ -58,11 +58,6 @@ FIELDS = ("url", "warc_date", "warc_record_id", "title", "authors", "published",
 """Fields of an output record, in order; text is Markdown with markdown=True."""
 _PARQUET_BATCH = 1000
 """Records a parquet row group holds."""
-PAGES_A_PROCESS = 4
-"""Pages out for cleaning at once, for each cleaning process. Records are written in their
-input's order, so a slow page holds back those after it, and with too few out the other
-processes idle behind it: with two, the cores were 91% busy over both development sets'
-pages, with four 95% (the command's process 30 MiB larger), with eight 96% (60 MiB more)."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from archive.store import Archive, StoredVersion
-from scraper.cleaning_pool import CleaningPool
+from scraper.cleaning_pool import PAGES_A_PROCESS, CleaningPool
 from scraper.encoding import decode_html
 from scraper.errors import InternalError, ScraperError
 from scraper.models import Article
@@ -38,15 +38,15 @@ def reclean(archive: Archive, cleaning: CleaningPool, *, cleaner: str, url_prefi
             since: datetime | None = None, force: bool = False) -> Iterator[Recleaned]:
     """Clean again each version that `cleaner` (today's CLEANER_ID) did not make, or every one
     with force, of pages whose URL starts with url_prefix, fetched since `since`; yield what
-    became of each, oldest first. Up to twice as many pages as cleaning has processes are
-    cleaned at once; the versions are saved one by one in the calling thread."""
+    became of each, oldest first. Up to PAGES_A_PROCESS pages a cleaning process are out at
+    once; the versions are saved one by one in the calling thread."""
     threads = max(1, cleaning.processes)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="reclean")
     pending: deque[tuple[StoredVersion, Future[Article]]] = deque()
     try:
         for stored in archive.to_reclean(cleaner, url_prefix=url_prefix, since=since, force=force):
             pending.append((stored, _cleaned(archive, cleaning, executor, stored)))
-            if len(pending) >= 2 * threads:
+            if len(pending) >= PAGES_A_PROCESS * threads:
                 yield _settle(archive, *pending.popleft())
         while pending:
             yield _settle(archive, *pending.popleft())

@@ -28,6 +28,7 @@ from warcio.warcwriter import WARCWriter
 
 from scraper import extract
 from scraper.cleaner import CLEANER_ID, clean
+from scraper.cleaning_pool import PAGES_A_PROCESS
 from scraper.errors import OutputUnavailable
 from tests.conftest import CORPUS, SEEDS, scraper_cli
 from tests.server import FIXTURES
@@ -157,7 +158,7 @@ class _HoldingFirst:
     def clean(self, html: str, url: str | None) -> Any:
         with self._lock:
             self.handed += 1
-            first, enough = self.handed == 1, self.handed == extract.PAGES_A_PROCESS * self.processes
+            first, enough = self.handed == 1, self.handed == PAGES_A_PROCESS * self.processes
         if enough:
             self._others_out.set()
         if first:
@@ -170,7 +171,7 @@ def test_a_slow_page_does_not_hold_back_the_pages_after_it(tmp_path: Path) -> No
     # need not: the other processes go on with the next pages meanwhile.
     pool = _HoldingFirst(processes=2)
     warc = write_warc(tmp_path / "in.warc.gz", [page(path) for path in PAGES[:12]])
-    window = extract.PAGES_A_PROCESS * pool.processes
+    window = PAGES_A_PROCESS * pool.processes
     items = extract.cleaned(warc, extract.Settings(), pool, window=window, bodies=False)  # type: ignore[arg-type]
     first = next(items)
     assert pool.handed >= window  # handed out before the first page was done
