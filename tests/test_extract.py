@@ -291,7 +291,8 @@ def test_a_killed_extract_leaves_no_duplicates_and_the_rerun_finishes(tmp_path: 
     assert sorted(os.listdir(out)) == ["1.done", "1.jsonl.gz", "2.done", "2.jsonl.gz"]
 
 
-def test_ctrl_c_stops_with_130_and_keeps_finished_inputs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_with_130_and_keeps_finished_inputs(tmp_path: Path, signum: int) -> None:
     write_warc(tmp_path / "1.warc.gz", [page(path) for path in PAGES[:2]])
     write_warc(tmp_path / "2.warc.gz", [Record("https://example.org/slow", SLOW)])
     out = tmp_path / "out"
@@ -304,7 +305,7 @@ def test_ctrl_c_stops_with_130_and_keeps_finished_inputs(tmp_path: Path) -> None
         time.sleep(0.05)
     time.sleep(0.5)
     started = time.monotonic()
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)  # while it waits for the slow page
     _, stderr = process.communicate(timeout=30)
     assert time.monotonic() - started < 10
     assert process.returncode == 130

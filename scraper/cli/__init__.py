@@ -28,8 +28,10 @@ from scraper.errors import ScraperError
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-class Interrupted(Exception):
-    """SIGTERM, turned into an exception so a killed run closes its books like Ctrl-C."""
+class Interrupted(BaseException):
+    """SIGTERM, turned into an exception so a killed run closes its books like Ctrl-C. Not an
+    Exception, as KeyboardInterrupt is not: the handlers that keep one page's failure from
+    ending a job catch Exception, and took it for a page's error (extract and reclean went on)."""
 
 
 def _on_signal(signum: int, frame: object) -> NoReturn:
