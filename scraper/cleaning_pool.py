@@ -6,7 +6,8 @@ multiprocessing: neither can kill the process a late page holds (a pool only shu
 whole, after its pages are done), and their spawned processes re-import the caller's main
 module, which re-runs a script that has no `if __name__ == "__main__":` guard. A page past
 its time is the end of its process, and a process that dies costs only its page: another
-starts when a page next needs one.
+starts when a page next needs one. clean_in_order runs a stream of pages through a pool for a
+caller that takes their articles in order.
 
 Nothing of the cleaner is imported here: the run's process never loads trafilatura.
 """
@@ -21,8 +22,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
-from typing import Any
+from typing import Any, TypeVar
 
 from scraper import package_path
 from scraper.cleaning_worker import HEADER, clean_page, send
@@ -35,12 +39,11 @@ DEFAULT_MEMORY = 1024
 """MiB of address space a cleaning process may take; one takes 75 MiB before its first page,
 and the corpus's largest pages take it to about 95."""
 PAGES_A_PROCESS = 4
-"""Pages to have out at once for each process, for a caller that takes the articles in order
-(extract writes records in their input's order, reclean saves versions oldest first): a slow
-page holds back those after it, and with too few out the other processes idle behind it. Over
-both development sets' pages, with two out a process the cores were 91% busy in `scraper
-extract` and 96% in `scraper reclean`; with four, 95% and 98% (eight: 96% in extract, its
-process 60 MiB larger than with four, itself 30 MiB larger than with two)."""
+"""Pages to have out at once for each process in clean_in_order: a slow page holds back those
+after it, and with too few out the other processes idle behind it. `scraper extract` over both
+development sets' pages kept the cores 91% busy with two out a process and 95% with four, each
+page out in a thread of its own; 98% with four out and a thread a process, its own process
+peaking at 156 MiB instead of 207 (eight or sixteen out: 98% too, and 165 and 202 MiB)."""
 _START_TIMEOUT = 120.0
 """Seconds a cleaning process may take to be ready (0.3 s on an idle machine)."""
 
@@ -169,6 +172,55 @@ class CleaningPool:
             return CleanTimeout(f"clean timeout: cleaning took over {self.timeout:g} s")
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
         return InternalError(f"a cleaning process died ({how})")
+
+
+T = TypeVar("T")
+
+Job = tuple[str, str | None] | ScraperError | None
+"""What to do with an item's page in clean_in_order: (html, url) to clean, the ScraperError
+that stopped it before it could be, or None: no page to clean."""
+
+
+def clean_in_order(cleaning: CleaningPool, items: Iterable[tuple[T, Job]]
+                   ) -> Iterator[tuple[T, Article | ScraperError | None]]:
+    """Each item with what became of its page, in the items' order: the article cleaned in
+    `cleaning`, or the ScraperError that stopped it (a bug on one page is an InternalError, not
+    the end of the iteration); None for an item without a page.
+
+    For callers that take the articles in order (extract writes records in their input's order,
+    reclean saves versions oldest first): up to PAGES_A_PROCESS pages a process are out at once,
+    so that the other processes go on past a slow page. `items` is read in the calling thread.
+    When reading it raises a ScraperError (an input that breaks off), the items read before come
+    out first, then the error.
+    """
+    window = PAGES_A_PROCESS * max(1, cleaning.processes)
+    executor = ThreadPoolExecutor(max(1, cleaning.processes), thread_name_prefix="cleaning")
+    pending: deque[tuple[T, Future[Article] | ScraperError | None]] = deque()
+    try:
+        try:
+            for item, job in items:
+                pending.append((item, executor.submit(cleaning.clean, *job) if isinstance(job, tuple) else job))
+                while pending and (len(pending) > window or not isinstance(pending[0][1], Future)):
+                    yield _settled(*pending.popleft())
+        except ScraperError:
+            while pending:
+                yield _settled(*pending.popleft())
+            raise
+        while pending:
+            yield _settled(*pending.popleft())
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)  # closing the pool ends what runs
+
+
+def _settled(item: T, job: Future[Article] | ScraperError | None) -> tuple[T, Article | ScraperError | None]:
+    if not isinstance(job, Future):
+        return item, job
+    try:
+        return item, job.result()
+    except ScraperError as error:
+        return item, error
+    except Exception as exc:  # a bug on one page must not end the others
+        return item, InternalError(f"{type(exc).__name__}: {exc}")
 
 
 class _Late(Exception):

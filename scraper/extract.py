@@ -33,16 +33,15 @@ import hashlib
 import json
 import os
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, PAGES_A_PROCESS, CleaningPool
-from scraper.errors import ArchiveError, InternalError, OutputUnavailable, ScraperError
+from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool, Job, clean_in_order
+from scraper.errors import ArchiveError, OutputUnavailable, ScraperError
 from scraper.fetcher import FetchSettings
 from scraper.models import Article, Page
 from scraper.warc_input import BrokenInput, Capture, Counts, Rejected, read_pages
@@ -114,44 +113,28 @@ def _stem(path: Path) -> str:
     return name or "input"
 
 
-def cleaned(path: Path, settings: Settings, cleaning: CleaningPool, *, window: int,
-            counts: Counts | None = None, bodies: bool = True) -> Iterator[Item]:
-    """The input's page records in order, each cleaned (up to `window` at once in `cleaning`)
-    or rejected with why. Raises BrokenInput where the input breaks off, after the pages
-    before it. bodies=False: the captures come without their body and HTML (a shard needs
-    neither), so that the pages waiting their turn hold little."""
-    pending: deque[tuple[Capture, Future[Article]] | Rejected] = deque()
-    executor = ThreadPoolExecutor(max(1, window), thread_name_prefix="extract")
-    try:
+def cleaned(path: Path, settings: Settings, cleaning: CleaningPool, *, counts: Counts | None = None,
+            bodies: bool = True) -> Iterator[Item]:
+    """The input's page records in order, each cleaned in `cleaning` or rejected with why.
+    Raises BrokenInput where the input breaks off, after the pages before it. bodies=False: the
+    captures come without their body and HTML (a shard needs neither), so that the pages
+    waiting their turn hold little."""
+
+    def jobs() -> Iterator[tuple[Capture | Rejected, Job]]:
         for page in read_pages(path, max_bytes=settings.max_bytes, counts=counts):
             if isinstance(page, Rejected):
-                pending.append(page)
+                yield page, None
             else:
-                future = executor.submit(cleaning.clean, page.html, page.url or None)
-                pending.append((page if bodies else replace(page, content=b"", html=""), future))
-            while pending and (len(pending) > window or isinstance(pending[0], Rejected)):
-                yield _settle(pending.popleft())
-        while pending:
-            yield _settle(pending.popleft())
-    except BrokenInput:
-        while pending:
-            yield _settle(pending.popleft())
-        raise
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)
+                yield (page if bodies else replace(page, content=b"", html="")), (page.html, page.url or None)
 
-
-def _settle(entry: tuple[Capture, Future[Article]] | Rejected) -> Item:
-    if isinstance(entry, Rejected):
-        return entry
-    capture, future = entry
-    try:
-        return capture, future.result()
-    except ScraperError as error:
-        return Rejected.of(capture.url, capture.warc_date, capture.record_id, error)
-    except Exception as exc:  # a bug on one page must not end the input
-        return Rejected.of(capture.url, capture.warc_date, capture.record_id,
-                           InternalError(f"{type(exc).__name__}: {exc}"))
+    for entry, outcome in clean_in_order(cleaning, jobs()):
+        if isinstance(entry, Rejected):
+            yield entry
+        elif isinstance(outcome, ScraperError):
+            yield Rejected.of(entry.url, entry.warc_date, entry.record_id, outcome)
+        else:
+            assert outcome is not None  # a capture always has a page to clean
+            yield entry, outcome
 
 
 def output_record(capture: Capture, article: Article, *, markdown: bool) -> dict[str, Any]:
@@ -252,7 +235,7 @@ def finished(path: Path, out_dir: Path, name: str, settings: Settings) -> InputR
 
 
 def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, cleaning: CleaningPool, *,
-                     window: int, on_item: Callable[[Item], None] | None = None) -> InputResult:
+                     on_item: Callable[[Item], None] | None = None) -> InputResult:
     """Extract one input into its shard in out_dir, unless an earlier run finished it."""
     if (earlier := finished(path, out_dir, name, settings)) is not None:
         return earlier
@@ -268,7 +251,7 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     skipped: Counter[str] = Counter()
     writer = _writer(temporary, settings.fmt)
     try:
-        for item in _read_through(path, settings, cleaning, window, result, bodies=False):
+        for item in _read_through(path, settings, cleaning, result, bodies=False):
             if isinstance(item, Rejected):
                 skipped[item.reason] += 1
             else:
@@ -288,13 +271,13 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     return result
 
 
-def _read_through(path: Path, settings: Settings, cleaning: CleaningPool, window: int,
-                  result: InputResult, *, bodies: bool = True) -> Iterator[Item]:
+def _read_through(path: Path, settings: Settings, cleaning: CleaningPool, result: InputResult, *,
+                  bodies: bool = True) -> Iterator[Item]:
     """The input's cleaned items, the records and pages read counted into result; an input that
     breaks off (truncated, unreadable) marks result failed, the items before the break kept."""
     counts = Counts()
     try:
-        yield from cleaned(path, settings, cleaning, window=window, counts=counts, bodies=bodies)
+        yield from cleaned(path, settings, cleaning, counts=counts, bodies=bodies)
     except BrokenInput as error:
         result.state, result.error = "failed", str(error)
     except OSError as error:
@@ -313,11 +296,11 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def extract_into_archive(path: Path, archive: Archive, settings: Settings, cleaning: CleaningPool, *,
-                         window: int, run_id: int | None = None,
+                         run_id: int | None = None,
                          on_item: Callable[[Item], None] | None = None) -> InputResult:
     """Save each page of one input into the archive, dated by its WARC-Date."""
     result = InputResult(str(path))
-    for item in _read_through(path, settings, cleaning, window, result):
+    for item in _read_through(path, settings, cleaning, result):
         save_item(archive, item, result, run_id=run_id)
         if on_item is not None:
             on_item(item)
@@ -421,7 +404,7 @@ def dedupe_shards(shards: list[Path], *, threshold: float | None = None) -> int:
 def _task_to_shard(path: str, out_dir: str, name: str, settings: Settings) -> InputResult:
     """One Ray task: an input into its shard, cleaned in one process of the task's own."""
     with CleaningPool(1, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
-        return extract_to_shard(Path(path), Path(out_dir), name, settings, cleaning, window=2)
+        return extract_to_shard(Path(path), Path(out_dir), name, settings, cleaning)
 
 
 def _task_items(path: str, settings: Settings) -> Iterator[Any]:
@@ -430,7 +413,7 @@ def _task_items(path: str, settings: Settings) -> Iterator[Any]:
     result = InputResult(path)
     batch: list[Item] = []
     with CleaningPool(1, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
-        for item in _read_through(Path(path), settings, cleaning, 2, result):
+        for item in _read_through(Path(path), settings, cleaning, result):
             batch.append(item)
             if len(batch) >= 32:
                 yield batch
@@ -554,16 +537,15 @@ def _extract(paths: list[Path], settings: Settings, *, out_dir: Path | None, arc
                 assert out_dir is not None
                 yield from ray_to_shards(ray, paths, out_dir, shard_names(paths), settings)
         return
-    window = PAGES_A_PROCESS * jobs
     with CleaningPool(jobs, timeout=settings.clean_timeout, memory=settings.clean_memory) as cleaning:
         if archive is not None:
             for path in paths:
-                yield extract_into_archive(path, archive, settings, cleaning, window=window, run_id=run_id,
+                yield extract_into_archive(path, archive, settings, cleaning, run_id=run_id,
                                            on_item=on_item)
             return
         assert out_dir is not None
         for path, name in zip(paths, shard_names(paths), strict=True):
-            yield extract_to_shard(path, out_dir, name, settings, cleaning, window=window, on_item=on_item)
+            yield extract_to_shard(path, out_dir, name, settings, cleaning, on_item=on_item)
 
 
 @dataclass

@@ -11,14 +11,12 @@ goes on from there (a version already made by the current cleaner is passed over
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from archive.store import Archive, StoredVersion
-from scraper.cleaning_pool import PAGES_A_PROCESS, CleaningPool
+from scraper.cleaning_pool import CleaningPool, Job, clean_in_order
 from scraper.encoding import decode_html
 from scraper.errors import InternalError, ScraperError
 from scraper.models import Article
@@ -38,38 +36,30 @@ def reclean(archive: Archive, cleaning: CleaningPool, *, cleaner: str, url_prefi
             since: datetime | None = None, force: bool = False) -> Iterator[Recleaned]:
     """Clean again each version that `cleaner` (today's CLEANER_ID) did not make, or every one
     with force, of pages whose URL starts with url_prefix, fetched since `since`; yield what
-    became of each, oldest first. Up to PAGES_A_PROCESS pages a cleaning process are out at
-    once; the versions are saved one by one in the calling thread."""
-    threads = max(1, cleaning.processes)
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="reclean")
-    pending: deque[tuple[StoredVersion, Future[Article]]] = deque()
-    try:
-        for stored in archive.to_reclean(cleaner, url_prefix=url_prefix, since=since, force=force):
-            pending.append((stored, _cleaned(archive, cleaning, executor, stored)))
-            if len(pending) >= PAGES_A_PROCESS * threads:
-                yield _settle(archive, *pending.popleft())
-        while pending:
-            yield _settle(archive, *pending.popleft())
-    finally:
-        executor.shutdown(wait=False, cancel_futures=True)  # closing the pool ends what runs
+    became of each, oldest first. Several are cleaned at once (clean_in_order); the versions are
+    saved one by one in the calling thread."""
+    versions = archive.to_reclean(cleaner, url_prefix=url_prefix, since=since, force=force)
+    for stored, outcome in clean_in_order(cleaning, ((stored, _job(archive, stored)) for stored in versions)):
+        yield _settle(archive, stored, outcome)
 
 
-def _cleaned(archive: Archive, cleaning: CleaningPool, executor: ThreadPoolExecutor,
-             stored: StoredVersion) -> Future[Article]:
-    """The version's HTML, read here (the archive is not shared between threads), being cleaned."""
+def _job(archive: Archive, stored: StoredVersion) -> Job:
+    """The version's HTML and URL to clean, read here (the archive is not shared between
+    threads), or why it cannot be read."""
     try:
         content = archive.raw_html(stored.html_sha256)
     except ScraperError as error:
-        failed: Future[Article] = Future()
-        failed.set_exception(error)
-        return failed
+        return error
     html, _ = decode_html(content, stored.content_type)  # as the fetch that brought it decoded it
-    return executor.submit(cleaning.clean, html, stored.final_url)
+    return html, stored.final_url
 
 
-def _settle(archive: Archive, stored: StoredVersion, future: Future[Article]) -> Recleaned:
+def _settle(archive: Archive, stored: StoredVersion, outcome: Article | ScraperError | None) -> Recleaned:
+    if isinstance(outcome, ScraperError):
+        return Recleaned(stored, "failed", outcome)
+    assert outcome is not None  # every version has a page to clean
     try:
-        changed = archive.reclean(stored.id, future.result())
+        changed = archive.reclean(stored.id, outcome)
     except ScraperError as error:
         return Recleaned(stored, "failed", error)
     except Exception as exc:  # a bug on one page must not end the re-clean

@@ -1,13 +1,19 @@
-"""The processes pages are cleaned in: what they load, and that sharing jusText's stop words
-changes no result."""
+"""The processes pages are cleaned in: what they load, that sharing jusText's stop words
+changes no result, and how a stream of pages goes through them in order."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+
+import pytest
 
 from scraper.cleaner import clean
-from scraper.cleaning_pool import CleaningPool
+from scraper.cleaning_pool import CleaningPool, Job, clean_in_order
+from scraper.errors import InternalError, NoContent
+from scraper.warc_input import BrokenInput
 from tests.conftest import SEEDS
 
 FETCHING_AND_ARCHIVING = ("httpx", "sqlite_utils", "archive.store", "scraper.fetcher", "rich", "warcio")
@@ -70,3 +76,43 @@ def test_shared_stop_words_are_the_same_words_and_give_the_same_articles() -> No
         "print(shared == words, justext.core.define_stoplist(shared) is shared, texts() == own)"
     )
     assert out == "True True True"
+
+
+class _Pool:
+    """A stand-in for a CleaningPool of two processes: the "article" is the page's HTML upper-cased,
+    after a wait the page names; "empty" fails as the cleaner does, "bug" as a bug would."""
+
+    processes = 2
+
+    def clean(self, html: str, url: str | None) -> str:
+        if html == "bug":
+            raise KeyError("a bug")
+        if html == "empty":
+            raise NoContent("no content: nothing left")
+        time.sleep(float(url or 0))
+        return html.upper()
+
+
+def test_pages_come_out_in_order_with_what_became_of_each_and_a_bug_stops_only_its_page() -> None:
+    failed = NoContent("no content: unreadable")
+    jobs: list[tuple[int, Job]] = [(0, ("slow", "0.3")), (1, ("a", None)), (2, None), (3, ("bug", None)),
+                                    (4, failed), (5, ("empty", None)), (6, ("b", "0.05"))]
+    outcomes = list(clean_in_order(_Pool(), iter(jobs)))  # type: ignore[arg-type]
+    assert [item for item, _ in outcomes] == list(range(7))
+    assert [outcome for _, outcome in outcomes][:3] == ["SLOW", "A", None]
+    assert isinstance(outcomes[3][1], InternalError) and "KeyError" in str(outcomes[3][1])
+    assert outcomes[4][1] is failed
+    assert isinstance(outcomes[5][1], NoContent)
+    assert outcomes[6][1] == "B"
+
+
+def test_items_that_break_off_give_the_pages_read_before_then_the_error() -> None:
+    def broken() -> Iterator[tuple[int, Job]]:
+        yield 0, ("a", "0.2")
+        yield 1, ("b", None)
+        raise BrokenInput("in.warc.gz: truncated")
+
+    outcomes = clean_in_order(_Pool(), broken())  # type: ignore[arg-type]
+    assert next(outcomes) == (0, "A") and next(outcomes) == (1, "B")
+    with pytest.raises(BrokenInput, match="truncated"):
+        next(outcomes)

@@ -171,10 +171,9 @@ def test_a_slow_page_does_not_hold_back_the_pages_after_it(tmp_path: Path) -> No
     # need not: the other processes go on with the next pages meanwhile.
     pool = _HoldingFirst(processes=2)
     warc = write_warc(tmp_path / "in.warc.gz", [page(path) for path in PAGES[:12]])
-    window = PAGES_A_PROCESS * pool.processes
-    items = extract.cleaned(warc, extract.Settings(), pool, window=window, bodies=False)  # type: ignore[arg-type]
+    items = extract.cleaned(warc, extract.Settings(), pool, bodies=False)  # type: ignore[arg-type]
     first = next(items)
-    assert pool.handed >= window  # handed out before the first page was done
+    assert pool.handed >= PAGES_A_PROCESS * pool.processes  # handed out before the first page was done
     captures = [item[0] for item in [first, *items] if not isinstance(item, extract.Rejected)]
     assert [capture.url for capture in captures] == [f"https://example.org/{path.stem}" for path in PAGES[:12]]
     assert all(capture.html == "" and capture.content == b"" for capture in captures)
