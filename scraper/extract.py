@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
-import gzip
 import hashlib
 import json
 import os
@@ -39,6 +38,8 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from zlib_ng import gzip_ng
 
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool, Job, clean_in_order
 from scraper.errors import ArchiveError, OutputUnavailable, ScraperError
@@ -153,7 +154,8 @@ def output_record(capture: Capture, article: Article, *, markdown: bool) -> dict
 
 class _Jsonl:
     def __init__(self, path: Path) -> None:
-        self._file = gzip.open(path, "wt", encoding="utf-8", compresslevel=6)  # noqa: SIM115 - closed by close()
+        # zlib-ng: gzip as small as zlib's at the same level (within 1%), in a third of the time.
+        self._file = gzip_ng.open(path, "wt", encoding="utf-8", compresslevel=6)  # type: ignore[no-untyped-call]
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -206,7 +208,7 @@ def read_shard(path: Path) -> Iterator[dict[str, Any]]:
         for batch in pq.ParquetFile(path).iter_batches():
             yield from batch.to_pylist()
         return
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
+    with gzip_ng.open(path, "rt", encoding="utf-8") as lines:  # type: ignore[no-untyped-call]
         for line in lines:
             yield json.loads(line)
 

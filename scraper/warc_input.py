@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.bufferedreaders import ChunkedDataReader
+from warcio.bufferedreaders import ChunkedDataReader, DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecordLoader
+from zlib_ng import zlib_ng
 
 from scraper.decompress import STEP, DecodeError, OverLimit, decode_body
 from scraper.encoding import decode_html, html_problem, is_binary
@@ -133,13 +134,23 @@ class _Loader(ArcWarcRecordLoader):  # type: ignore[misc]  # warcio has no types
         return super().load_http_headers(rec_type, uri or "", stream, length)
 
 
+class _Reader(DecompressingBufferedReader):  # type: ignore[misc]
+    """warcio's reader of a (gzipped or plain) WARC file, inflating with zlib-ng: the same
+    bytes as zlib's, in 0.6 of its time."""
+
+    DECOMPRESSORS: ClassVar[dict[str, Callable[[], Any]]] = {
+        **DecompressingBufferedReader.DECOMPRESSORS, "gzip": lambda: zlib_ng.decompressobj(16 + zlib_ng.MAX_WBITS)}
+
+
 class _Iterator(ArchiveIterator):  # type: ignore[misc]  # warcio has no types
-    """warcio's iterator, noting whether the file ended inside a gzip member."""
+    """warcio's iterator, with its reader inflating by zlib-ng, noting whether the file ended
+    inside a gzip member."""
 
     ended_inside_member = False
 
     def __init__(self, fileobj: Any) -> None:
         super().__init__(fileobj)
+        self.reader = _Reader(self.fh)  # nothing read yet: warcio's own, replaced
         self.loader = _Loader()
 
     def close(self) -> None:
@@ -171,7 +182,7 @@ def read_pages(path: Path, *, max_bytes: int, counts: Counts | None = None) -> I
         except (OSError, EOFError, ValueError) as exc:  # zlib.error is an Exception too: caught below
             raise BrokenInput(f"{path}: {type(exc).__name__}: {exc}") from None
         except Exception as exc:
-            if type(exc).__module__ == "zlib":
+            if type(exc).__module__ in ("zlib", "zlib_ng"):
                 raise BrokenInput(f"{path}: corrupt gzip data ({exc})") from None
             raise
         if records.ended_inside_member:
