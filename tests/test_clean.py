@@ -9,7 +9,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from scraper import Article, NoContent, __version__, clean
-from scraper.cleaner import CLEANER_ID, DEFAULT_MODEL
+from scraper.cleaner import CLEANER_ID, DEFAULT_MODEL, boilerplate
 from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.model import BlockModel, load
 from scraper.cleaner.page import PAGE_TYPES, PageInfo
@@ -205,6 +205,34 @@ def test_boilerplate_lines_in_the_body_are_dropped(line: str) -> None:
     text = clean(html).text
     assert line not in text
     assert "Prices may fall." in text
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a regular expression's source."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 1
+        elif char == "[":
+            i = pattern.index("]", i + 2)
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def test_each_alternative_of_a_prefiltered_rule_holds_one_of_its_strings() -> None:
+    # A line without any of a rule's strings is not searched: an alternative added to a pattern
+    # without one would never match.
+    for pattern, _, needles in boilerplate._SHORT_LINE_RULES:
+        for alternative in _alternatives(pattern.pattern) if needles else []:
+            assert any(needle in alternative for needle in needles), (alternative, needles)
 
 
 @pytest.mark.parametrize("line", ["Back to basics", "Zurück zur Natur", "Fotos aus dem Urlaub zeigen leere Strände."])

@@ -117,19 +117,29 @@ _TEASER_MAX_WORDS = 30
 
 # Families of words that sign a pitch for a newsletter, a subscription or a social account;
 # a short line that uses two different families is a pitch, not article text.
-_PITCH_FAMILIES = tuple(re.compile(pattern) for pattern in (
-    r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b",
-    r"\b(e-?mail|inbox|whatsapp|telegram)\b",
-    r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
-    r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo|anmelden|registrieren|inscri(vez|bete))\b",
-    r"\b(free|for free|gratis|gratuit|kostenlos)\b",
-    r"\b(updates|alerts|breaking news|latest (news|stories))\b",
-    r"\b(daily|weekly|every (morning|day|week|evening))\b",
-    r"\b(follow|like) (us|[\w.]+( [\w.]+)?) on\b",
-    r"\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b",
-    r"\b(watch|listen|download|click|tap)\b",
-    r"\b(only available|offer|trial|discount|save \d+ ?%|per month|a month|limited time)\b",
-))
+_PITCH_FAMILIES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(words.split()), re.compile(pattern)) for words, pattern in (
+        ("newsletter newsletters digest briefing bulletin paper epaper edition",
+         r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b"),
+        ("mail email inbox whatsapp telegram", r"\b(e-?mail|inbox|whatsapp|telegram)\b"),
+        ("sign signup signing signingup subscribe subscribes subscribed subscriber subscribers subscription "
+         "register join member membership suscríbete suscribete suscripción suscripcion hazte abonnez abonnieren "
+         "abonnement abo anmelden registrieren inscrivez inscribete",
+         r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
+         r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo|anmelden|registrieren|inscri(vez|bete))\b"),
+        ("free gratis gratuit kostenlos", r"\b(free|for free|gratis|gratuit|kostenlos)\b"),
+        ("updates alerts breaking latest", r"\b(updates|alerts|breaking news|latest (news|stories))\b"),
+        ("daily weekly every", r"\b(daily|weekly|every (morning|day|week|evening))\b"),
+        ("follow like", r"\b(follow|like) (us|[\w.]+( [\w.]+)?) on\b"),
+        ("twitter facebook instagram youtube tiktok linkedin",
+         r"\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b"),
+        ("watch listen download click tap", r"\b(watch|listen|download|click|tap)\b"),
+        ("only offer trial discount save month limited",
+         r"\b(only available|offer|trial|discount|save \d+ ?%|per month|a month|limited time)\b"),
+    ))
+"""Each family: words of which any match of its pattern holds one whole (a run of letters of the
+line), and the pattern. A line's patterns are searched only for the families whose words it
+has: most lines have none, and a set lookup costs a fraction of a search."""
 _PITCH_MAX_WORDS = 40
 # Rights notices: a short line that claims copyright or forbids copying. The bare word only in
 # a very short line ("Imprint | Copyright Jane Doe"): prose may be about copyright.
@@ -199,16 +209,11 @@ def without_credit(text: str) -> str:
     return re.sub(_CAPTION_CREDIT.pattern, "", text, flags=re.IGNORECASE).strip()
 
 
-# Any family at all: one pass that most lines fail, before the families are counted.
-_PITCH_WORD = re.compile("|".join(f"(?:{family.pattern})" for family in _PITCH_FAMILIES))
-
-
-def _is_pitch(line: str) -> bool:
-    if not _PITCH_WORD.search(line):
-        return False
+def _is_pitch(line: str, words: set[str]) -> bool:
+    """Whether line, whose runs of letters are `words`, uses two families of _PITCH_FAMILIES."""
     families = 0
-    for family in _PITCH_FAMILIES:
-        if family.search(line):
+    for family, pattern in _PITCH_FAMILIES:
+        if not family.isdisjoint(words) and pattern.search(line):
             families += 1
             if families == 2:
                 return True
@@ -221,13 +226,26 @@ def line_key(line: str) -> str:
 
 
 # Patterns of chrome in a line of at most so many words (those that must start the line say so
-# with "^").
-_SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int], ...] = (
-    (_TEASER, _TEASER_MAX_WORDS), (_RIGHTS, _RIGHTS_MAX_WORDS), (_COPYRIGHT, _COPYRIGHT_MAX_WORDS),
-    (_NOTICE, _NOTICE_MAX_WORDS), (_BACK_TO, _BACK_TO_MAX_WORDS), (_DISCLOSURE, _DISCLOSURE_MAX_WORDS),
-    (_CREDIT, _CREDIT_MAX_WORDS), (_CAPTION_CREDIT, _CAPTION_MAX_WORDS),
+# with "^"), each with the strings one of which any match holds (or None): a line holding none
+# is not searched, and most lines hold none.
+_SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int, tuple[str, ...] | None], ...] = (
+    (_TEASER, _TEASER_MAX_WORDS, None),
+    (_RIGHTS, _RIGHTS_MAX_WORDS,
+     ("©", "copyright", "rights", "rechte", "derechos", "droits", "diritti", "prawa", "permission")),
+    (_COPYRIGHT, _COPYRIGHT_MAX_WORDS, ("copyright",)),
+    (_NOTICE, _NOTICE_MAX_WORDS,
+     ("using", "contin", "agree", "cookies", "address", "adres", "fields", "felder", "champs", "correo", "camp",
+      "indirizzo", "subscribe", "trust", "comment", "kommentare", "coment", "komentarze", "gemodereerd", "weiter",
+      "suite")),
+    (_BACK_TO, _BACK_TO_MAX_WORDS, None),
+    (_DISCLOSURE, _DISCLOSURE_MAX_WORDS,
+     ("affiliate", "partner", "provisions", "enthält", "contains", "commission", "advertisers", "sponsored", "liens",
+      "sponsoris", "afiliados", "affiliazione", "afiliacyjne")),
+    (_CREDIT, _CREDIT_MAX_WORDS, None),
+    (_CAPTION_CREDIT, _CAPTION_MAX_WORDS, ("photo", "picture", "image", "foto", "bild", "immagine", "zdjęcie")),
 )
-_LONGEST_RULE = max(_PITCH_MAX_WORDS, *(most for _, most in _SHORT_LINE_RULES))
+_LONGEST_RULE = max(_PITCH_MAX_WORDS, *(most for _, most, _ in _SHORT_LINE_RULES))
+_LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def is_boilerplate(line: str, key: str) -> bool:
@@ -239,8 +257,9 @@ def is_boilerplate(line: str, key: str) -> bool:
     lower = line.lower()
     return (
         key.rstrip(":") in _CHROME_LINES
-        or (words <= _PITCH_MAX_WORDS and _is_pitch(lower))
-        or any(words <= most and pattern.search(lower) for pattern, most in _SHORT_LINE_RULES)
+        or (words <= _PITCH_MAX_WORDS and _is_pitch(lower, set(_LETTERS.findall(lower))))
+        or any(words <= most and (needles is None or any(needle in lower for needle in needles))
+               and pattern.search(lower) for pattern, most, needles in _SHORT_LINE_RULES)
     )
 
 
