@@ -1,12 +1,12 @@
 """WARC files -> the HTML pages they hold, each decoded as the fetcher decodes a body.
 
-Records are read with warcio. Each `response` record (and each `resource` record of an
-HTML type, as `scraper export --format warc` writes for saved files) becomes a Capture, or a
-Rejected record with the reason it is no page to clean: a payload over the size cap, not
-HTML, an HTTP status other than 2xx, or a body that cannot be decoded. The HTTP payload is
-de-chunked (warcio's reader, which takes a body sent as chunked but stored whole as it is)
-and decompressed from its Content-Encoding by scraper.decompress, whose output stops at the
-cap however well the body compresses.
+Records are read with warcio (its gzip members inflated by zlib-ng). Each `response` record
+(and each `resource` record of an HTML type, as `scraper export --format warc` writes for saved
+files) becomes a Capture, or a Rejected record with the reason it is no page to clean: a
+payload over the size cap, not HTML, an HTTP status other than 2xx, or a body that cannot be
+decoded. The HTTP payload is de-chunked (warcio's reader, which takes a body sent as chunked
+but stored whole as it is) and decompressed from its Content-Encoding by scraper.decompress,
+whose output stops at the cap however well the body compresses.
 
 warcio reads a truncated file as if it ended there: a record cut short, or a gzip member
 without its end, is found here and raised as BrokenInput, after the records read before it.
