@@ -193,21 +193,22 @@ def clean_in_order(cleaning: CleaningPool, items: Iterable[tuple[T, Job]]
     When reading it raises a ScraperError (an input that breaks off), the items read before come
     out first, then the error.
     """
-    window = PAGES_A_PROCESS * max(1, cleaning.processes)
-    executor = ThreadPoolExecutor(max(1, cleaning.processes), thread_name_prefix="cleaning")
+    processes = max(1, cleaning.processes)
+    executor = ThreadPoolExecutor(processes, thread_name_prefix="cleaning")
     pending: deque[tuple[T, Future[Article] | ScraperError | None]] = deque()
+    broken: ScraperError | None = None
     try:
         try:
             for item, job in items:
                 pending.append((item, executor.submit(cleaning.clean, *job) if isinstance(job, tuple) else job))
-                while pending and (len(pending) > window or not isinstance(pending[0][1], Future)):
+                while pending and (len(pending) > PAGES_A_PROCESS * processes or not isinstance(pending[0][1], Future)):
                     yield _settled(*pending.popleft())
-        except ScraperError:
-            while pending:
-                yield _settled(*pending.popleft())
-            raise
+        except ScraperError as error:  # the items broke off: those read before still come out
+            broken = error
         while pending:
             yield _settled(*pending.popleft())
+        if broken is not None:
+            raise broken
     finally:
         executor.shutdown(wait=False, cancel_futures=True)  # closing the pool ends what runs
 
