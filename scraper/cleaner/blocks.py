@@ -37,7 +37,8 @@ ROLE_LANDMARKS = {"navigation": "nav", "banner": "header", "contentinfo": "foote
 MAX_NODES = 200_000
 """Elements read at most: a page past this is cut, not cleaned for minutes."""
 
-_TOKEN_SPLIT = re.compile(r"[^a-z0-9]+")
+_TOKEN = re.compile(r"(?<![a-z0-9])[0-9]*[a-z][a-z0-9]*")
+"""A class name's token: a whole run of letters and digits, not all digits."""
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -90,7 +91,7 @@ def _tokens(names: str) -> frozenset[str]:
     lower = names.lower()
     if lower != names:  # camelCase needs a capital; most class names have none
         lower = _CAMEL.sub(" ", names).lower()
-    return frozenset(t for t in _TOKEN_SPLIT.split(lower) if t and not t.isdigit())
+    return frozenset(_TOKEN.findall(lower))
 
 
 _LANDMARK_NAMES = frozenset(LANDMARKS)
@@ -179,17 +180,9 @@ def segment(body: LexborNode) -> Segmentation:
             block.text, block.words = text, words
             blocks.append(block)
 
-    def finish(end: str | None) -> None:
-        """An element's children are read: a block element's block ends, an inline element's
-        Markdown closes."""
-        if end is None:
-            close_block()
-        elif end and current[0] is not None:
-            current[0].markdown.append(end)
-
     # A walk from node to node (first child, next sibling, back up), not recursion: pages nest
     # elements thousands deep. Above: the elements the walk is inside, each with the block
-    # element and link state to go back to, and its end for finish().
+    # element and link state to go back to, and what ends it (see the end of the loop).
     above: list[tuple[LexborNode, int, bool, str | None]] = []
     element, in_link = 0, False
     node = body.first_child
@@ -197,8 +190,8 @@ def segment(body: LexborNode) -> Segmentation:
     while node is not None:
         seen += 1
         inside = False  # whether the node's children are read next
-        if node.is_text_node:
-            value = node.text_content
+        value = node.text_content  # None unless a text node
+        if value is not None:
             if value and not value.isspace():
                 block = open_block(element)
                 block.pieces.append(value)
@@ -208,8 +201,9 @@ def segment(body: LexborNode) -> Segmentation:
             elif value and current[0] is not None:
                 current[0].pieces.append(value if elements[element].preformatted else " ")
                 current[0].markdown.append(" ")
-        elif node.is_element_node:
-            tag = node.tag or ""
+        elif (tag := node.tag) is None or tag[0] == "-":  # a comment, or another node that is no element
+            pass
+        else:
             if tag in SKIPPED_TAGS:
                 if _text_entry(tag, node):
                     fields.append(element)
@@ -242,16 +236,22 @@ def segment(body: LexborNode) -> Segmentation:
         if seen >= MAX_NODES:
             break
         if inside:
+            above.append((node, element, in_link, end))
             child = node.first_child
             if child is not None:
-                above.append((node, element, in_link, end))
                 element, in_link, node = inner, inner_link, child
                 continue
-            finish(end)
-        following = node.next
+            following = None  # the node is read: it is finished below, as a parent is
+        else:
+            following = node.next
         while following is None and above:
+            # An element's children are read: a block element's block ends, an inline
+            # element's Markdown closes.
             node, element, in_link, end = above.pop()
-            finish(end)
+            if end is None:
+                close_block()
+            elif end and current[0] is not None:
+                current[0].markdown.append(end)
             following = node.next
         node = following
     close_block()
