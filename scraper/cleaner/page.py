@@ -108,6 +108,7 @@ _PAGE_TOKENS = ("comment", "comments", "reply", "post", "thread", "message", "us
                 "card", "grid", "item", "tile", "listing", "results", "pagination", "article", "entry", "content",
                 "service", "hero", "section", "cta", "faq", "accordion", "menu", "nav", "breadcrumb", "answer",
                 "question", "vote", "badge", "avatar", "quote", "gallery", "swatch", "variant", "filter", "sort")
+_PAGE_TOKEN_SET = frozenset(_PAGE_TOKENS)
 _PRICE = re.compile(r"[$€£¥₹]\s?\d|\d[\d.,]*\s?(?:€|\$|£|usd|eur|kr|zł)", re.I)
 _DATE = re.compile(r"/(19|20)\d\d/|\d{4}-\d\d-\d\d")
 PAGE_FEATURE_NAMES = (
@@ -150,17 +151,18 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     row[column + 2] = sum(b.link_chars for b in blocks) / (sum(len(b.text) for b in blocks) or 1)
     row[column + 3] = sum(1 for w in lengths if w >= 15)
     row[column + 4] = max(lengths, default=0)
-    row[column + 5] = sum(1 for b in blocks if b.tag == "li") / n
-    row[column + 6] = sum(1 for b in blocks if b.tag[:1] == "h" and b.tag[1:].isdigit())
+    tags = Counter(b.tag for b in blocks)
+    row[column + 5] = tags["li"] / n
+    row[column + 6] = sum(count for tag, count in tags.items() if tag[:1] == "h" and tag[1:].isdigit())
     row[column + 7] = sum(1 for b in blocks if seg.elements[b.element].preformatted)
-    row[column + 8] = sum(1 for b in blocks if b.tag in ("td", "th")) / n
+    row[column + 8] = (tags["td"] + tags["th"]) / n
     row[column + 9] = sum(1 for b in blocks if len(b.text) < 40 and _PRICE.search(b.text))
     row[column + 10] = sum(c for c in texts.values() if c > 1) / n
     row[column + 11] = max(lengths, default=0) / total
     column += 12
     counts: Counter[str] = Counter()
     for tokens, elements in Counter(element.tokens for element in seg.elements).items():
-        for token in tokens:  # elements repeat their class names: each set counted once
+        for token in tokens & _PAGE_TOKEN_SET:  # elements repeat their class names: each set counted once
             counts[token] += elements
     for i, token in enumerate(_PAGE_TOKENS):
         row[column + i] = counts[token]
