@@ -139,7 +139,10 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     if page_type is not None:
         out[:, base + 2 * v:] = page_type
 
-    words = [_words(b.text) for b in blocks]
+    # Pages repeat their labels, buttons and cards: each distinct text is read once.
+    repeats = Counter(b.text for b in blocks)
+    words_of = {text: _words(text) for text in repeats}
+    words = [words_of[b.text] for b in blocks]
     word_counts = [len(w) for w in words]
     chars = [len(b.text) for b in blocks]
     links = [b.link_chars for b in blocks]
@@ -186,7 +189,6 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
     above_tokens = own_tokens.copy()
     for level in levels_down:  # the root has none above
         above_tokens[level] |= above_tokens[parents[level]]
-    repeats = Counter(b.text for b in blocks)
     # How many elements are alike to each: posts of a thread, cards of a listing.
     groups = np.array([e.group for e in elements])
     alike = np.bincount(groups)[groups].astype(np.float64)
@@ -216,27 +218,29 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         steps[level] = np.where(off, steps[parents[level]] + 1, 0)
     longest = max(range(n), key=word_counts.__getitem__)
     title_key = " ".join(_words(title))
-    title_index = next((i for i, b in enumerate(blocks) if title_key and " ".join(words[i]) == title_key), -1)
+    title_count = title_key.count(" ") + 1
+    title_index = next((i for i, count in enumerate(word_counts)
+                        if count == title_count and title_key and " ".join(words[i]) == title_key), -1)
     stops = stop_words(language)
     title_words = set(_words(title))
     description_words = set(_words(description))
     body_words = set(_words(body_text))
 
-    # What only the block's own text tells, block by block.
+    # What only the block's own text tells, once for each distinct text.
     tags = [_TAG_CODE.get(block.tag, len(TAGS)) for block in blocks]
-    rows: list[tuple[float, ...]] = []
-    for i, block in enumerate(blocks):
-        count, own_words = word_counts[i], words[i]
+    text_rows: dict[str, tuple[float, ...]] = {}
+    for text, own_words in words_of.items():
+        count = len(own_words)
         overlaps = (0.0, 0.0, -1.0 if not body_words else 0.0)
         if count:
             unique = set(own_words)
             overlaps = (len(unique & title_words) / len(unique), len(unique & description_words) / len(unique),
                         len(unique & body_words) / len(unique) if body_words else -1.0)
-        rows.append((
+        text_rows[text] = (
             (sum(map(len, own_words)) / count) if count else 0,
-            (sum(map(stops.__contains__, own_words)) / count) if count else 0, repeats[block.text], *overlaps,
-        ))
-    text_columns = np.array(rows, dtype=np.float64)
+            (sum(map(stops.__contains__, own_words)) / count) if count else 0, repeats[text], *overlaps,
+        )
+    text_columns = np.array([text_rows[b.text] for b in blocks], dtype=np.float64)
 
     # What the block's place tells, for all blocks at once.
     index = np.arange(n)
