@@ -268,6 +268,13 @@ def test_a_killed_fetcher_costs_only_its_urls_in_flight(
     listing = _slow_list(server, tmp_path, 1.0)
     process = _start(listing, db_path, cluster[0], "-c", "8", "--per-host", "8", "--interval", "0")
     _wait_for_versions(db_path, 2, process)
+    # A fetch under way, for at least half a second more: the server answers each after 1 s. (Just
+    # after a save, every URL out may be fetched already, waiting to be cleaned or saved.)
+    give_up = time.monotonic() + 60
+    while not _arrived_since(server, time.monotonic() - 0.5):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < give_up, "no fetch under way"
+        time.sleep(0.01)
     fetchers = [pid for pid, line in _descendants(cluster[1]).items() if line.startswith("ray::Fetcher")]
     assert fetchers, "no fetcher actor found"
     for pid in fetchers:
@@ -282,6 +289,12 @@ def test_a_killed_fetcher_costs_only_its_urls_in_flight(
         assert db.execute("SELECT count(*) FROM versions").fetchone()[0] == totals["fetched"]
     # The fetches cut short were made again.
     assert len([path for _, path in server.log if path.startswith("/delay/")]) > PAGES - lost
+
+
+def _arrived_since(server: LocalServer, moment: float) -> bool:
+    """Whether a request of the slow list reached the server after moment (time.monotonic())."""
+    with server.lock:
+        return any(at > moment and path.startswith("/delay/") for at, path in server.log)
 
 
 def _archived(db_path: Path) -> dict[str, object]:
