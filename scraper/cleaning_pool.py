@@ -194,6 +194,7 @@ def clean_in_order(cleaning: CleaningPool, items: Iterable[tuple[T, Job]]
     out first, then the error.
     """
     processes = max(1, cleaning.processes)
+    window = PAGES_A_PROCESS * processes
     executor = ThreadPoolExecutor(processes, thread_name_prefix="cleaning")
     pending: deque[tuple[T, Future[Article] | ScraperError | None]] = deque()
     broken: ScraperError | None = None
@@ -201,7 +202,7 @@ def clean_in_order(cleaning: CleaningPool, items: Iterable[tuple[T, Job]]
         try:
             for item, job in items:
                 pending.append((item, executor.submit(cleaning.clean, *job) if isinstance(job, tuple) else job))
-                while pending and (len(pending) > PAGES_A_PROCESS * processes or not isinstance(pending[0][1], Future)):
+                while pending and (len(pending) > window or not isinstance(pending[0][1], Future)):
                     yield _settled(*pending.popleft())
         except ScraperError as error:  # the items broke off: those read before still come out
             broken = error

@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
@@ -121,12 +121,17 @@ def _versions(db_path: Path) -> int:
         return 0
 
 
-def _wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[str]) -> None:
+def _wait_until(done: Callable[[], bool], process: subprocess.Popen[str], what: str) -> None:
+    """Wait (2 minutes at most) until done(), while the run goes on."""
     give_up = time.monotonic() + 120
-    while _versions(db_path) < count:
+    while not done():
         assert process.poll() is None, process.communicate()
-        assert time.monotonic() < give_up
+        assert time.monotonic() < give_up, f"no {what} in 2 minutes"
         time.sleep(0.05)
+
+
+def _wait_for_versions(db_path: Path, count: int, process: subprocess.Popen[str]) -> None:
+    _wait_until(lambda: _versions(db_path) >= count, process, f"{count} versions")
 
 
 DELAY = 0.3
@@ -270,11 +275,7 @@ def test_a_killed_fetcher_costs_only_its_urls_in_flight(
     _wait_for_versions(db_path, 2, process)
     # A fetch under way, for at least half a second more: the server answers each after 1 s. (Just
     # after a save, every URL out may be fetched already, waiting to be cleaned or saved.)
-    give_up = time.monotonic() + 60
-    while not _arrived_since(server, time.monotonic() - 0.5):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < give_up, "no fetch under way"
-        time.sleep(0.01)
+    _wait_until(lambda: _arrived_since(server, time.monotonic() - 0.5), process, "fetch under way")
     fetchers = [pid for pid, line in _descendants(cluster[1]).items() if line.startswith("ray::Fetcher")]
     assert fetchers, "no fetcher actor found"
     for pid in fetchers:

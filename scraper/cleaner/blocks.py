@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
@@ -74,6 +75,12 @@ class Segmentation:
     elements: list[Element]
     blocks: list[Block]
     fields: list[int] = field(default_factory=list)  # elements holding a box to type text or an e-mail in
+    repeats: Counter[str] = field(init=False, repr=False)
+    """How many blocks have each text as segmented: counted once, for the page-type and the block
+    features (which read it before the headline rules may trim a block)."""
+
+    def __post_init__(self) -> None:
+        self.repeats = Counter(block.text for block in self.blocks)
 
 
 def class_tokens(attrs: dict[str, str | None]) -> frozenset[str]:

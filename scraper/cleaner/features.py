@@ -8,7 +8,6 @@ import functools
 import itertools
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -140,7 +139,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         out[:, base + 2 * v:] = page_type
 
     # Pages repeat their labels, buttons and cards: each distinct text is read once.
-    repeats = Counter(b.text for b in blocks)
+    repeats = seg.repeats
     words_of = {text: _words(text) for text in repeats}
     words = [words_of[b.text] for b in blocks]
     word_counts = [len(w) for w in words]

@@ -145,7 +145,6 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     n = len(blocks) or 1
     lengths = [b.words for b in blocks]
     total = sum(lengths) or 1
-    texts = Counter(b.text for b in blocks)
     row[column] = len(blocks)
     row[column + 1] = total
     row[column + 2] = sum(b.link_chars for b in blocks) / (sum(len(b.text) for b in blocks) or 1)
@@ -157,7 +156,7 @@ def page_features(seg: Segmentation, url: str | None, kind: str) -> np.ndarray:
     row[column + 7] = sum(1 for b in blocks if seg.elements[b.element].preformatted)
     row[column + 8] = (tags["td"] + tags["th"]) / n
     row[column + 9] = sum(1 for b in blocks if len(b.text) < 40 and _PRICE.search(b.text))
-    row[column + 10] = sum(c for c in texts.values() if c > 1) / n
+    row[column + 10] = sum(c for c in seg.repeats.values() if c > 1) / n
     row[column + 11] = max(lengths, default=0) / total
     column += 12
     counts: Counter[str] = Counter()
