@@ -208,6 +208,29 @@ def test_documentation_keeps_the_steps_its_tabs_repeat() -> None:
     assert drop_chrome(seg, everything, authors=(), page_type="article") == [0]
 
 
+def _story_with_comments(paragraphs: int) -> str:
+    story = "".join(f"<p>Paragraph {n} of the story tells how the council, the builders and the market traders "
+                    "worked out the plan for the depot over the winter.</p>" for n in range(paragraphs))
+    return (f"<body><article><h1>A market for the old depot</h1>{story}</article>"
+            "<div id='comments' class='comments-area'><h2>3 comments</h2><ol class='commentlist'>"
+            "<li class='comment'><p>About time the depot was used for something, it has stood empty for years.</p></li>"
+            "<li class='comment'><p>Will there be parking for the traders' vans, or only the bus?</p></li>"
+            "</ol></div></body>")
+
+
+def test_an_article_loses_the_readers_comments_after_it_and_a_thread_keeps_its_posts() -> None:
+    seg = segment(LexborHTMLParser(_story_with_comments(30)).body)  # 30 x 20 words before the comments
+    everything = list(range(len(seg.blocks)))
+    texts = [seg.blocks[i].text for i in drop_chrome(seg, everything, authors=(), page_type="article")]
+    assert texts[0] == "A market for the old depot" and texts[-1].startswith("Paragraph 29 of the story")
+    assert len(texts) == 31  # the heading and 30 paragraphs: no comment, nor their heading
+    assert drop_chrome(seg, everything, authors=(), page_type="forum") == everything
+    # A short post before its replies: a thread the model took for an article keeps them.
+    short = segment(LexborHTMLParser(_story_with_comments(3)).body)
+    assert drop_chrome(short, list(range(len(short.blocks))), authors=(), page_type="article") == \
+        list(range(len(short.blocks)))
+
+
 def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
     seg = segment(LexborHTMLParser(
         "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"

@@ -1,10 +1,11 @@
 """What the block model keeps that is chrome all the same, in any site's markup: stock lines
 ("Advertisement", "Read more: ..."), bylines and datelines, captions ending in a credit, a box
-of links under a heading ("More from the city:"; not on a listing, whose links are the list),
-a heading whose section was dropped ("Related posts" over teasers the model did not keep), the
-notes around a comment or sign-up form ("Comments are moderated"), a blog's tagline under its
-name, a short notice hidden at the top of the page for a script to show (a paywall's), and the
-second copy of text the page shows twice (but on documentation, whose tabs repeat a step)."""
+of links under a heading ("More from the city:"; not on a listing, whose links are the list), a
+heading whose section was dropped ("Related posts" over teasers the model did not keep), the
+notes around a comment or sign-up form ("Comments are moderated"), the readers' comments after
+an article, a blog's tagline under its name, a short notice hidden at the top of the page for a
+script to show (a paywall's), and the second copy of text the page shows twice (but on
+documentation, whose tabs repeat a step)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ HIDDEN_NOTICE_WORDS = 200
 REPEAT_WORDS = 6
 """Words from which a block repeating an earlier kept one is dropped: a short line ("Yes", a
 price, a table's cell) may well be there twice."""
+COMMENT_TOKENS = frozenset({"comment", "comments", "commentlist"})
+"""Class and id tokens of a comment section (comments-area, commentlist, comment-body, ...)."""
+ARTICLE_WORDS_BEFORE_COMMENTS = 500
+"""Words an article keeps outside comment sections from which the comments after them go: a
+forum thread that the model takes for an article has fewer words of its own than its posts."""
 # "Comments", "moderated": the words of a notice about a comment form, in many languages.
 _COMMENT_NOTICE = re.compile(
     r"comment|kommentar|comentar|comentár|komentar|komentář|kommentti|hozzászól|yorum|reactie|reageer"
@@ -155,6 +161,25 @@ def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: s
     return dropped & set(kept)
 
 
+def _comments_after(seg: Segmentation, kept: list[int]) -> set[int]:
+    """The blocks in comment sections after an article's last block outside them, when it keeps
+    ARTICLE_WORDS_BEFORE_COMMENTS words outside them: readers' comments, not the article."""
+    blocks, elements = seg.blocks, seg.elements
+    inside = {i for i in kept if _in_comment_section(elements, blocks[i].element)}
+    outside = [i for i in kept if i not in inside]
+    if not inside or not outside or sum(blocks[i].words for i in outside) < ARTICLE_WORDS_BEFORE_COMMENTS:
+        return set()
+    return {i for i in inside if i > outside[-1]}
+
+
+def _in_comment_section(elements: list[Element], e: int) -> bool:
+    while e > 0:  # the root, <body>, names the whole page, not a section of it
+        if elements[e].tokens & COMMENT_TOKENS:
+            return True
+        e = elements[e].parent
+    return False
+
+
 def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:
     """Hidden blocks that wait at the top of the page for a script to show them over it (a
     paywall's or a dialog's notice), where shown text is kept. Hidden blocks in the page's
@@ -181,9 +206,13 @@ def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *,
                 site_name: str | None = None, page_type: str = "article") -> list[int]:
     """kept without the blocks that are chrome in any site's markup. page_type, what the model
     calls the page (scraper.cleaner.page.PAGE_TYPES), spares what is content on that kind of
-    page: a listing's runs of links, documentation's repeated steps."""
+    page: a listing's runs of links, documentation's repeated steps, a forum's posts (only an
+    article loses the comments after it)."""
     blocks = seg.blocks
     kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
+    if page_type == "article":
+        comments = _comments_after(seg, kept)
+        kept = [i for i in kept if i not in comments]
     # On a listing, a heading over a run of links is the list itself, not a box of related links.
     link_boxes = _link_boxes(blocks, kept) if page_type != "listing" else set()
     dropped = link_boxes | _form_notes(seg) | _tagline(blocks, kept, url, site_name) | _hidden_apart(seg, kept)
