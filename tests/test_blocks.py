@@ -219,7 +219,7 @@ def _story_with_comments(paragraphs: int) -> str:
 
 
 def test_an_article_loses_the_readers_comments_after_it_and_a_thread_keeps_its_posts() -> None:
-    seg = segment(LexborHTMLParser(_story_with_comments(30)).body)  # 30 x 20 words before the comments
+    seg = segment(LexborHTMLParser(_story_with_comments(30)).body)  # 30 x 25 words before the comments
     everything = list(range(len(seg.blocks)))
     texts = [seg.blocks[i].text for i in drop_chrome(seg, everything, authors=(), page_type="article")]
     assert texts[0] == "A market for the old depot" and texts[-1].startswith("Paragraph 29 of the story")
