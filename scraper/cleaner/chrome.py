@@ -165,19 +165,24 @@ def _comments_after(seg: Segmentation, kept: list[int]) -> set[int]:
     """The blocks in comment sections after an article's last block outside them, when it keeps
     ARTICLE_WORDS_BEFORE_COMMENTS words outside them: readers' comments, not the article."""
     blocks, elements = seg.blocks, seg.elements
-    inside = {i for i in kept if _in_comment_section(elements, blocks[i].element)}
+    known = {0: False}  # element -> in a comment section; the root, <body>, names the whole page
+
+    def in_section(e: int) -> bool:
+        # Up to the first element known or named for comments; what was passed on the way is
+        # known after, so blocks under one section climb its ancestors once.
+        passed = []
+        while e not in known and not elements[e].tokens & COMMENT_TOKENS:
+            passed.append(e)
+            e = elements[e].parent
+        flag = known.setdefault(e, True)
+        known.update(dict.fromkeys(passed, flag))
+        return flag
+
+    inside = {i for i in kept if in_section(blocks[i].element)}
     outside = [i for i in kept if i not in inside]
     if not inside or not outside or sum(blocks[i].words for i in outside) < ARTICLE_WORDS_BEFORE_COMMENTS:
         return set()
     return {i for i in inside if i > outside[-1]}
-
-
-def _in_comment_section(elements: list[Element], e: int) -> bool:
-    while e > 0:  # the root, <body>, names the whole page, not a section of it
-        if elements[e].tokens & COMMENT_TOKENS:
-            return True
-        e = elements[e].parent
-    return False
 
 
 def _hidden_apart(seg: Segmentation, kept: list[int]) -> set[int]:

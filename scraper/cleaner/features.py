@@ -216,12 +216,12 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         meets[level] = np.where(off, meets[parents[level]], level)
         steps[level] = np.where(off, steps[parents[level]] + 1, 0)
     longest = max(range(n), key=word_counts.__getitem__)
-    title_key = " ".join(_words(title))
-    title_count = title_key.count(" ") + 1
+    title_tokens = _words(title)
+    title_key = " ".join(title_tokens)
     title_index = next((i for i, count in enumerate(word_counts)
-                        if count == title_count and title_key and " ".join(words[i]) == title_key), -1)
+                        if count == len(title_tokens) and title_key and " ".join(words[i]) == title_key), -1)
     stops = stop_words(language)
-    title_words = set(_words(title))
+    title_words = set(title_tokens)
     description_words = set(_words(description))
     body_words = set(_words(body_text))
 
