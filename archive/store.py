@@ -14,7 +14,7 @@ import socket
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +69,8 @@ class Archive:
 
         readonly: never create, migrate or write the file (commands that only read), opening it
         with SQLite's mode=ro, or immutable=1 where the folder is read-only too (then changes
-        still in a -wal file beside it are not seen). lock_patience: see LOCK_PATIENCE.
+        still in a -wal file beside it are not seen); closing takes away the -wal and -shm files
+        reading made (see _tidy_wal). lock_patience: see LOCK_PATIENCE.
         """
         self.path = Path(path)
         self.readonly = readonly
@@ -156,6 +157,26 @@ class Archive:
 
     def close(self) -> None:
         self.db.close()
+        if self.readonly:
+            self._tidy_wal()
+
+    def _tidy_wal(self) -> None:
+        """Take away the -wal and -shm files that a read-only connection leaves beside the
+        archive (only a connection that may write removes them, as the last one to close), so
+        that reading leaves one file as it found it. A connection that can write is opened and
+        closed without writing: as the last one, SQLite checkpoints the WAL (empty, unless a
+        writer died mid-run: then its committed pages go into the file, as the next writer
+        would put them) and removes both; beside a live writer it does nothing. Where the file
+        cannot be written, nothing happens."""
+        if not self.path.with_name(self.path.name + "-wal").exists():
+            return
+        with suppress(sqlite3.Error):
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=rw", uri=True, timeout=0)
+            try:
+                conn.execute("PRAGMA query_only=1")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
 
     def __enter__(self) -> Archive:
         return self

@@ -126,6 +126,25 @@ def test_a_read_only_archive_that_can_be_written_stores_its_near_duplicate_index
         assert archive.db.execute("SELECT count(*) FROM minhashes").fetchone()[0] == 6
 
 
+def test_reading_leaves_the_archive_one_file_and_a_writer_at_work_alone(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    _filled(path)
+    for command in [["ls"], ["history", SEED_URLS[0]], ["export"], ["similar", SEED_URLS[0]]]:
+        done = _cli(*command, "--db", str(path))
+        assert done.returncode == 0, (command, done.stderr.decode())
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"], command  # no -wal, no -shm
+    # Beside a writer still at work, its WAL stays, and all it writes is kept.
+    page, article = seeds()[1]
+    with Archive(path) as writer:
+        writer.save(page, Article(text=article.text + "\n\nOne more paragraph.", title=article.title))
+        assert _cli("history", page.url, "--db", str(path)).returncode == 0
+        assert (tmp_path / "archive.db-wal").exists()
+        writer.save(page, Article(text=article.text + "\n\nTwo more paragraphs.", title=article.title))
+    with Archive(path, readonly=True) as reader:
+        assert len(reader.history(page.url)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]
+
+
 @pytest.fixture
 def foreign(tmp_path: Path) -> Path:
     path = tmp_path / "other.db"
