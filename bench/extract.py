@@ -7,6 +7,7 @@
     python bench/extract.py --with-metadata                  # trafilatura reading metadata too
     python bench/extract.py --extractor candidate:extract    # score another function instead
     python bench/extract.py --models runs/                   # other fold models
+    python bench/extract.py --plain                          # the pages without class, id and role names
 
 Two development sets, looked for in ../shared/eval/ beside the checkout unless --corpus or
 --wcxb names them:
@@ -28,9 +29,13 @@ the WCXB scorer's folds()), so no site is in two folds; --fold I scores fold I's
 The block model is scored with models trained on the other folds, never the shipped one, which
 saw every page here: a page of fold I is cleaned by scraper.cleaner.clean(html, url,
 model=DIR/f"fold{I}.model"), DIR being bench/models (written by `python -m bench.train
---folds-only`, about 15 minutes on 2 cores) or what --models names (a path holding "{fold}"
+--folds-only`, about 25 minutes on 2 cores) or what --models names (a path holding "{fold}"
 names each file, e.g. --models runs/m{fold}.bin). --rules scores the rules instead (model=None); --shipped
 the shipped model, for its speed only.
+
+--plain gives both extractors each page in plain markup (bench/plain.py: its class, id and
+role attributes taken away, its sectioning tags made div, as UTF-8), as older pages and pages
+of generated class names come: how far each leans on the names a page's markup gives.
 
 --extractor MODULE:FUNCTION scores FUNCTION(html_bytes, url) -> text or None in place of
 scraper.clean (the interface of the sets' own scorers); with --models it gets model=PATH too.
@@ -59,6 +64,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 
 from bench import pages, wcxb
 from bench.evaluation import Tally, word_prf
+from bench.plain import plain_markup
 from scraper.cleaner import DEFAULT_MODEL, STAGES, clean_timed
 from scraper.errors import ScraperError
 
@@ -101,7 +107,7 @@ def require_fold_models(models: str, otherwise: str = "") -> None:
     """Exit with one line unless every fold's model is there."""
     missing = [path for fold in range(wcxb.FOLDS) if not (path := model_path(models, fold)).is_file()]
     if missing:
-        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only` (about 15 min)"
+        sys.exit(f"no fold model {missing[0]}: train them with `python -m bench.train --folds-only` (about 25 min)"
                  + (f", {otherwise}" if otherwise else ""))
 
 
@@ -185,14 +191,15 @@ def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Conten
     items = items[: args.limit]
     tallies = {us.name: Tally(), them.name: Tally()}
     misses: list[tuple[int, str]] = []
-    for url, item, html in items:
+    for url, item, given in items:
+        html = plain_markup(given).encode() if args.plain else given
         with_, without = list(item["with"]), list(item["without"])  # type: ignore[call-overload]
         fold = wcxb.fold_of(url)
         misses.append((tallies[us.name].add(us.run(html, url, fold), with_, without), url))
         tallies[them.name].add(them.run(html, url, fold), with_, without)
 
     print(f"== trafilatura corpus: {len(items)} pages, snippets that must and must not be in the text"
-          + (f" (fold {args.fold})" if args.fold is not None else ""))
+          + (f" (fold {args.fold})" if args.fold is not None else "") + (" (plain markup)" if args.plain else ""))
     width = max(len(us.name), len(them.name))
     for contender in (us, them):
         tally = tallies[contender.name]
@@ -226,13 +233,13 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
     pages = pages[: args.limit]
     rows: list[Row] = []
     for page in pages:
-        html = page.html()
+        html = plain_markup(page.html()).encode() if args.plain else page.html()
         ours_text = us.run(html, page.url, page.fold)
         theirs_text = them.run(html, page.url, page.fold)
         rows.append(Row(page, word_prf(ours_text, page.main_content), word_prf(theirs_text, page.main_content)))
 
     print(f"== WCXB dev: {len(rows)} pages, word precision, recall and F1 averaged over pages"
-          + (f" (fold {args.fold})" if args.fold is not None else ""))
+          + (f" (fold {args.fold})" if args.fold is not None else "") + (" (plain markup)" if args.plain else ""))
     if not rows:
         return
     width = max(len(us.name), len(them.name))
@@ -285,6 +292,8 @@ def main() -> None:
                         help='clean fold I with model=DIR/fold{I}.model (or a path with "{fold}"); '
                              'default bench/models')
     parser.add_argument("--rules", action="store_true", help="score the rules (clean(..., model=None))")
+    parser.add_argument("--plain", action="store_true",
+                        help="give both extractors the pages without class, id and role names (bench/plain.py)")
     parser.add_argument("--with-metadata", action="store_true",
                         help="give trafilatura with_metadata=True: the title, authors and date we read too")
     parser.add_argument("--shipped", action="store_true",

@@ -9,8 +9,10 @@
 
 Labels come from aligning each block's words with the page's hand-written main content, in
 order (a short block counts only where it falls in sequence, so "Share" is not content because
-the article says "share" somewhere). Deterministic: fixed seeds and LightGBM's deterministic
-mode, so the same data gives the same model file.
+the article says "share" somewhere). One page in four is learned from in plain markup too
+(bench.plain: no class, id or role names, no sectioning tags), as older pages and pages of
+generated class names come, and is not scored. Deterministic: fixed seeds and LightGBM's
+deterministic mode, so the same data gives the same model file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ from bench.evaluation import Tally, normalise, word_prf, words
 from bench.pages import DEFAULT_CORPUS
 from bench.pages import load as load_corpus
 from bench.pages import require as require_corpus
+from bench.plain import plain_markup
 from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
@@ -53,6 +57,10 @@ CONTEXT_ROUNDS = 150
 """Trees of the context pass, which reads 115 numbers a block."""
 LONG = 5
 """Words from which a block is found in the reference wherever it is."""
+PLAIN_SHARE = 4
+"""One training page in PLAIN_SHARE (by a hash of its URL) is learned from twice: as it is and
+in plain markup (bench.plain), without class, id or role names and sectioning tags, so that the
+model does not lean on names where a page has none."""
 tokens = words  # the scorer's: lower-cased \w+
 
 
@@ -99,26 +107,31 @@ class Example:
     labels: np.ndarray  # per block, the share that is content; NaN where nothing says
     reference: str  # a WCXB page's main content
     snippets: tuple[list[str], list[str]] = ([], [])  # a corpus page's with and without
+    plain: bool = False  # a twin in plain markup (plain_markup): learned from, not scored
 
     @property
     def segmentation(self) -> Segmentation:
         return self.page.segmentation
 
 
-def read(html: bytes, url: str) -> PageInfo:
+def read(html: bytes | str, url: str) -> PageInfo:
     """The page as the cleaner reads it (scraper.cleaner._clean_blocks)."""
-    text, _ = decode_html(html)
-    tree = LexborHTMLParser(text)
+    tree = LexborHTMLParser(html if isinstance(html, str) else decode_html(html)[0])
     scripts = json_ld(tree)
     metadata = read_metadata(tree, url, scripts=scripts)
     return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language,
                      scripts=scripts)
 
 
-def _prepare(page: wcxb.Page) -> Example:
-    info = read(page.html(), page.url)
+def _twinned(url: str) -> bool:
+    return int(hashlib.sha256(url.encode()).hexdigest(), 16) % PLAIN_SHARE == 0
+
+
+def _prepare(page: wcxb.Page, plain: bool = False) -> Example:
+    info = read(plain_markup(page.html()) if plain else page.html(), page.url)
     texts = [b.text for b in info.segmentation.blocks]
-    return Example(page.id, page.fold, page.type, info, align(texts, page.main_content), page.main_content)
+    return Example(page.id, page.fold, page.type, info, align(texts, page.main_content), page.main_content,
+                   plain=plain)
 
 
 def snippet_labels(blocks: list[str], with_: list[str], without: list[str]) -> np.ndarray:
@@ -135,22 +148,28 @@ def snippet_labels(blocks: list[str], with_: list[str], without: list[str]) -> n
     return labels
 
 
-def _prepare_corpus_page(item: tuple[str, dict[str, object], bytes]) -> Example:
+def _prepare_corpus_page(item: tuple[str, dict[str, object], bytes], plain: bool = False) -> Example:
     url, record, html = item
-    info = read(html, url)
+    info = read(plain_markup(html) if plain else html, url)
     with_, without = list(record["with"]), list(record["without"])  # type: ignore[call-overload]
     labels = snippet_labels([b.text for b in info.segmentation.blocks], with_, without)
-    return Example(url, wcxb.fold_of(url), "", info, labels, "", (with_, without))
+    return Example(url, wcxb.fold_of(url), "", info, labels, "", (with_, without), plain=plain)
 
 
 def load_examples(path: Path, corpus: Path | None, workers: int) -> list[Example]:
     """WCXB's pages, and the trafilatura corpus's when given."""
     wcxb.require(path)
     with ProcessPoolExecutor(workers) as pool:
-        examples = list(pool.map(_prepare, wcxb.load(path), chunksize=8))
+        pages = wcxb.load(path)
+        examples = list(pool.map(_prepare, pages, chunksize=8))
+        examples += pool.map(partial(_prepare, plain=True), [page for page in pages if _twinned(page.url)],
+                             chunksize=8)
         if corpus is not None:
             require_corpus(corpus)
-            examples += pool.map(_prepare_corpus_page, load_corpus(corpus), chunksize=8)
+            items = load_corpus(corpus)
+            examples += pool.map(_prepare_corpus_page, items, chunksize=8)
+            examples += pool.map(partial(_prepare_corpus_page, plain=True),
+                                 [item for item in items if _twinned(item[0])], chunksize=8)
     return examples
 
 
@@ -279,10 +298,11 @@ def train(examples: list[Example], vocab: list[str], *, rounds: int = 200, seed:
 
     # The threshold for each type of page: the one that scores best on training pages of
     # that type (as the page-type model tells it), as judged by models that did not see them.
-    default = max(THRESHOLDS, key=lambda t: score(t, list(everyone)))
+    real = [i for i in everyone if not examples[i].plain]  # thresholds are for pages as they come
+    default = max(THRESHOLDS, key=lambda t: score(t, real))
     thresholds = {}
     for k, kind in enumerate(PAGE_TYPES):
-        rows = [i for i in everyone if predicted[i] == k]
+        rows = [i for i in real if predicted[i] == k]
         thresholds[kind] = max(THRESHOLDS, key=lambda t: score(t, rows)) if len(rows) >= MIN_TYPE_PAGES else default
     _log(f"thresholds {thresholds}")
     return block_model.BlockModel(vocab, type_model, blocks, thresholds=thresholds, context=context)
@@ -328,12 +348,12 @@ def main() -> None:
         training = [ex for ex in examples if ex.fold != fold]
         model = train(training, vocabulary(training), seed=args.seed)
         model.save(args.out / f"fold{fold}.model")
-        held = [ex for ex in examples if ex.fold == fold and ex.type]
+        held = [ex for ex in examples if ex.fold == fold and ex.type and not ex.plain]
         f1s = [word_f1(model.text_of(ex.page), ex.reference) for ex in held]
         scores.append(sum(f1s) / len(f1s))
         tally = Tally()
         for ex in examples:
-            if ex.fold == fold and not ex.type:
+            if ex.fold == fold and not ex.type and not ex.plain:
                 tally.add(model.text_of(ex.page), *ex.snippets)
         corpus = f"; corpus snippets ({tally.pages} pages) P {tally.precision:.4f} R {tally.recall:.4f} " \
                  f"F1 {tally.f1:.4f}" if tally.pages else ""

@@ -102,8 +102,10 @@ def test_markdown_keeps_headings_lists_quotes_and_links() -> None:
          at some length, with a great many words about the matter.</p>
       <h2>Why they flow</h2>
       <p>Gravity pulls the water downhill from the mountains to the plains and the sea beyond.</p>
-      <ul><li>The Rhine, a long river</li><li>The Danube, a longer river</li></ul>
       <blockquote><p>Panta rhei: everything flows, said the philosopher long ago.</p></blockquote>
+      <p>Two of the longest rivers of Europe flow east from the Alps and the Black Forest:</p>
+      <ul><li>The Rhine, a long river</li><li>The Danube, a longer river</li></ul>
+      <p>Both carry barges, and both have carried them since the Romans built their forts.</p>
     </article></body></html>"""
     article = clean(html)
     assert "## Why they flow" in article.markdown
