@@ -1,4 +1,4 @@
-"""Archived records -> text formats on a file object, one record at a time.
+"""Archived records -> text formats (and Parquet) on a file object, one record at a time.
 
 Text is made safe to look at and to open: control characters (terminal escapes) are dropped
 from every text field, and a CSV cell that a spreadsheet would run as a formula gets a leading '.
@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
+from archive.parquet import ParquetRecords
 from scraper.models import strip_controls
 
 Record = dict[str, Any]
@@ -89,16 +90,37 @@ def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl",
         writer = FORMATS[format]
     except KeyError:
         raise ValueError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}") from None
-    written = 0
+    written = _Counted(records)
+    writer(written, out, _fields(markdown))
+    return written.count
 
-    def counted() -> Iterator[Record]:
-        nonlocal written
-        for record in records:
+
+def write_parquet(records: Iterable[Record], out: IO[bytes], *, markdown: bool = False) -> int:
+    """Write records to out as one Parquet file, a column per field of FIELDS (and markdown,
+    with markdown); returns how many were written. Needs pyarrow."""
+    written = _Counted(records)
+    writer = ParquetRecords(out, _fields(markdown))
+    for record in written:
+        writer.write(record)
+    writer.close()
+    return written.count
+
+
+def _fields(markdown: bool) -> tuple[str, ...]:
+    return (*FIELDS, "markdown") if markdown else FIELDS
+
+
+class _Counted:
+    """records, their text fields cleaned of control characters, counted as they are read."""
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self._records = records
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Record]:
+        for record in self._records:
             yield {name: _clean(value) for name, value in record.items()}
-            written += 1
-
-    writer(counted(), out, (*FIELDS, "markdown") if markdown else FIELDS)
-    return written
+            self.count += 1
 
 
 def file_name(record: Record, format: str, *, versioned: bool = False) -> str:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from zlib_ng import gzip_ng
 
+from archive.parquet import ParquetRecords
 from scraper.cleaning_pool import DEFAULT_MEMORY, DEFAULT_TIMEOUT, CleaningPool, Job, clean_in_order
 from scraper.errors import ArchiveError, OutputUnavailable, ScraperError
 from scraper.fetcher import FetchSettings
@@ -56,8 +57,6 @@ MARKER = ".done"
 FIELDS = ("url", "warc_date", "warc_record_id", "title", "authors", "published", "modified", "language",
           "site_name", "description", "canonical_url", "image", "word_count", "cleaner", "text")
 """Fields of an output record, in order; text is Markdown with markdown=True."""
-_PARQUET_BATCH = 1000
-"""Records a parquet row group holds."""
 
 
 @dataclass(frozen=True)
@@ -164,40 +163,8 @@ class _Jsonl:
         self._file.close()
 
 
-class _Parquet:
-    def __init__(self, path: Path) -> None:
-        import pyarrow.parquet as pq
-
-        self._writer = pq.ParquetWriter(path, parquet_schema())
-        self._rows: list[dict[str, Any]] = []
-
-    def write(self, record: dict[str, Any]) -> None:
-        self._rows.append(record)
-        if len(self._rows) >= _PARQUET_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=parquet_schema()))
-        self._rows = []
-
-    def close(self) -> None:
-        if self._rows:
-            self._flush()
-        self._writer.close()
-
-
-def parquet_schema() -> Any:
-    import pyarrow as pa
-
-    text = pa.string()
-    return pa.schema([(name, pa.list_(text) if name == "authors" else pa.int64() if name == "word_count" else text)
-                      for name in FIELDS])
-
-
-def _writer(path: Path, fmt: str) -> _Jsonl | _Parquet:
-    return _Parquet(path) if fmt == "parquet" else _Jsonl(path)
+def _writer(path: Path, fmt: str) -> _Jsonl | ParquetRecords:
+    return ParquetRecords(path, FIELDS) if fmt == "parquet" else _Jsonl(path)
 
 
 def read_shard(path: Path) -> Iterator[dict[str, Any]]:

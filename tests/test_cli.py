@@ -128,6 +128,28 @@ def test_export_formats_parse_back(server: LocalServer, db_path: Path) -> None:
     assert code == 2 and "not a date" in err
 
 
+def test_export_parquet_to_a_file_and_its_refusals(db_path: Path, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    for name in ("000_d467d9e684ffadb1", "002_60c7648376388afa"):
+        assert invoke("archive", str(SEEDS / f"{name}.html"), "--url", f"https://news.example/{name}")[0] == 0
+    env = {"SCRAPER_DB": str(db_path)}
+    result = scraper_cli("export", "--format", "parquet", "--markdown", env=env)
+    assert result.returncode == 0 and result.stderr == b""
+    records = [json.loads(line) for line in scraper_cli("export", "--markdown", env=env).stdout.splitlines()]
+    assert pq.read_table(io.BytesIO(result.stdout)).to_pylist() == records
+    assert len(records) == 2 and all(record["markdown"] for record in records)
+    refused = scraper_cli("export", "--format", "parquet", "--output-dir", str(tmp_path / "out"), env=env)
+    assert refused.returncode == 2 and b"Parquet is one file: > articles.parquet" in refused.stderr
+    assert not (tmp_path / "out").exists()
+    # As where `pip install scraper` was run without [parquet]: pyarrow cannot be imported.
+    code = ("import sys; sys.modules['pyarrow'] = None; sys.argv = ['scraper', 'export', '-f', 'parquet']; "
+            "from scraper.__main__ import main; main()")
+    missing = subprocess.run([sys.executable, "-c", code], capture_output=True, env={**os.environ, **env}, timeout=60)
+    assert missing.returncode == 2 and missing.stdout == b""
+    assert b"--format parquet needs pyarrow: pip install 'scraper[parquet]'" in missing.stderr
+    assert b"Traceback" not in missing.stderr
+
+
 def test_clean_from_stdin_prints_text_only(db_path: Path) -> None:
     expected = seed_expectations()["002_60c7648376388afa.txt"]
     html = (SEEDS / "002_60c7648376388afa.html").read_bytes()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from archive import Archive, write_records
-from archive.export import FIELDS, RECORD_SEPARATOR
+from archive import Archive, parquet, write_records
+from archive.export import FIELDS, RECORD_SEPARATOR, write_parquet
 from scraper import Article, Page
 
 
@@ -97,3 +97,17 @@ def test_jsonl_keeps_the_text_as_it_reads(hostile: Archive) -> None:
     assert record["text"] == "-1 + 2 is what ]8;;https://evil.examplethe]8;; page31m says.\n\nA\ttab and a end."
     assert record["title"].startswith("=HYPERLINK")  # only CSV cells are defused
     assert record["authors"] == ["@admin", "+Bob"]
+
+
+def test_parquet_holds_the_jsonl_records_a_row_group_at_a_time(filled: Archive, hostile: Archive,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # One archive under both fixtures: three stories and the hostile page, control characters and all.
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(parquet, "ROW_GROUP", 3)  # written as they come, never all held at once
+    out, lines = io.BytesIO(), io.StringIO()
+    assert write_parquet(hostile.records(), out, markdown=True) == 4
+    write_records(hostile.records(), lines, "jsonl", markdown=True)
+    table = pq.ParquetFile(io.BytesIO(out.getvalue()))
+    assert table.metadata.num_row_groups == 2
+    assert table.schema_arrow.names == [*FIELDS, "markdown"]
+    assert table.read().to_pylist() == [json.loads(line) for line in lines.getvalue().splitlines()]

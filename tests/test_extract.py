@@ -463,13 +463,15 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path: Path, arguments: list[s
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("module", "option"), [("pyarrow", ["--format", "parquet"]), ("ray", ["--ray"])])
-def test_an_extra_not_installed_is_named_in_one_line(tmp_path: Path, module: str, option: list[str]) -> None:
+@pytest.mark.parametrize(("module", "option", "extra"),
+                         [("pyarrow", ["--format", "parquet"], "parquet"), ("ray", ["--ray"], "ray")])
+def test_an_extra_not_installed_is_named_in_one_line(tmp_path: Path, module: str, option: list[str],
+                                                     extra: str) -> None:
     # As where `pip install scraper` was run without [ray]: the module cannot be imported.
     code = (f"import sys; sys.modules[{module!r}] = None; "
             f"sys.argv = ['scraper', 'extract', 'in.warc', '-o', 'out', *{option!r}]; "
             "from scraper.__main__ import main; main()")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=60)
     assert done.returncode == 2
-    assert f"needs {module}: pip install 'scraper[ray]'" in done.stderr.decode()
+    assert f"needs {module}: pip install 'scraper[{extra}]'" in done.stderr.decode()
     assert b"Traceback" not in done.stderr and not (tmp_path / "out").exists()

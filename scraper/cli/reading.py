@@ -5,6 +5,7 @@ figures and the failures of recent runs."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,7 +16,7 @@ import click
 
 from archive import FORMATS, maintenance, write_records
 from archive.diff import counted, render_word_diff, unified_diff, word_diff
-from archive.export import file_name
+from archive.export import file_name, write_parquet
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
 from scraper.cli.options import db_option, open_archive, parse_when, url_prefix_option
@@ -164,7 +165,7 @@ def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_pa
 
 
 @click.command("export")
-@click.option("-f", "--format", "fmt", type=click.Choice([*FORMATS, "warc"]), default="jsonl",
+@click.option("-f", "--format", "fmt", type=click.Choice([*FORMATS, "parquet", "warc"]), default="jsonl",
               show_default=True, help="Output format.")
 @click.option("--all-versions", is_flag=True, help="Every version, not only the latest of each page.")
 @url_prefix_option
@@ -174,7 +175,7 @@ def similar_command(url: str, threshold: float, limit: int, as_json: bool, db_pa
               help="Only versions fetched before WHEN (as --since).")
 @click.option("--language", metavar="CODE", help="Only pages in this language: en also matches en-GB.")
 @click.option("--min-words", type=click.IntRange(min=0), metavar="N", help="Only versions of at least N words.")
-@click.option("--markdown", is_flag=True, help="jsonl and csv: the article as Markdown too (field markdown).")
+@click.option("--markdown", is_flag=True, help="jsonl, csv and parquet: the article as Markdown too (field markdown).")
 @click.option("--dedupe", is_flag=True,
               help="Leave out near-duplicates of pages archived earlier (the same story republished elsewhere).")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
@@ -187,12 +188,18 @@ def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: 
 
     txt: title, URL, blank line, text; records separated by a form feed line.
     jsonl: one object per version. csv: a header row, then one row per version. md: Markdown.
+    parquet: one row per version, the fields of jsonl as columns (needs pyarrow).
     warc: WARC/1.1 (gzipped records) of the raw HTML as fetched, for web-archive tools.
     """
-    if fmt == "warc" and output_dir is None and sys.stdout.isatty():
-        raise click.UsageError("WARC is binary: redirect it to a file, e.g. > archive.warc.gz")
-    if fmt == "warc" and output_dir is not None:
-        raise click.UsageError("--output-dir writes the text formats; a WARC is one file: > archive.warc.gz")
+    binary = {"warc": ("a WARC", "archive.warc.gz"), "parquet": ("Parquet", "articles.parquet")}
+    if fmt in binary:
+        kind, example = binary[fmt]
+        if output_dir is not None:
+            raise click.UsageError(f"--output-dir writes the text formats; {kind} is one file: > {example}")
+        if sys.stdout.isatty():
+            raise click.UsageError(f"{kind} is binary: redirect it to a file, e.g. > {example}")
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise click.UsageError("--format parquet needs pyarrow: pip install 'scraper[parquet]'")
     with open_archive(db_path, must_exist=True) as archive:
         records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since, until=until,
                                   language=language, min_words=min_words)
@@ -201,6 +208,8 @@ def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: 
             records = (record for record in records if record["page_id"] not in copies)
         if fmt == "warc":
             write_warc(records, sys.stdout.buffer, archive.raw_html)
+        elif fmt == "parquet":
+            write_parquet(records, sys.stdout.buffer, markdown=markdown)
         elif output_dir is None:
             write_records(records, sys.stdout, fmt, markdown=markdown)
         else:

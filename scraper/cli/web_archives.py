@@ -53,9 +53,10 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         raise click.UsageError("give --output DIR, or --into-archive")
     if into_archive and (dedupe or markdown):
         raise click.UsageError("--dedupe and --markdown are for shards; the archive keeps both texts and all copies")
-    for wanted, module, option in ((use_ray, "ray", "--ray"), (fmt == "parquet", "pyarrow", "--format parquet")):
+    for wanted, module, option, extra in ((use_ray, "ray", "--ray", "ray"),
+                                          (fmt == "parquet", "pyarrow", "--format parquet", "parquet")):
         if wanted and importlib.util.find_spec(module) is None:
-            raise click.UsageError(f"{option} needs {module}: pip install 'scraper[ray]'")
+            raise click.UsageError(f"{option} needs {module}: pip install 'scraper[{extra}]'")
     try:
         paths = expand_inputs(inputs)
     except SourceError as error:
