@@ -332,6 +332,23 @@ def test_captions_and_pitches_between_headline_and_body_are_not_a_lead(between: 
     assert "sixty stalls" not in text and "newsletter" not in text
 
 
+@pytest.mark.parametrize(("line", "pitch"), [
+    ("Sign up for our free daily newsletter and get the latest local news.", True),
+    ("Follow The Gleaner on Twitter and Instagram @JamaicaGleaner.", True),
+    ("Receive free Japanese politics & policy updates", True),
+    ("Pour rester informé inscrivez-vous à la newsletter", True),
+    ("Puede seguir a Materia en Facebook o suscribirse aquí a nuestra newsletter.", True),
+    ("To view the full story, please subscribe to The Haitian Times.", True),
+    # An article on services and marketing says as much without asking the reader for anything.
+    ("Most services offer 30-day trials, so you can test them risk-free.", False),
+    ("Discount applies to qualified passengers only. Children staying free in room do not qualify.", False),
+    ("Email marketing lets businesses send branded content to their customers.", False),
+    ("The free version of the app limits lessons a day; full access needs a paid subscription.", False),
+])
+def test_a_pitch_asks_the_reader_to_act_on_a_channel(line: str, pitch: bool) -> None:
+    assert boilerplate.is_boilerplate(line, boilerplate.line_key(line)) is pitch
+
+
 _SUMMARY = ("After years of debate, the depot on Mill Road gets a second life: the council backs a plan"
             " that keeps its brick halls and brings the weekly market in from the cold.")
 

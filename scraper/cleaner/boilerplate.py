@@ -115,28 +115,36 @@ _TEASER = re.compile(
 )
 _TEASER_MAX_WORDS = 30
 
-# Families of words that sign a pitch for a newsletter, a subscription or a social account;
-# a short line that uses two different families is a pitch, not article text.
-_PITCH_FAMILIES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
-    (frozenset(words.split()), re.compile(pattern)) for words, pattern in (
-        ("newsletter newsletters digest briefing bulletin paper epaper edition",
-         r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b"),
-        ("mail email inbox whatsapp telegram", r"\b(e-?mail|inbox|whatsapp|telegram)\b"),
-        ("sign signup signing signingup subscribe subscribes subscribed subscriber subscribers subscription "
-         "register join member membership suscríbete suscribete suscripción suscripcion hazte abonnez abonnieren "
-         "abonnement abo anmelden registrieren inscrivez inscribete",
-         r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
-         r"suscr[íi]bete|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo|anmelden|registrieren|inscri(vez|bete))\b"),
-        ("free gratis gratuit kostenlos", r"\b(free|for free|gratis|gratuit|kostenlos)\b"),
-        ("updates alerts breaking latest", r"\b(updates|alerts|breaking news|latest (news|stories))\b"),
-        ("daily weekly every", r"\b(daily|weekly|every (morning|day|week|evening))\b"),
-        ("follow like", r"\b(follow|like) (us|[\w.]+( [\w.]+)?) on\b"),
-        ("twitter facebook instagram youtube tiktok linkedin",
-         r"\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b"),
-        ("watch listen download click tap", r"\b(watch|listen|download|click|tap)\b"),
-        ("only offer trial discount save month limited",
-         r"\b(only available|offer|trial|discount|save \d+ ?%|per month|a month|limited time)\b"),
-    ))
+# A pitch asks the reader to act (sign up, subscribe, follow, download, receive) and names the
+# channel it is for (a newsletter, e-mail, the latest updates, a social account), in one short
+# line: "Sign up for our newsletter", "Follow us on Twitter", "Receive free policy updates".
+# Either alone, and free offers, trials and discounts with them, is the stuff of articles on
+# marketing, apps and services.
+_Families = tuple[tuple[frozenset[str], re.Pattern[str]], ...]
+
+
+def _families(*families: tuple[str, str]) -> _Families:
+    return tuple((frozenset(words.split()), re.compile(pattern)) for words, pattern in families)
+
+
+_PITCH_CALLS = _families(
+    ("sign signup signing signingup subscribe subscribes subscribed subscriber subscribers subscription "
+     "register join member membership suscríbete suscribete suscríbase suscribase suscribirse suscripción "
+     "suscripcion hazte abonnez abonnieren abonnement abo anmelden registrieren inscrivez inscribete",
+     r"\b(sign(ing)? ?up|subscribe[sd]?|subscribers?|subscription|register|join|member(ship)?|"
+     r"suscr[íi]be(te|se)|suscribirse|suscripci[óo]n|hazte|abonn(ez|ieren|ement)|abo|anmelden|registrieren|"
+     r"inscri(vez|bete))\b"),
+    ("follow like", r"\b(follow|like) (us|[\w.]+( [\w.]+)?) on\b"),
+    ("watch listen download click tap", r"\b(watch|listen|download|click|tap)\b"),
+    ("receive receiving send sent delivered", r"\b(receive|receiving|(send|sent|delivered) (to )?you)\b"),
+)
+_PITCH_CHANNELS = _families(
+    ("newsletter newsletters digest briefing bulletin paper epaper edition",
+     r"\b(newsletters?|digest|briefing|bulletin|e-?paper|edition)\b"),
+    ("mail email inbox whatsapp telegram", r"\b(e-?mail|inbox|whatsapp|telegram)\b"),
+    ("updates alerts breaking latest", r"\b(updates|alerts|breaking news|latest (news|stories))\b"),
+    ("twitter facebook instagram youtube tiktok linkedin", r"\b(twitter|facebook|instagram|youtube|tiktok|linkedin)\b"),
+)
 """Each family: words of which any match of its pattern holds one whole (a run of letters of the
 line), and the pattern. A line's patterns are searched only for the families whose words it
 has: most lines have none, and a set lookup costs a fraction of a search."""
@@ -168,6 +176,7 @@ _NOTICE = re.compile(
     r"les commentaires sont (modérés|soumis)|modération des commentaires|"
     r"comentarios (son|están|serán)? ?moderados|i commenti sono moderati|commenti moderati|"
     r"komentarze są moderowane|reacties worden gemodereerd|os comentários (são|serão) moderados|"
+    r"(to (view|read)|for) the (full|whole|rest of the) (story|article)|"
     r"um weiterzulesen|weiterlesen mit|pour lire la suite|pour continuer à lire",
 )
 _NOTICE_MAX_WORDS = 40
@@ -210,14 +219,13 @@ def without_credit(text: str) -> str:
 
 
 def _is_pitch(line: str, words: set[str]) -> bool:
-    """Whether line, whose runs of letters are `words`, uses two families of _PITCH_FAMILIES."""
-    families = 0
-    for family, pattern in _PITCH_FAMILIES:
-        if not family.isdisjoint(words) and pattern.search(line):
-            families += 1
-            if families == 2:
-                return True
-    return False
+    """Whether line, whose runs of letters are `words`, uses a family of _PITCH_CALLS and one of
+    _PITCH_CHANNELS."""
+    return _uses(line, words, _PITCH_CALLS) and _uses(line, words, _PITCH_CHANNELS)
+
+
+def _uses(line: str, words: set[str], families: _Families) -> bool:
+    return any(not family.isdisjoint(words) and pattern.search(line) for family, pattern in families)
 
 
 def line_key(line: str) -> str:
@@ -236,7 +244,7 @@ _SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int, tuple[str, ...] | None], ..
     (_NOTICE, _NOTICE_MAX_WORDS,
      ("using", "contin", "agree", "cookies", "address", "adres", "fields", "felder", "champs", "correo", "camp",
       "indirizzo", "subscribe", "trust", "comment", "kommentare", "coment", "komentarze", "gemodereerd", "weiter",
-      "suite")),
+      "suite", "full", "whole", "rest of")),
     (_BACK_TO, _BACK_TO_MAX_WORDS, None),
     (_DISCLOSURE, _DISCLOSURE_MAX_WORDS,
      ("affiliate", "partner", "provisions", "enthält", "contains", "commission", "advertisers", "sponsored", "liens",
