@@ -196,6 +196,11 @@ def timing(us: Contender, them: Contender, pages: int) -> None:
             for stage, spent in us.stages.items() if spent))
 
 
+def _as_given(html: bytes, plain: bool) -> bytes:
+    """The page as both extractors get it: in plain markup with --plain (bench.plain)."""
+    return plain_markup(html).encode() if plain else html
+
+
 def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Contender) -> None:
     pages.require(args.corpus)
     items = pages.load(args.corpus)
@@ -207,7 +212,7 @@ def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Conten
     for contender in (us, them) if items else ():
         contender.warm_up(items[0][2], items[0][0])
     for url, item, given in items:
-        html = plain_markup(given).encode() if args.plain else given
+        html = _as_given(given, args.plain)
         with_, without = list(item["with"]), list(item["without"])  # type: ignore[call-overload]
         fold = wcxb.fold_of(url)
         misses.append((tallies[us.name].add(us.run(html, url, fold), with_, without), url))
@@ -250,7 +255,7 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
     for contender in (us, them) if pages else ():
         contender.warm_up(pages[0].html(), pages[0].url)
     for page in pages:
-        html = plain_markup(page.html()).encode() if args.plain else page.html()
+        html = _as_given(page.html(), args.plain)
         ours_text = us.run(html, page.url, page.fold)
         theirs_text = them.run(html, page.url, page.fold)
         rows.append(Row(page, word_prf(ours_text, page.main_content), word_prf(theirs_text, page.main_content)))

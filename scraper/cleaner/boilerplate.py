@@ -244,7 +244,7 @@ _SHORT_LINE_RULES: tuple[tuple[re.Pattern[str], int, tuple[str, ...] | None], ..
     (_NOTICE, _NOTICE_MAX_WORDS,
      ("using", "contin", "agree", "cookies", "address", "adres", "fields", "felder", "champs", "correo", "camp",
       "indirizzo", "subscribe", "trust", "comment", "kommentare", "coment", "komentarze", "gemodereerd", "weiter",
-      "suite", "full", "whole", "rest of")),
+      "suite", "the full", "the whole", "rest of the")),
     (_BACK_TO, _BACK_TO_MAX_WORDS, None),
     (_DISCLOSURE, _DISCLOSURE_MAX_WORDS,
      ("affiliate", "partner", "provisions", "enthält", "contains", "commission", "advertisers", "sponsored", "liens",

@@ -4,6 +4,7 @@ command line."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,12 @@ def db_option(func: F) -> F:
 
 def url_prefix_option(func: F) -> F:
     return click.option("--url-prefix", help="Only pages whose URL starts with this.")(func)
+
+
+def require_extra(module: str, option: str, extra: str) -> None:
+    """A usage error in one line unless module, which option needs, can be imported."""
+    if importlib.util.find_spec(module) is None:
+        raise click.UsageError(f"{option} needs {module}: pip install 'scraper[{extra}]'")
 
 
 def require_archive(path: Path) -> None:

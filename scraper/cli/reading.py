@@ -5,7 +5,6 @@ figures and the failures of recent runs."""
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -19,7 +18,7 @@ from archive.diff import counted, render_word_diff, unified_diff, word_diff
 from archive.export import file_name, write_parquet
 from archive.similar import THRESHOLD, duplicate_pages, similar
 from archive.warc import write_warc
-from scraper.cli.options import db_option, open_archive, parse_when, url_prefix_option
+from scraper.cli.options import db_option, open_archive, parse_when, require_extra, url_prefix_option
 from scraper.cli.output import count, echo_rows, field, json_line, safe, size
 from scraper.urls import shorten
 
@@ -198,8 +197,8 @@ def export_command(fmt: str, all_versions: bool, url_prefix: str | None, since: 
             raise click.UsageError(f"--output-dir writes the text formats; {kind} is one file: > {example}")
         if sys.stdout.isatty():
             raise click.UsageError(f"{kind} is binary: redirect it to a file, e.g. > {example}")
-    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise click.UsageError("--format parquet needs pyarrow: pip install 'scraper[parquet]'")
+    if fmt == "parquet":
+        require_extra("pyarrow", "--format parquet", "parquet")
     with open_archive(db_path, must_exist=True) as archive:
         records = archive.records(all_versions=all_versions, url_prefix=url_prefix, since=since, until=until,
                                   language=language, min_words=min_words)

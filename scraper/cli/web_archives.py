@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import sys
 import time
@@ -12,7 +11,7 @@ from typing import Any
 
 import click
 
-from scraper.cli.options import clean_options, db_option, open_archive
+from scraper.cli.options import clean_options, db_option, open_archive, require_extra
 from scraper.cli.output import json_line, log_lines, message, safe
 from scraper.errors import SourceError
 from scraper.fetcher import FetchSettings
@@ -53,10 +52,10 @@ def extract_command(inputs: tuple[str, ...], output: Path | None, fmt: str, mark
         raise click.UsageError("give --output DIR, or --into-archive")
     if into_archive and (dedupe or markdown):
         raise click.UsageError("--dedupe and --markdown are for shards; the archive keeps both texts and all copies")
-    for wanted, module, option, extra in ((use_ray, "ray", "--ray", "ray"),
-                                          (fmt == "parquet", "pyarrow", "--format parquet", "parquet")):
-        if wanted and importlib.util.find_spec(module) is None:
-            raise click.UsageError(f"{option} needs {module}: pip install 'scraper[{extra}]'")
+    if use_ray:
+        require_extra("ray", "--ray", "ray")
+    if fmt == "parquet":
+        require_extra("pyarrow", "--format parquet", "parquet")
     try:
         paths = expand_inputs(inputs)
     except SourceError as error:
