@@ -6,6 +6,7 @@ from every text field, and a CSV cell that a spreadsheet would run as a formula 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -97,12 +98,13 @@ def write_records(records: Iterable[Record], out: TextIO, format: str = "jsonl",
 
 def write_parquet(records: Iterable[Record], out: IO[bytes], *, markdown: bool = False) -> int:
     """Write records to out as one Parquet file, a column per field of FIELDS (and markdown,
-    with markdown); returns how many were written. Needs pyarrow."""
+    with markdown); returns how many were written. Needs pyarrow. Should reading the records
+    fail, the file is still closed: a Parquet file of the records before, as a text format
+    would hold them, not one without its footer that nothing can read."""
     written = _Counted(records)
-    writer = ParquetRecords(out, _fields(markdown))
-    for record in written:
-        writer.write(record)
-    writer.close()
+    with contextlib.closing(ParquetRecords(out, _fields(markdown))) as writer:
+        for record in written:
+            writer.write(record)
     return written.count
 
 

@@ -218,17 +218,16 @@ def extract_to_shard(path: Path, out_dir: Path, name: str, settings: Settings, c
     temporary = out_dir / f".{shard.name}.{uuid.uuid4().hex[:12]}.tmp"
     result = InputResult(str(path), shard=shard.name)
     skipped: Counter[str] = Counter()
-    writer = _writer(temporary, settings.fmt)
     try:
-        for item in _read_through(path, settings, cleaning, result, bodies=False):
-            if isinstance(item, Rejected):
-                skipped[item.reason] += 1
-            else:
-                writer.write(output_record(*item, markdown=settings.markdown))
-                result.extracted += 1
-            if on_item is not None:
-                on_item(item)
-        writer.close()
+        with contextlib.closing(_writer(temporary, settings.fmt)) as writer:  # closed on an interrupt too
+            for item in _read_through(path, settings, cleaning, result, bodies=False):
+                if isinstance(item, Rejected):
+                    skipped[item.reason] += 1
+                else:
+                    writer.write(output_record(*item, markdown=settings.markdown))
+                    result.extracted += 1
+                if on_item is not None:
+                    on_item(item)
         os.replace(temporary, shard)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -354,12 +353,12 @@ def dedupe_shards(shards: list[Path], *, threshold: float | None = None) -> int:
             continue
         dropped += keep.count(False)
         temporary = shard.with_name(f".{shard.name}.{uuid.uuid4().hex[:12]}.tmp")
-        writer = _writer(temporary, "parquet" if shard.name.endswith(".parquet") else "jsonl")
         try:
-            for record, wanted in zip(read_shard(shard), keep, strict=True):
-                if wanted:
-                    writer.write(record)
-            writer.close()
+            with contextlib.closing(_writer(temporary, "parquet" if shard.name.endswith(".parquet") else "jsonl")
+                                    ) as writer:
+                for record, wanted in zip(read_shard(shard), keep, strict=True):
+                    if wanted:
+                        writer.write(record)
             os.replace(temporary, shard)
         finally:
             with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -111,3 +113,28 @@ def test_parquet_holds_the_jsonl_records_a_row_group_at_a_time(filled: Archive, 
     assert table.metadata.num_row_groups == 2
     assert table.schema_arrow.names == [*FIELDS, "markdown"]
     assert table.read().to_pylist() == [json.loads(line) for line in lines.getvalue().splitlines()]
+
+
+def test_parquet_cut_short_by_an_error_is_still_a_file_of_the_records_before(filled: Archive,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(parquet, "ROW_GROUP", 1)
+
+    def failing() -> Iterator[dict[str, Any]]:
+        records = filled.records()
+        yield next(records)
+        yield next(records)
+        raise OSError("disk went away")
+
+    out = io.BytesIO()
+    try:
+        write_parquet(failing(), out)
+    except OSError as error:
+        # Held, as a caller reporting it may: its traceback holds the writer, which is not left
+        # for the garbage collector to close.
+        failure = error
+    else:
+        pytest.fail("the error did not come through")
+    assert str(failure) == "disk went away"
+    rows = pq.ParquetFile(io.BytesIO(out.getvalue())).read().to_pylist()
+    assert [row["url"] for row in rows] == [record["url"] for record in list(filled.records())[:2]]
