@@ -17,6 +17,7 @@ from scraper.cleaner.prune import prune
 from scraper.models import has_words, word_count
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
+from tests.server import LocalServer
 
 EXPECTED = seed_expectations()
 CORPUS_EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -279,6 +280,18 @@ _DATED_IN_TEXT = """<html><body><main><h1>Harbour reopens</h1><p class="date">Up
     f"<p>{line} The harbour reopened after the storm, and the ferries ran again.</p>"
     for line in ("On Monday,", "By dawn,", "At noon,", "In the evening,", "Since then,")))
 """A page whose date is in its text only."""
+
+
+@pytest.mark.parametrize("path", ["blocks", "rules"])
+def test_cleaning_a_page_that_starts_with_an_address_fetches_nothing(server: LocalServer, path: str) -> None:
+    # Its words apart by line breaks, no space in it: a string htmldate would take for an address to download.
+    paragraphs = "".join("<p>{}.</p>".format("\n".join(f"{word}{i}" for i in range(40))) for word in ("word", "term"))
+    page = f"{server.url('/leak')}\n<html><body><article>{paragraphs}</article></body></html>"
+    assert " " not in page
+    # An article: both paths look for its date in the page.
+    model = _TypedModel(**vars(load(DEFAULT_MODEL)), kind="article") if path == "blocks" else None
+    assert clean(page, url="https://harbour.example/", model=model).word_count == 80
+    assert server.requests == []
 
 
 def test_markdown_links_are_resolved_against_the_page_url() -> None:

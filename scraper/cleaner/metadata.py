@@ -236,6 +236,10 @@ def date_from_page(html: str) -> str | None:
     """htmldate's look at the whole page: a few milliseconds, the most of reading metadata.
     Given the page as it came, not as selectolax writes it again: 0.8 ms less a search on the
     shared sets' pages, and the same date on all but 2 of their 2,487 (where it now finds one)."""
+    if html.startswith("http"):
+        # htmldate downloads a string that starts with "http" and holds no space, taking it for
+        # an address: a page written so would have the cleaner fetch what it names.
+        html = "\n" + html
     try:
         found = find_date(html, extensive_search=False, original_date=True)
     except Exception:  # htmldate fails on odd markup; a missing date is no error
