@@ -23,8 +23,10 @@ ratio is ours over trafilatura's (2.3.1 measured so far; extract(html, url=url,
 include_comments=False), which reads no metadata; --with-metadata adds with_metadata=True, the
 title, authors, date and site that scraper.clean reads too). Before the clock starts, each
 cleans the set's first page once per fold: what an extractor does once per process (imports on
-first use, reading its model) is not a page's time. --limit takes the first N pages of each set
-(by URL, by id).
+first use, reading its model) is not a page's time; then what the process holds is frozen out
+of the garbage collector's sight (gc.freeze), as scraper's cleaning processes do, so that its
+full collections do not fall on whichever extractor set them off. --limit takes the first N
+pages of each set (by URL, by id).
 
 Folds: a page's fold is sha1(its domain) mod 5, on both sets (bench/wcxb.py, the same rule as
 the WCXB scorer's folds()), so no site is in two folds; --fold I scores fold I's pages only.
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import inspect
 import os
@@ -107,6 +110,17 @@ class Contender:
                 self.extract(html, url, fold)
         if self.stages is not None:
             self.stages.update(dict.fromkeys(self.stages, 0.0))
+
+
+def warm_up(us: Contender, them: Contender, html: bytes, url: str) -> None:
+    """Both contenders made ready, then what the process holds put out of the garbage
+    collector's sight, as scraper's cleaning processes do once their model is read
+    (scraper/cleaning_worker.py): its full collections, which walk all that SciPy (under
+    LightGBM), trafilatura and the models leave, would otherwise fall on the pages of
+    whichever contender's allocations set them off."""
+    for contender in (us, them):
+        contender.warm_up(html, url)
+    gc.freeze()
 
 
 DEFAULT_FOLD_MODELS = Path(__file__).resolve().parent / "models"
@@ -209,8 +223,8 @@ def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Conten
     items = items[: args.limit]
     tallies = {us.name: Tally(), them.name: Tally()}
     misses: list[tuple[int, str]] = []
-    for contender in (us, them) if items else ():
-        contender.warm_up(items[0][2], items[0][0])
+    if items:
+        warm_up(us, them, items[0][2], items[0][0])
     for url, item, given in items:
         html = _as_given(given, args.plain)
         with_, without = list(item["with"]), list(item["without"])  # type: ignore[call-overload]
@@ -252,8 +266,8 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
         pages = [page for page in pages if page.fold == args.fold]
     pages = pages[: args.limit]
     rows: list[Row] = []
-    for contender in (us, them) if pages else ():
-        contender.warm_up(pages[0].html(), pages[0].url)
+    if pages:
+        warm_up(us, them, pages[0].html(), pages[0].url)
     for page in pages:
         html = _as_given(page.html(), args.plain)
         ours_text = us.run(html, page.url, page.fold)

@@ -15,6 +15,7 @@ ends when its stdin closes: its parent is gone, even killed with SIGKILL.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import resource
@@ -52,6 +53,10 @@ def main(argv: list[str]) -> None:
     load(scraper.cleaner.DEFAULT_MODEL)
 
     share_justext_stoplist()
+    # All loaded now stays for the process's life: out of the garbage collector's sight, its
+    # full collections stop walking it (SciPy under LightGBM, trafilatura, the model: 20 to 35 ms
+    # each, 3% of cleaning the corpus's pages; 0.5% frozen).
+    gc.freeze()
     limit_memory(mib)
     send(replies, ("ready", os.getpid()))
     cleaned = 0
