@@ -104,7 +104,7 @@ class Article:
     """The cleaned article: its text and what is known about it."""
 
     text: str
-    """Paragraphs separated by blank lines."""
+    """Paragraphs separated by blank lines; a line break of the page (<br>) a newline within one."""
     markdown: str = ""
     """The same article as Markdown: headings, lists, quotes and links kept."""
     title: str | None = None

@@ -15,6 +15,7 @@ from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
 from scraper.cleaner.blocks import MAX_NODES, segment
 from scraper.cleaner.chrome import drop_chrome
+from scraper.cleaner.compose import compose
 from scraper.cleaner.features import BASE_NAMES, CONTEXT_NAMES, _character_columns, context_features
 from scraper.cleaner.model import BlockModel
 from scraper.cleaner.page import PAGE_TYPES, read_page
@@ -67,6 +68,21 @@ def test_a_block_counts_its_words_once_as_its_text_splits() -> None:
                                    "<p> <br> </p></body>").body)
     assert [(block.text, block.words) for block in seg.blocks] == [("Two words, then three", 4),
                                                                   ("x = 1\n\ny  =  2", 6)]
+
+
+def test_line_breaks_are_spaces_to_the_model_and_lines_to_the_reader() -> None:
+    html = ("<body><div>First line,\nstill the first<br>second line<br><br> <br>a paragraph after<br></div>"
+            "<h2>A heading<br>on two lines</h2><table><tr><td>Cost<br>(millions)</td><td>12</td></tr></table>"
+            "<pre>a<br>b</pre></body>")
+    seg = segment(LexborHTMLParser(html).body)
+    assert [block.text for block in seg.blocks] == [
+        "First line, still the first second line a paragraph after", "A heading on two lines", "Cost (millions)", "12",
+        "a\nb"]
+    assert seg.blocks[0].lines == "First line, still the first\nsecond line\n\na paragraph after"
+    text, markdown = compose(seg, list(range(len(seg.blocks))))
+    assert text.split("\n\n") == ["First line, still the first\nsecond line", "a paragraph after",
+                                    "A heading on two lines", "Cost (millions) | 12", "a\nb"]
+    assert "| Cost<br>(millions) | 12 |" in markdown.splitlines()  # a table's row is one line in Markdown too
 
 
 def test_the_characters_of_all_blocks_are_counted_at_once_as_python_counts_each_blocks() -> None:

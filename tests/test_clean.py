@@ -505,6 +505,42 @@ def test_the_rules_clean_too_when_asked() -> None:
         assert article.title == "New bridge approved"
 
 
+def test_line_breaks_stay_in_the_text_and_the_words_are_the_same() -> None:
+    # A thread's post whose paragraphs are apart by <br><br>, an address by <br>.
+    post = "<br><br>".join(_BRIDGE[:3])
+    html = (f"<html><body><article><h1>New bridge approved</h1><div class=post>{post}</div>{_STORY}"
+            "<p>Harbour Office<br>1 Quay Street<br>Portsmouth</p></article></body></html>")
+    article = clean(html, url="https://harbour.example/bridge")
+    paragraphs = article.text.split("\n\n")
+    assert paragraphs[:3] == _BRIDGE[:3]
+    assert "Harbour Office\n1 Quay Street\nPortsmouth" in paragraphs
+    # The model read each block as one run of words, as before: the same words, only the lines differ.
+    flat = clean(html.replace("<br>", " "), url="https://harbour.example/bridge")
+    assert article.text.split() == flat.text.split()
+
+
+def test_titles_and_bylines_are_read_with_their_words_apart() -> None:
+    html = ("<html><body><article><h1>Harbour <em>plan</em><br>approved</h1><p class=byline>By <a>Ann Lee</a>"
+            f"</p>{_STORY}</article></body></html>")
+    article = clean(html, url="https://harbour.example/plan")
+    assert (article.title, article.authors) == ("Harbour plan approved", ("Ann Lee",))
+
+
+def test_the_rules_keep_apart_the_paragraphs_of_a_layout_tables_cell() -> None:
+    # An older page's story: a cell of text between line breaks, which trafilatura makes paragraphs of.
+    paragraphs = [f"The {who} met on Tuesday to discuss the harbour plan, and said the works would start in spring."
+                  for who in ("council", "board", "committee", "panel")]
+    html = ("<html><body><table><tr><td><a href='/'>Home</a><br><a href='/news'>News</a></td><td>"
+            f"<font size=4><b>Harbour plan approved</b></font><br><br>{'<br><br>'.join(paragraphs)}</td></tr>"
+            "</table></body></html>")
+    article = clean(html, url="http://old.example/news/1.html", model=None)
+    lines = article.text.splitlines()
+    assert all(paragraph in lines for paragraph in paragraphs)
+    assert "approvedThe" not in article.text and "spring.The" not in article.text
+    row = next(line for line in article.markdown.splitlines() if "Harbour plan approved" in line)
+    assert row.startswith("| ") and row.endswith(" |") and paragraphs[-1] in row  # the table's row on one line
+
+
 def test_prose_about_copyright_is_not_a_rights_notice() -> None:
     story = " ".join(["Musicians say the streaming payouts they receive barely cover the cost of recording."] * 5)
     prose = ("The court ruled that the sampled chorus was protected by copyright and that the label owed the"

@@ -68,6 +68,7 @@ class Block:
     link_chars: int = 0
     text: str = ""
     words: int = 0  # len(text.split()): counted once here, read by the features and the chrome rules
+    lines: str = ""  # the text with its line breaks (<br>) as newlines, when it has any; what compose shows
 
 
 @dataclass(slots=True)
@@ -156,6 +157,27 @@ def _inline_markup(attrs: dict[str, str | None], tag: str, in_link: bool, prefor
     return mark, mark
 
 
+_BREAK = "\u2028"
+"""A <br> in a block's pieces: a line separator, whitespace to str.split (the block's text runs on
+as if it were a space), told apart from the newlines of the page's source, which are not breaks."""
+
+
+def _lines(raw: str) -> str:
+    """A block's text with its breaks as newlines: spaces collapsed within each line, the lines'
+    own ends trimmed, two or more breaks in a row a blank line (a paragraph apart), none at the
+    ends."""
+    lines = [" ".join(line.split()) for line in raw.split(_BREAK)]
+    out: list[str] = []
+    for line in lines:
+        if line:
+            out.append(line)
+        elif out and out[-1]:
+            out.append("")
+    if out and not out[-1]:
+        out.pop()
+    return "\n".join(out) if len(out) > 1 else ""
+
+
 def segment(body: LexborNode) -> Segmentation:
     """The blocks of a page's body, in reading order."""
     elements: list[Element] = [Element("body", -1, 0, frozenset(), frozenset())]
@@ -177,14 +199,17 @@ def segment(body: LexborNode) -> Segmentation:
         if block is None:
             return
         raw = "".join(block.pieces)
+        lines = ""
         if elements[block.element].preformatted:
             text = raw.strip("\n")
             words = len(text.split())
         else:
-            split = raw.split()
+            split = raw.split()  # a <br> is whitespace to it: the model reads the text as one run
             text, words = " ".join(split), len(split)
+            if _BREAK in raw:
+                lines = _lines(raw)
         if text:
-            block.text, block.words = text, words
+            block.text, block.words, block.lines = text, words, lines
             blocks.append(block)
 
     # A walk from node to node (first child, next sibling, back up), not recursion: pages nest
@@ -216,7 +241,7 @@ def segment(body: LexborNode) -> Segmentation:
                     fields.append(element)
             elif tag == "br":
                 if current[0] is not None:
-                    current[0].pieces.append("\n")
+                    current[0].pieces.append("\n" if elements[element].preformatted else _BREAK)
                     current[0].markdown.append("\n")
             else:
                 # Hidden parts are read, not skipped: many pages hide their content until a

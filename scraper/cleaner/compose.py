@@ -1,6 +1,7 @@
 """The kept blocks -> plain text and Markdown. Text: paragraphs (list items, table rows)
-separated by blank lines, the cells of a row on one line. Markdown: headings, lists, quotes,
-code, tables and links (made absolute), list items and rows line by line."""
+separated by blank lines, a line break (<br>) a new line, the cells of a row on one line.
+Markdown: headings, lists, quotes, code, tables and links (made absolute), list items and rows
+line by line."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 _EMPTY_MARKS = re.compile(r"(\*\*|\*|`)\s*\1")
 _CELLS = frozenset({"td", "th"})
 _LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "td", "th"})
+_ONE_LINE = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "tr"})
 
 
 
@@ -40,6 +42,15 @@ def _markdown_inline(block: Block, base_url: str | None) -> str:
     return _EMPTY_MARKS.sub("", text) if "*" in text or "`" in text else text
 
 
+def _shown(block: Block) -> str:
+    """A block's text as a reader sees it: its line breaks kept (a forum post's or an older
+    page's paragraphs apart by <br>, an address, a verse), unless it is a heading or a row (one
+    line) or the headline rules took words from it."""
+    if block.lines and block.tag not in _ONE_LINE and " ".join(block.lines.split()) == block.text:
+        return block.lines
+    return block.text
+
+
 def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> tuple[str, str]:
     """Text and Markdown of the kept blocks, in page order."""
     elements = seg.elements
@@ -47,20 +58,25 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
     markdown_parts: list[str] = []
     previous_row = -2
     previous_line_group = -2
+    previous_one_line = ""  # the last part as one line, should the next cell join its row
     for i in kept:
         block = seg.blocks[i]
         element = elements[block.element]
         preformatted = element.preformatted
-        text = block.text if preformatted else tidy(block.text).strip()
+        text = block.text if preformatted else tidy(_shown(block)).strip()
         markdown = block.text if preformatted else tidy(_markdown_inline(block, base_url)).strip()
         if not text:
             continue
-        # Cells of one row share a line.
+        one_line = text if text is block.text or "\n" not in text else tidy(block.text).strip()
+        # Cells of one row share a line; a cell on its own (an older page's layout) keeps its lines.
         row = _ancestor(elements, block.element, frozenset({"tr"})) if block.tag in _CELLS else -1
+        if row >= 0:
+            markdown = markdown.replace("\n", "<br>")  # a Markdown table's row is one line
         if row >= 0 and row == previous_row and text_parts:
-            text_parts[-1] += " | " + text
+            previous_one_line = text_parts[-1] = f"{previous_one_line} | {one_line}"
             markdown_parts[-1] = markdown_parts[-1].removesuffix(" |") + f" | {markdown} |"
             continue
+        previous_one_line = one_line
         tag = block.tag
         if preformatted:
             fence = "```"

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from htmldate import find_date
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.models import make_fields_safe, safe_text
 
@@ -46,6 +46,22 @@ class Metadata:
 
     def __post_init__(self) -> None:
         make_fields_safe(self)  # safe before the lead is looked for by the description
+
+
+_UNREAD = frozenset({"script", "style", "template", "noscript"})
+
+
+def _read(node: LexborNode) -> str:
+    """An element's text as a reader reads it: words apart where the page has them apart, a
+    <br> as a space (selectolax's text(strip=True) makes "Helloworld" of "<h1>Hello <em>world</em>")."""
+    parts: list[str] = []
+    for child in node.traverse(include_text=True):
+        if child.tag == "br":
+            parts.append(" ")
+        elif (value := child.text_content) is not None and (parent := child.parent) is not None \
+                and parent.tag not in _UNREAD:
+            parts.append(value)
+    return " ".join("".join(parts).split())
 
 
 def _text(value: Any) -> str | None:
@@ -176,8 +192,8 @@ def read_metadata(tree: LexborHTMLParser, url: str | None = None, *, scripts: li
                        meta.get("application-name"))
     title = _first(_text(article.get("headline")), meta.get("og:title"), meta.get("twitter:title"),
                    meta.get("dc.title"), meta.get("citation_title"),
-                   h1.text(strip=True) if h1 is not None else None,
-                   _strip_site(title_node.text(strip=True) if title_node is not None else None, site_name))
+                   _read(h1) if h1 is not None else None,
+                   _strip_site(_read(title_node) if title_node is not None else None, site_name))
     authors = _unique(
         _names(article.get("author"))
         or _names(meta.get("author")) or _names(meta.get("article:author"))
@@ -262,7 +278,7 @@ def _strip_site(title: str | None, site_name: str | None) -> str | None:
 def _byline(tree: LexborHTMLParser) -> list[str]:
     node = tree.css_first("[rel='author'], [itemprop='author'] [itemprop='name'], [itemprop='author'],"
                           " .author-name, .byline__name, .byline .author, .byline")
-    return _names(node.text(strip=True)) if node is not None else []
+    return _names(_read(node)) if node is not None else []
 
 
 def _time_datetime(tree: LexborHTMLParser) -> str | None:

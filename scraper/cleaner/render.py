@@ -17,7 +17,10 @@ _SPACE = re.compile(r"[^\S\n]+")
 # Soft hyphens, zero-width spaces and stray BOMs: invisible in a browser, noise in text.
 _INVISIBLE = re.compile("[\u00ad\u200b\ufeff]")
 _NESTED = ("list", "quote", "table")
-_UNMARKED = ("lb", *_NESTED)
+_LINES = ("p", "head")
+"""Paragraphs and headings inside a cell or an item (trafilatura makes a <p> of text between two
+<br>): each a line of its own, not glued to the words around it."""
+_UNMARKED = ("lb", *_LINES, *_NESTED)
 """What plain text of a block must handle itself; Markdown also renders links and emphasis."""
 _MARKED = (*_UNMARKED, "ref", "hi")
 _EMPHASIS = {"#b": "**", "#strong": "**", "#i": "*", "#em": "*", "#t": "`", "#u": ""}
@@ -63,6 +66,10 @@ def _inline(element: etree._Element, markdown: bool, plain: _Plain) -> str:
             yield node.text.replace("\n", " ")
         for child in node:
             if child.tag == "lb":
+                yield "\n"
+            elif child.tag in _LINES:
+                yield "\n"
+                yield from walk(child)
                 yield "\n"
             elif markdown and child.tag == "ref" and child.get("target"):
                 yield f"[{''.join(walk(child)).strip()}]({child.get('target')})"
@@ -137,6 +144,7 @@ def _render(block: etree._Element, markdown: bool, plain: _Plain, depth: int = 0
         rows = [[text(cell) for cell in row.iterchildren("cell", "td", "th")] for row in block.iter("row", "tr")]
         rows = [row for row in rows if any(row)]
         if markdown and rows:
+            rows = [[cell.replace("\n", "<br>") for cell in row] for row in rows]  # a table row is one line
             width = max(len(row) for row in rows)
             lines = [f"| {' | '.join(row + [''] * (width - len(row)))} |" for row in rows]
             lines.insert(1, "|" + " --- |" * width)
