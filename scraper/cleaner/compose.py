@@ -67,7 +67,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
         markdown = block.text if preformatted else tidy(_markdown_inline(block, base_url)).strip()
         if not text:
             continue
-        one_line = text if text is block.text or "\n" not in text else tidy(block.text).strip()
+        one_line = tidy(block.text).strip() if "\n" in text and not preformatted else text
         # Cells of one row share a line; a cell on its own (an older page's layout) keeps its lines.
         row = _ancestor(elements, block.element, frozenset({"tr"})) if block.tag in _CELLS else -1
         if row >= 0:
