@@ -82,7 +82,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             fence = "```"
             markdown = f"{fence}\n{block.text}\n{fence}"
         elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-            markdown = "#" * int(tag[1]) + " " + markdown
+            markdown = "#" * int(tag[1]) + " " + " ".join(markdown.split("\n"))  # a heading is one line
         elif tag == "li":
             ordered = _ancestor(elements, block.element, frozenset({"ol", "ul", "menu"}))
             marker = "1." if ordered >= 0 and elements[ordered].tag == "ol" else "-"
