@@ -14,6 +14,7 @@ from scraper.cleaner.boilerplate import drop_boilerplate
 from scraper.cleaner.model import BlockModel, load
 from scraper.cleaner.page import PAGE_TYPES, PageInfo
 from scraper.cleaner.prune import prune
+from scraper.cleaner.render import render
 from scraper.models import has_words, word_count
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
@@ -539,6 +540,13 @@ def test_the_rules_keep_apart_the_paragraphs_of_a_layout_tables_cell() -> None:
     assert "approvedThe" not in article.text and "spring.The" not in article.text
     row = next(line for line in article.markdown.splitlines() if "Harbour plan approved" in line)
     assert row.startswith("| ") and row.endswith(" |") and paragraphs[-1] in row  # the table's row on one line
+
+
+def test_the_rules_render_a_heading_with_a_line_break_on_one_line() -> None:
+    body = etree.fromstring("<body><head rend='h2'>Harbour plan<lb/>approved</head><p>First<lb/>second</p></body>")
+    text, markdown = render(body)
+    assert text == "Harbour plan approved\n\nFirst\nsecond"
+    assert markdown == "## Harbour plan approved\n\nFirst\nsecond"
 
 
 def test_prose_about_copyright_is_not_a_rights_notice() -> None:
