@@ -343,6 +343,19 @@ def test_a_cluster_run_archives_what_a_local_run_does(
         ("zstd-dict-text", 1)}
 
 
+def test_a_run_on_ray_without_ray_says_so_in_one_line_before_it_does_anything(tmp_path: Path) -> None:
+    # As where `pip install scraper` was run without [ray]: the module cannot be imported.
+    (tmp_path / "urls.txt").write_text("https://example.org/a\n")
+    code = ("import sys; sys.modules['ray'] = None; "
+            "sys.argv = ['scraper', 'run', 'urls.txt', '--ray', '--db', 'archive.db']; "
+            "from scraper.__main__ import main; main()")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode == 2
+    assert not (tmp_path / "archive.db").exists()  # no archive made, no run recorded
+    assert "--ray needs ray: pip install 'scraper[ray]'" in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
 def test_a_clean_task_packs_its_page_unless_the_archive_holds_its_article_already() -> None:
     """The task as a function, here: a page is packed with the dictionary it is given; a page
     whose article has the content hash of the page's latest version is not (it is not saved)."""

@@ -27,6 +27,7 @@ from scraper.cli.options import (
     open_archive,
     parse_when,
     polite_client,
+    require_extra,
     url_prefix_option,
 )
 from scraper.cli.output import count, field, json_line, log_lines, message, reasons, safe
@@ -167,6 +168,8 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         elif not local_path(address).is_file():
             raise click.BadParameter(f"{shorten(safe(address))!r} is neither a URL nor a readable file",
                                      param_hint=hint)
+    if on_ray:  # before anything is fetched or an archive made
+        require_extra("ray", "--ray", "ray")
     if notify:
         from scraper.notify import check_targets
 
@@ -183,11 +186,8 @@ def run_command(sources: tuple[str, ...], feeds: tuple[str, ...], sitemaps: tupl
         run_id = archive.start_run("run")
         status = "interrupted"
         try:
-            try:
-                outcomes = run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
-                               cleaning=cleaning, ray=on_ray, address=ray_address or None)
-            except ImportError:  # only Ray is imported there, and only for --ray
-                raise click.UsageError("--ray needs Ray: pip install 'scraper[ray]'") from None
+            outcomes = run(urls, archive, client=client, concurrency=concurrency, run_id=run_id,
+                           cleaning=cleaning, ray=on_ray, address=ray_address or None)
             with progress(len(urls), enabled=report.progress) as advance:
                 for outcome in outcomes:
                     advance()
