@@ -86,6 +86,19 @@ def test_line_breaks_are_spaces_to_the_model_and_lines_to_the_reader() -> None:
     assert {"## A heading on two lines", "| Cost<br>(millions) | 12 |"} <= set(markdown.splitlines())
 
 
+def test_a_layout_tables_cells_are_paragraphs_and_a_data_tables_rows_stay_a_table() -> None:
+    # The first table lays a story out, a cell to a row; the second holds data, one of its rows
+    # with a single cell that has text.
+    html = ("<body><table><tr><td>The story's first line<br><br>Its second paragraph</td></tr>"
+            "<tr><td>More of the story</td></tr></table>"
+            "<table><tr><td>Cost</td><td>12</td></tr><tr><td>Length</td><td></td></tr></table></body>")
+    seg = segment(LexborHTMLParser(html).body)
+    text, markdown = compose(seg, list(range(len(seg.blocks))))
+    story = ["The story's first line", "Its second paragraph", "More of the story"]
+    assert markdown.split("\n\n")[:3] == text.split("\n\n")[:3] == story
+    assert markdown.split("\n\n")[3] == "| Cost | 12 |\n| --- | --- |\n| Length |"
+
+
 def test_the_characters_of_all_blocks_are_counted_at_once_as_python_counts_each_blocks() -> None:
     texts = ["Hello, World 42.", "Ärger ٣ Ωmega, ½!", "x", "日本語。はい？", "A\ud800b)", "ǅ Ⅻ ²"]
     ends, sentences, commas, digits, capitals = _character_columns(texts, np.array([len(t) for t in texts]))

@@ -51,9 +51,28 @@ def _shown(block: Block) -> str:
     return block.text
 
 
+def _layout_cells(seg: Segmentation, kept: list[int]) -> set[int]:
+    """The kept cells of tables that lay a page out rather than hold data: tables where no row
+    has two kept cells (an older page's story in one cell, its menu in another that goes).
+    Their cells are paragraphs, not a Markdown table of one column."""
+    elements = seg.elements
+    rows: dict[int, list[int]] = {}  # row -> its kept cells
+    for i in kept:
+        block = seg.blocks[i]
+        if block.tag in _CELLS:
+            rows.setdefault(_ancestor(elements, block.element, frozenset({"tr"})), []).append(block.element)
+    tables: dict[int, bool] = {}  # table -> whether each of its rows has one kept cell at most
+    for row, cells in rows.items():
+        table = _ancestor(elements, row, frozenset({"table"}))
+        tables[table] = tables.get(table, True) and len(set(cells)) == 1
+    return {cell for row, cells in rows.items() for cell in cells
+            if tables[_ancestor(elements, row, frozenset({"table"}))]}
+
+
 def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> tuple[str, str]:
     """Text and Markdown of the kept blocks, in page order."""
     elements = seg.elements
+    layout = _layout_cells(seg, kept)
     text_parts: list[str] = []
     markdown_parts: list[str] = []
     previous_row = -2
@@ -68,8 +87,9 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
         if not text:
             continue
         one_line = tidy(block.text).strip() if "\n" in text and not preformatted else text
-        # Cells of one row share a line; a cell on its own (an older page's layout) keeps its lines.
-        row = _ancestor(elements, block.element, frozenset({"tr"})) if block.tag in _CELLS else -1
+        # Cells of one row share a line; a layout table's cell is a paragraph and keeps its lines.
+        cell = block.tag in _CELLS and block.element not in layout
+        row = _ancestor(elements, block.element, frozenset({"tr"})) if cell else -1
         if row >= 0:
             markdown = markdown.replace("\n", "<br>")  # a Markdown table's row is one line
         if row >= 0 and row == previous_row and text_parts:
@@ -93,7 +113,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             markdown = "\n".join("> " + line for line in markdown.split("\n"))
         # Text is paragraphs apart; in Markdown, list items and rows follow line by line.
         group = _ancestor(elements, block.element, frozenset({"ul", "ol", "dl", "table", "menu"})) \
-            if tag in _LINE_TAGS else -1
+            if tag in _LINE_TAGS and (cell or tag not in _CELLS) else -1
         joiner = "\n" if group >= 0 and group == previous_line_group else "\n\n"
         previous_line_group = group
         previous_row = row
