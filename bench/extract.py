@@ -112,7 +112,7 @@ class Contender:
             self.stages.update(dict.fromkeys(self.stages, 0.0))
 
 
-def warm_up(us: Contender, them: Contender, html: bytes, url: str) -> None:
+def warm_up_both(us: Contender, them: Contender, html: bytes, url: str) -> None:
     """Both contenders made ready, then what the process holds put out of the garbage
     collector's sight, as scraper's cleaning processes do once their model is read
     (scraper/cleaning_worker.py): its full collections, which walk all that SciPy (under
@@ -224,7 +224,7 @@ def run_trafilatura_corpus(args: argparse.Namespace, us: Contender, them: Conten
     tallies = {us.name: Tally(), them.name: Tally()}
     misses: list[tuple[int, str]] = []
     if items:
-        warm_up(us, them, items[0][2], items[0][0])
+        warm_up_both(us, them, items[0][2], items[0][0])
     for url, item, given in items:
         html = _as_given(given, args.plain)
         with_, without = list(item["with"]), list(item["without"])  # type: ignore[call-overload]
@@ -267,7 +267,7 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
     pages = pages[: args.limit]
     rows: list[Row] = []
     if pages:
-        warm_up(us, them, pages[0].html(), pages[0].url)
+        warm_up_both(us, them, pages[0].html(), pages[0].url)
     for page in pages:
         html = _as_given(page.html(), args.plain)
         ours_text = us.run(html, page.url, page.fold)

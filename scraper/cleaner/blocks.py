@@ -165,17 +165,12 @@ as if it were a space), told apart from the newlines of the page's source, which
 def _lines(raw: str) -> str:
     """A block's text with its breaks as newlines: spaces collapsed within each line, the lines'
     own ends trimmed, two or more breaks in a row a blank line (a paragraph apart), none at the
-    ends."""
-    lines = [" ".join(line.split()) for line in raw.split(_BREAK)]
-    out: list[str] = []
-    for line in lines:
-        if line:
-            out.append(line)
-        elif out and out[-1]:
-            out.append("")
-    if out and not out[-1]:
-        out.pop()
-    return "\n".join(out) if len(out) > 1 else ""
+    ends; empty when that leaves a single line."""
+    text = _BLANK_RUN.sub("\n\n", "\n".join(" ".join(line.split()) for line in raw.split(_BREAK))).strip("\n")
+    return text if "\n" in text else ""
+
+
+_BLANK_RUN = re.compile(r"\n{3,}")
 
 
 def segment(body: LexborNode) -> Segmentation:

@@ -6,8 +6,9 @@ line by line."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 
-from scraper.cleaner.blocks import Block, Element, Segmentation
+from scraper.cleaner.blocks import HEADINGS, Block, Element, Segmentation
 from scraper.cleaner.render import absolute, tidy
 
 _BLANK_LINES = re.compile(r"\n\s*\n+")
@@ -15,7 +16,9 @@ _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 _EMPTY_MARKS = re.compile(r"(\*\*|\*|`)\s*\1")
 _CELLS = frozenset({"td", "th"})
 _LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "td", "th"})
-_ONE_LINE = frozenset({"h1", "h2", "h3", "h4", "h5", "h6", "tr"})
+_ONE_LINE = HEADINGS | {"tr"}
+_ROW = frozenset({"tr"})
+_TABLE = frozenset({"table"})
 
 
 
@@ -51,28 +54,26 @@ def _shown(block: Block) -> str:
     return block.text
 
 
-def _layout_cells(seg: Segmentation, kept: list[int]) -> set[int]:
-    """The kept cells of tables that lay a page out rather than hold data: tables where no row
-    has two kept cells (an older page's story in one cell, its menu in another that goes).
-    Their cells are paragraphs, not a Markdown table of one column."""
+def _cell_rows(seg: Segmentation, kept: list[int]) -> dict[int, int]:
+    """Each kept cell's row, or -1 for the cells of a table that lays the page out rather than
+    holds data: a table where no row has two kept cells (an older page's story in one cell, its
+    menu in another that goes). Those cells are paragraphs, not a Markdown table of one column."""
     elements = seg.elements
-    rows: dict[int, list[int]] = {}  # row -> its kept cells
+    rows: dict[int, int] = {}  # cell -> its row
     for i in kept:
         block = seg.blocks[i]
-        if block.tag in _CELLS:
-            rows.setdefault(_ancestor(elements, block.element, frozenset({"tr"})), []).append(block.element)
-    tables: dict[int, bool] = {}  # table -> whether each of its rows has one kept cell at most
-    for row, cells in rows.items():
-        table = _ancestor(elements, row, frozenset({"table"}))
-        tables[table] = tables.get(table, True) and len(set(cells)) == 1
-    return {cell for row, cells in rows.items() for cell in cells
-            if tables[_ancestor(elements, row, frozenset({"table"}))]}
+        if block.tag in _CELLS and block.element not in rows:
+            rows[block.element] = _ancestor(elements, block.element, _ROW)
+    cells = Counter(rows.values())
+    tables = {row: _ancestor(elements, row, _TABLE) for row in cells}
+    data = {tables[row] for row, count in cells.items() if count > 1}
+    return {cell: row if tables[row] in data else -1 for cell, row in rows.items()}
 
 
 def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> tuple[str, str]:
     """Text and Markdown of the kept blocks, in page order."""
     elements = seg.elements
-    layout = _layout_cells(seg, kept)
+    cell_rows = _cell_rows(seg, kept)
     text_parts: list[str] = []
     markdown_parts: list[str] = []
     previous_row = -2
@@ -88,8 +89,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             continue
         one_line = tidy(block.text).strip() if "\n" in text and not preformatted else text
         # Cells of one row share a line; a layout table's cell is a paragraph and keeps its lines.
-        cell = block.tag in _CELLS and block.element not in layout
-        row = _ancestor(elements, block.element, frozenset({"tr"})) if cell else -1
+        row = cell_rows[block.element] if block.tag in _CELLS else -1
         if row >= 0:
             markdown = markdown.replace("\n", "<br>")  # a Markdown table's row is one line
         if row >= 0 and row == previous_row and text_parts:
@@ -101,7 +101,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
         if preformatted:
             fence = "```"
             markdown = f"{fence}\n{block.text}\n{fence}"
-        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+        elif tag in HEADINGS:
             markdown = "#" * int(tag[1]) + " " + " ".join(markdown.split("\n"))  # a heading is one line
         elif tag == "li":
             ordered = _ancestor(elements, block.element, frozenset({"ol", "ul", "menu"}))
@@ -113,7 +113,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             markdown = "\n".join("> " + line for line in markdown.split("\n"))
         # Text is paragraphs apart; in Markdown, list items and rows follow line by line.
         group = _ancestor(elements, block.element, frozenset({"ul", "ol", "dl", "table", "menu"})) \
-            if tag in _LINE_TAGS and (cell or tag not in _CELLS) else -1
+            if tag in _LINE_TAGS and (row >= 0 or tag not in _CELLS) else -1
         joiner = "\n" if group >= 0 and group == previous_line_group else "\n\n"
         previous_line_group = group
         previous_row = row
