@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from scraper.cleaner import clean
 from scraper.cleaning_pool import CleaningPool, Job, clean_in_order
+from scraper.cleaning_worker import SLACK, receive, send
 from scraper.errors import InternalError, NoContent
 from scraper.warc_input import BrokenInput
 from tests.conftest import SEEDS
@@ -76,6 +78,36 @@ def test_shared_stop_words_are_the_same_words_and_give_the_same_articles() -> No
         "print(shared == words, justext.core.define_stoplist(shared) is shared, texts() == own)"
     )
     assert out == "True True True"
+
+
+def _memory(pid: int, field: str) -> int:
+    """A /proc status field of the process, in bytes."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith(f"{field}:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's memory from /proc")
+def test_a_cleaning_process_gives_back_what_a_large_page_took_and_keeps_what_small_ones_need() -> None:
+    # Its own protocol, as CleaningPool speaks it; it ends once its stdin closes (on leaving the with).
+    with subprocess.Popen([sys.executable, "-m", "scraper.cleaning_worker", "60", "4096"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE) as worker:
+        assert worker.stdin is not None and worker.stdout is not None
+        requests, replies = worker.stdin.fileno(), worker.stdout.fileno()
+        assert receive(replies)[0] == "ready"
+        ready = _memory(worker.pid, "VmRSS")
+        small = "<html><body><p>" + "A small page of words. " * 30 + "</p></body></html>"
+        for _ in range(20):  # pages of a usual size: what they take stays for the next
+            send(requests, (small, "https://example.org/small"))
+            assert receive(replies)[0] == "ok"
+        large = "<html><body><main>" + "".join(
+            f"<div class='c{i % 50}'><p>Paragraph {i} of the story, with words enough to be one.</p></div>"
+            for i in range(40_000)) + "</main></body></html>"
+        send(requests, (large, "https://example.org/large"))
+        assert receive(replies)[0] == "ok"
+        assert _memory(worker.pid, "VmHWM") > ready + SLACK  # the page took more than the slack
+        send(requests, (small, "https://example.org/small"))
+        assert receive(replies)[0] == "ok"
+        assert _memory(worker.pid, "VmRSS") < ready + SLACK
 
 
 class _Pool:
