@@ -181,18 +181,9 @@ def segment(body: LexborNode) -> Segmentation:
     fields: list[int] = []
     current: list[Block | None] = [None]  # the open block of the innermost block element
 
-    def open_block(element: int) -> Block:
-        block = current[0]
-        if block is None:
-            block = Block(element, elements[element].tag)
-            current[0] = block
-        return block
-
-    def close_block() -> None:
-        block = current[0]
+    def close_block(block: Block) -> None:
+        """Ends the open block (the caller checks there is one); kept if it has text."""
         current[0] = None
-        if block is None:
-            return
         raw = "".join(block.pieces)
         lines = ""
         if elements[block.element].preformatted:
@@ -220,7 +211,8 @@ def segment(body: LexborNode) -> Segmentation:
         value = node.text_content  # None unless a text node
         if value is not None:
             if value and not value.isspace():
-                block = open_block(element)
+                if (block := current[0]) is None:
+                    block = current[0] = Block(element, elements[element].tag)
                 block.pieces.append(value)
                 block.markdown.append(escape(value) if not elements[element].preformatted else value)
                 if in_link:
@@ -242,9 +234,10 @@ def segment(body: LexborNode) -> Segmentation:
                 # Hidden parts are read, not skipped: many pages hide their content until a
                 # script shows it (or stream it into a hidden element); the model weighs "hidden".
                 attrs = node.attributes
-                hidden = _hidden(attrs)
+                hidden = bool(attrs) and _hidden(attrs)
                 if tag in BLOCK_TAGS or "-" in tag or tag == "noscript" or hidden:
-                    close_block()
+                    if current[0] is not None:
+                        close_block(current[0])
                     parent = elements[element]
                     landmarks = _landmarks(parent.landmarks, tag, attrs.get("role"), hidden)
                     tokens = class_tokens(attrs)
@@ -255,7 +248,8 @@ def segment(body: LexborNode) -> Segmentation:
                 else:
                     # Inline: its text joins the open block, marked up for Markdown where it
                     # says something.
-                    block = open_block(element)
+                    if (block := current[0]) is None:
+                        block = current[0] = Block(element, elements[element].tag)
                     opening, end = _inline_markup(attrs, tag, in_link, elements[element].preformatted)
                     if opening:
                         block.markdown.append(opening)
@@ -276,10 +270,12 @@ def segment(body: LexborNode) -> Segmentation:
             # element's Markdown closes.
             node, element, in_link, end = above.pop()
             if end is None:
-                close_block()
+                if current[0] is not None:
+                    close_block(current[0])
             elif end and current[0] is not None:
                 current[0].markdown.append(end)
             following = node.next
         node = following
-    close_block()
+    if current[0] is not None:
+        close_block(current[0])
     return Segmentation(elements, blocks, fields)
