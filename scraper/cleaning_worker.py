@@ -84,7 +84,7 @@ def main(argv: list[str]) -> None:
         # Hand free heap back to the system once the pages have grown the process by SLACK:
         # glibc keeps it, and the process would hold on to its largest page's worth. Not more
         # often: the heap the next pages need would be faulted in again. Trimming every 16
-        # pages and after each large one cost 4 to 8% more CPU a page (30 times the page faults).
+        # pages and after each large one cost 4% more CPU a page (30 times the page faults).
         if resident_bytes() > floor + SLACK:
             trim_heap()
             floor = resident_bytes()
