@@ -87,7 +87,7 @@ def _memory(pid: int, field: str) -> int:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the process's memory from /proc")
-def test_a_cleaning_process_gives_back_what_a_large_page_took_and_keeps_what_small_ones_need() -> None:
+def test_a_cleaning_process_gives_back_what_a_large_page_took() -> None:
     # Its own protocol, as CleaningPool speaks it; it ends once its stdin closes (on leaving the with).
     with subprocess.Popen([sys.executable, "-m", "scraper.cleaning_worker", "60", "4096"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE) as worker:
@@ -96,7 +96,7 @@ def test_a_cleaning_process_gives_back_what_a_large_page_took_and_keeps_what_sma
         assert receive(replies)[0] == "ready"
         ready = _memory(worker.pid, "VmRSS")
         small = "<html><body><p>" + "A small page of words. " * 30 + "</p></body></html>"
-        for _ in range(20):  # pages of a usual size: what they take stays for the next
+        for _ in range(20):  # pages of a usual size first
             send(requests, (small, "https://example.org/small"))
             assert receive(replies)[0] == "ok"
         large = "<html><body><main>" + "".join(
