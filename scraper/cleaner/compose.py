@@ -16,9 +16,12 @@ _LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
 _EMPTY_MARKS = re.compile(r"(\*\*|\*|`)\s*\1")
 _CELLS = frozenset({"td", "th"})
 _LINE_TAGS = frozenset({"li", "dt", "dd", "tr", "td", "th"})
-_ONE_LINE = HEADINGS | {"tr"}
 _ROW = frozenset({"tr"})
+_ONE_LINE = HEADINGS | _ROW
 _TABLE = frozenset({"table"})
+_LISTS = frozenset({"ol", "ul", "menu"})
+_LINE_GROUPS = _LISTS | {"dl", "table"}
+"""What holds items or rows that follow line by line in Markdown."""
 
 
 
@@ -102,9 +105,9 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
             fence = "```"
             markdown = f"{fence}\n{block.text}\n{fence}"
         elif tag in HEADINGS:
-            markdown = "#" * int(tag[1]) + " " + " ".join(markdown.split("\n"))  # a heading is one line
+            markdown = "#" * int(tag[1]) + " " + markdown.replace("\n", " ")  # a heading is one line
         elif tag == "li":
-            ordered = _ancestor(elements, block.element, frozenset({"ol", "ul", "menu"}))
+            ordered = _ancestor(elements, block.element, _LISTS)
             marker = "1." if ordered >= 0 and elements[ordered].tag == "ol" else "-"
             markdown = f"{marker} {markdown}"
         elif row >= 0:
@@ -112,7 +115,7 @@ def compose(seg: Segmentation, kept: list[int], base_url: str | None = None) -> 
         if "blockquote" in element.landmarks:
             markdown = "\n".join("> " + line for line in markdown.split("\n"))
         # Text is paragraphs apart; in Markdown, list items and rows follow line by line.
-        group = _ancestor(elements, block.element, frozenset({"ul", "ol", "dl", "table", "menu"})) \
+        group = _ancestor(elements, block.element, _LINE_GROUPS) \
             if tag in _LINE_TAGS and (row >= 0 or tag not in _CELLS) else -1
         joiner = "\n" if group >= 0 and group == previous_line_group else "\n\n"
         previous_line_group = group

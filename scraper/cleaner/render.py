@@ -113,7 +113,7 @@ def _render(block: etree._Element, markdown: bool, plain: _Plain, depth: int = 0
 
     if block.tag == "head":
         level = block.get("rend", "h2")[-1:]
-        heading = " ".join(text(block).split("\n"))  # one line, whatever its breaks
+        heading = text(block).replace("\n", " ")  # one line, whatever its breaks
         if heading:
             yield f"{'#' * int(level if level.isdigit() else 2)} {heading}" if markdown else heading
     elif block.tag == "list":
