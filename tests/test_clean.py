@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from scraper.cleaner.model import BlockModel, load
 from scraper.cleaner.page import PAGE_TYPES, PageInfo
 from scraper.cleaner.prune import prune
 from scraper.cleaner.render import render
+from scraper.cleaner.words import lower_letters, lower_words
 from scraper.models import has_words, word_count
 from tests.conftest import CORPUS, SEEDS, seed_expectations
 from tests.hashed import hash_markup
@@ -361,6 +363,24 @@ def test_captions_and_pitches_between_headline_and_body_are_not_a_lead(between: 
 ])
 def test_a_pitch_asks_the_reader_to_act_on_a_channel(line: str, pitch: bool) -> None:
     assert boilerplate.is_boilerplate(line, boilerplate.line_key(line)) is pitch
+    assert boilerplate.is_boilerplate(line) is pitch  # the key worked out when not given
+
+
+@pytest.mark.parametrize("line", ["Advertisement", "SHARE THIS ARTICLE:", "Read\u00a0more", "Ｒｅａｄ ｍｏｒｅ",
+                                  "Share this story"])
+def test_a_stock_line_is_chrome_in_any_case_spacing_or_width(line: str) -> None:
+    assert boilerplate.is_boilerplate(line)
+
+
+@pytest.mark.parametrize("text", [
+    "".join(map(chr, range(128))) * 2,  # every ASCII character, word or not
+    "Snake_case, CamelCase and 42 numbers: x2 — all in one line.",
+    "Ünïcödé façade’s naïve “quotes” — 東京 2023年 Straße ΣΟΦΊΑ",
+    "", "   ", "___", "a",
+])
+def test_words_are_the_runs_the_regex_finds(text: str) -> None:
+    assert lower_words(text) == re.findall(r"\w+", text.lower())
+    assert lower_letters(text) == re.findall(r"[^\W\d_]+", text.lower())
 
 
 _SUMMARY = ("After years of debate, the depot on Mill Road gets a second life: the council backs a plan"

@@ -8,6 +8,8 @@ import unicodedata
 
 from lxml import etree
 
+from scraper.cleaner.words import lower_letters, lower_words
+
 # Whole lines that are chrome in any article (compared case- and space-insensitively).
 _CHROME_LINES = frozenset(line.strip().casefold() for line in """
     advertisement
@@ -256,19 +258,22 @@ _SCREENED_RULES = tuple((pattern, most, re.compile("|".join(map(re.escape, needl
                         for pattern, most, needles in _SHORT_LINE_RULES)
 """The rules with their strings as one pattern each: one search says whether a line holds any
 (a sixth less time than asking for each string in turn, on the corpus's lines)."""
+_CHROME_LINE_WORDS = max(len(line.split()) for line in _CHROME_LINES)
 _LONGEST_RULE = max(_PITCH_MAX_WORDS, *(most for _, most, _ in _SHORT_LINE_RULES))
-_LETTERS = re.compile(r"[^\W\d_]+")
 
 
-def is_boilerplate(line: str, key: str) -> bool:
-    """Whether line, of comparison key line_key(line), is chrome: a stock phrase or a short pitch,
-    teaser, rights line or notice."""
+def is_boilerplate(line: str, key: str | None = None) -> bool:
+    """Whether line, of comparison key line_key(line) (worked out here when not given), is
+    chrome: a stock phrase or a short pitch, teaser, rights line or notice."""
     words = len(line.split())
     if words > _LONGEST_RULE:
         return False  # article paragraphs are long; every rule here is about short lines
+    # The key has no fewer words than the line (NFKC keeps every space a space): a line of more
+    # words than the longest stock phrase needs no key.
+    if words <= _CHROME_LINE_WORDS and (line_key(line) if key is None else key).rstrip(":") in _CHROME_LINES:
+        return True
     lower = line.lower()
-    if key.rstrip(":") in _CHROME_LINES or (words <= _PITCH_MAX_WORDS
-                                            and _is_pitch(lower, set(_LETTERS.findall(lower)))):
+    if words <= _PITCH_MAX_WORDS and _is_pitch(lower, set(lower_letters(line))):
         return True
     for pattern, most, screen in _SCREENED_RULES:
         if words <= most and (screen is None or screen.search(lower)) and pattern.search(lower):
@@ -291,19 +296,18 @@ _MONTHS = frozenset(
 _DATE_TOKEN = re.compile(r"^\d{1,4}([/.:-]\d{1,4})+$|^\d{1,2}(am|pm|h|st|nd|rd|th)$")
 _NUMBER = re.compile(r"^\d+$")
 _DATELINE_MAX_WORDS = 12
-_WORD = re.compile(r"\w+")
 
 
 @functools.lru_cache(maxsize=64)  # a page's authors, asked about line after line
 def _name_words(authors: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(word for author in authors for word in _WORD.findall(author.lower()))
+    return frozenset(word for author in authors for word in lower_words(author))
 
 
 def is_dateline(line: str, authors: tuple[str, ...] = ()) -> bool:
     """A byline or dateline such as "Kana Inagaki in Tokyo YESTERDAY", "Last updated: 2023/07/27
     at 11:39 PM" or "Reading time: 4 minutes": at most two words left once the authors' names,
     dates, times and the words around them are taken out, and one of them there."""
-    words = _WORD.findall(line.lower())
+    words = lower_words(line)
     if not words or len(words) > _DATELINE_MAX_WORDS:
         return False
     names = _name_words(authors)

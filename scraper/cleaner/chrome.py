@@ -13,7 +13,7 @@ import re
 from urllib.parse import urljoin, urlsplit
 
 from scraper.cleaner.blocks import HEADINGS, Block, Element, Segmentation
-from scraper.cleaner.boilerplate import is_boilerplate, is_dateline, line_key
+from scraper.cleaner.boilerplate import is_boilerplate, is_dateline
 
 LINK_BOX_DENSITY = 0.8
 """A block of a link box is at least this much link text."""
@@ -45,7 +45,7 @@ _MARKDOWN_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def stock_line(text: str, authors: tuple[str, ...] = ()) -> bool:
-    return len(text) < 400 and (is_boilerplate(text, line_key(text)) or is_dateline(text, authors))
+    return len(text) < 400 and (is_boilerplate(text) or is_dateline(text, authors))
 
 
 def _link_only(block: Block) -> bool:

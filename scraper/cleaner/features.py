@@ -7,18 +7,17 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from scraper.cleaner.blocks import LANDMARKS, Segmentation
+from scraper.cleaner.words import lower_words
 
 TAGS = ("p", "div", "li", "td", "th", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote",
         "dd", "dt", "figcaption", "caption", "span", "section", "article", "header", "footer", "nav",
         "aside", "form", "summary", "address", "body", "main", "figure", "legend", "center")
 _TAG_CODE = {tag: i for i, tag in enumerate(TAGS)}
-_WORD = re.compile(r"\w+")
 PAGE_KINDS = ("article", "product", "forum", "docs", "listing", "service", "other")
 
 BASE_NAMES = (
@@ -32,10 +31,6 @@ BASE_NAMES = (
       ("words", "share", "link_density", "blocks", "long_blocks")),
     *(f"{side}_{name}" for side in ("prev", "next") for name in ("words", "link_density", "same_element", "tag")),
 )
-
-
-def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
 
 
 _LANGUAGES = {
@@ -140,7 +135,7 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
 
     # Pages repeat their labels, buttons and cards: each distinct text is read once.
     repeats = seg.repeats
-    words_of = {text: _words(text) for text in repeats}
+    words_of = {text: lower_words(text) for text in repeats}
     words = [words_of[b.text] for b in blocks]
     word_counts = [len(w) for w in words]
     chars = [len(b.text) for b in blocks]
@@ -216,14 +211,14 @@ def base_features(seg: Segmentation, vocabulary: Sequence[str], *, title: str = 
         meets[level] = np.where(off, meets[parents[level]], level)
         steps[level] = np.where(off, steps[parents[level]] + 1, 0)
     longest = max(range(n), key=word_counts.__getitem__)
-    title_tokens = _words(title)
+    title_tokens = lower_words(title)
     title_key = " ".join(title_tokens)
     title_index = next((i for i, count in enumerate(word_counts)
                         if count == len(title_tokens) and title_key and " ".join(words[i]) == title_key), -1)
     stops = stop_words(language)
     title_words = set(title_tokens)
-    description_words = set(_words(description))
-    body_words = set(_words(body_text))
+    description_words = set(lower_words(description))
+    body_words = set(lower_words(body_text))
 
     # What only the block's own text tells, once for each distinct text.
     tags = [_TAG_CODE.get(block.tag, len(TAGS)) for block in blocks]
