@@ -9,11 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from bench.train import align, snippet_labels
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
-from scraper.cleaner.blocks import MAX_NODES, segment
+from scraper.cleaner.blocks import MAX_NODES, class_tokens, segment
 from scraper.cleaner.chrome import drop_chrome
 from scraper.cleaner.compose import compose
 from scraper.cleaner.features import BASE_NAMES, CONTEXT_NAMES, _character_columns, context_features
@@ -267,3 +268,14 @@ def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
         "<p>Sources:</p><p><a href='https://example.org/a'>https://example.org/a</a></p></body>").body)
     everything = list(range(len(seg.blocks)))
     assert drop_chrome(seg, everything, authors=()) == everything
+
+
+@pytest.mark.parametrize(("names", "tokens"), [
+    ("article-body post_content2 col-12 x", {"article", "body", "post", "content2", "col", "x"}),
+    ("fooBar1Baz 22x 11 9-9 --", {"foo", "bar1baz", "22x"}),  # camelCase split; a run of digits alone is none
+    ("ÄrtikelText café-liste", {"rtikel", "text", "caf", "liste"}),  # a letter outside a-z parts a name's runs
+    ("", set()),
+])
+def test_an_elements_class_and_id_are_read_as_tokens(names: str, tokens: set[str]) -> None:
+    assert class_tokens({"class": names, "id": None}) == tokens
+    assert class_tokens({"class": None, "id": names}) == tokens
