@@ -374,6 +374,10 @@ def test_a_stock_line_is_chrome_in_any_case_spacing_or_width(line: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "".join(map(chr, range(128))) * 2,  # every ASCII character, word or not
+    "".join(map(chr, range(0x250))),  # every Latin-1 character and more: the bytes path and the regex's
+    "Wohnfläche 63m², ½ Tasse, 5 cm³ ¹",  # numbers that are no decimal digits: in a run of letters
+    "It’s “quoted” — and … • „so“",  # quotes and dashes beyond Latin-1, in Latin-1 text
+    "ΟΔΟΣ’Α ΟΔΟΣ’ Σ",  # a Greek sigma lower-cased as final or not, by what follows it
     "Snake_case, CamelCase and 42 numbers: x2 — all in one line.",
     "Ünïcödé façade’s naïve “quotes” — 東京 2023年 Straße ΣΟΦΊΑ",
     "", "   ", "___", "a",
