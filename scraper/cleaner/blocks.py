@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborNode
 
+from scraper.cleaner.words import latin1_table, runs
+
 BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
     "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form",
@@ -40,8 +42,8 @@ MAX_NODES = 200_000
 
 _TOKEN = re.compile(r"(?<![a-z0-9])[0-9]*[a-z][a-z0-9]*")
 """A class name's token: a whole run of letters and digits, not all digits."""
-_ASCII_TOKEN_CHARACTERS = bytes(code if 48 <= code <= 57 or 97 <= code <= 122 else 32 for code in range(256))
-"""[a-z0-9] kept, any other byte a space: an ASCII name's runs split apart without a regex."""
+_TOKEN_BYTES = latin1_table(lambda character: "a" <= character <= "z" or "0" <= character <= "9")
+"""_TOKEN's runs by byte (scraper.cleaner.words.runs): [a-z0-9] kept, any other character a space."""
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -101,10 +103,7 @@ def _tokens(names: str) -> frozenset[str]:
     lower = names.lower()
     if lower != names:  # camelCase needs a capital; most class names have none
         lower = _CAMEL.sub(" ", names).lower()
-    if lower.isascii():  # nearly every class name: _TOKEN's runs in half its time
-        runs = lower.encode("ascii").translate(_ASCII_TOKEN_CHARACTERS).decode("ascii").split()
-        return frozenset(run for run in runs if not run.isdigit())
-    return frozenset(_TOKEN.findall(lower))
+    return frozenset(run for run in runs(lower, _TOKEN_BYTES, _TOKEN) if not run.isdigit())
 
 
 _LANDMARK_NAMES = frozenset(LANDMARKS)

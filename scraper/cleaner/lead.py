@@ -223,7 +223,7 @@ def _names_a_caption(names: str) -> bool:
 def _is_lead(block: _Block, text: str) -> bool:
     return (len(text) >= _MIN_CHARS and block.linked <= _MAX_LINKED * len(text)
             and _SENTENCE_END.search(text) is not None and _CREDIT.search(text) is None
-            and not is_boilerplate(text, line_key(text)) and not block.in_caption)
+            and not is_boilerplate(text) and not block.in_caption)
 
 
 def restore_lead(region: LeadRegion, extracted: etree._Element) -> None:

@@ -14,17 +14,17 @@ _PUNCTUATION = "’‘“”„–—…•"
 """Marks beyond Latin-1 that most texts of Latin script hold; no word character among them."""
 
 
-def _latin1_table(keep: Callable[[str], bool]) -> bytes:
+def latin1_table(keep: Callable[[str], bool]) -> bytes:
     """A translation of Latin-1 bytes: a character of a run lower-cased (its lower case is
     Latin-1 too), any other a space."""
     return bytes(ord(chr(code).lower()) if keep(chr(code)) else 32 for code in range(256))
 
 
-_WORD_BYTES = _latin1_table(lambda character: character.isalnum() or character == "_")  # what \w matches
-_LETTER_BYTES = _latin1_table(lambda character: character.isalnum() and not character.isdecimal())  # [^\W\d_]: "²" too
+_WORD_BYTES = latin1_table(lambda character: character.isalnum() or character == "_")  # what \w matches
+_LETTER_BYTES = latin1_table(lambda character: character.isalnum() and not character.isdecimal())  # [^\W\d_]: "²" too
 
 
-def _runs(text: str, table: bytes, pattern: re.Pattern[str]) -> list[str]:
+def runs(text: str, table: bytes, pattern: re.Pattern[str]) -> list[str]:
     """pattern.findall(text.lower()), where pattern finds the runs of what table keeps."""
     narrowed = text
     if not text.isascii():
@@ -41,9 +41,9 @@ def _runs(text: str, table: bytes, pattern: re.Pattern[str]) -> list[str]:
 
 def lower_words(text: str) -> list[str]:
     """_WORD.findall(text.lower()): the runs of word characters."""
-    return _runs(text, _WORD_BYTES, _WORD)
+    return runs(text, _WORD_BYTES, _WORD)
 
 
 def lower_letters(text: str) -> list[str]:
     """_LETTERS.findall(text.lower()): the runs of letters."""
-    return _runs(text, _LETTER_BYTES, _LETTERS)
+    return runs(text, _LETTER_BYTES, _LETTERS)
