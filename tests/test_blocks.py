@@ -3,9 +3,11 @@ gives the same text for the same page in every process."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -279,3 +281,20 @@ def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
 def test_an_elements_class_and_id_are_read_as_tokens(names: str, tokens: set[str]) -> None:
     assert class_tokens({"class": names, "id": None}) == tokens
     assert class_tokens({"class": None, "id": names}) == tokens
+
+
+def test_the_ceiling_scores_the_blocks_the_reference_holds_the_models_and_its_best_cut(tmp_path: Path) -> None:
+    from bench.ceiling import score
+    from bench.wcxb import Page
+
+    for fold in range(5):  # the shipped model standing in for each fold's
+        (tmp_path / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
+    name = "002_60c7648376388afa"
+    (tmp_path / "page.html.gz").write_bytes(gzip.compress((SEEDS / f"{name}.html").read_bytes()))
+    body = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))[f"{name}.txt"]["body"]
+    page = Page("0001", "https://example.com/a", "article", "\n\n".join(body), tmp_path / "page.html.gz")
+    (blocks, model, best), texted = score(page, str(tmp_path))
+    assert blocks == 1.0 and 0.8 < model <= best <= 1.0 and texted
+    # A reference without words: keeping nothing is right, and every cut of the model keeps something.
+    (blocks, model, best), texted = score(replace(page, main_content=""), str(tmp_path))
+    assert (blocks, model, best) == (1.0, 0.0, 0.0) and texted
