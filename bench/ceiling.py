@@ -57,7 +57,7 @@ def score(page: wcxb.Page, models: str) -> tuple[tuple[float, float, float], boo
         none = word_prf(None, page.main_content)[2]
         return (none, none, none), False
     page_type = model.page_type(info)
-    verdicts = model.verdicts(info, page_type)
+    verdicts = model.verdicts(info, page_type)  # kept as BlockModel.kept keeps; the best cut needs them all
     kept = verdicts >= model.thresholds[PAGE_TYPES[int(page_type.argmax())]]
     blocks = align(texts, page.main_content) >= 0.5
     return (f1(blocks), f1(kept), max(f1(verdicts >= cut) for cut in CUTS)), bool(kept.any())

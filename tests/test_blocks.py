@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
+from bench.ceiling import score
 from bench.train import align, snippet_labels
+from bench.wcxb import Page
 from scraper.cleaner import DEFAULT_MODEL, clean, clean_timed
 from scraper.cleaner.blocks import MAX_NODES, class_tokens, segment
 from scraper.cleaner.chrome import drop_chrome
@@ -284,9 +286,6 @@ def test_an_elements_class_and_id_are_read_as_tokens(names: str, tokens: set[str
 
 
 def test_the_ceiling_scores_the_blocks_the_reference_holds_the_models_and_its_best_cut(tmp_path: Path) -> None:
-    from bench.ceiling import score
-    from bench.wcxb import Page
-
     for fold in range(5):  # the shipped model standing in for each fold's
         (tmp_path / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
     name = "002_60c7648376388afa"
