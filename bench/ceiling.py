@@ -37,7 +37,6 @@ from bench.evaluation import word_prf, words
 from bench.extract import DEFAULT_FOLD_MODELS, model_path, require_fold_models
 from bench.train import align, read
 from scraper.cleaner import model as block_model
-from scraper.cleaner.page import PAGE_TYPES
 
 CUTS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 WAYS = ("blocks", "model", "best cut")
@@ -57,8 +56,8 @@ def score(page: wcxb.Page, models: str) -> tuple[tuple[float, float, float], boo
         none = word_prf(None, page.main_content)[2]
         return (none, none, none), False
     page_type = model.page_type(info)
-    verdicts = model.verdicts(info, page_type)  # kept as BlockModel.kept keeps; the best cut needs them all
-    kept = verdicts >= model.thresholds[PAGE_TYPES[int(page_type.argmax())]]
+    verdicts = model.verdicts(info, page_type)  # not BlockModel.kept: the best cut needs every verdict
+    kept = verdicts >= model.threshold(page_type)
     blocks = align(texts, page.main_content) >= 0.5
     return (f1(blocks), f1(kept), max(f1(verdicts >= cut) for cut in CUTS)), bool(kept.any())
 

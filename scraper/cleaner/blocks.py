@@ -40,10 +40,10 @@ ROLE_LANDMARKS = {"navigation": "nav", "banner": "header", "contentinfo": "foote
 MAX_NODES = 200_000
 """Elements read at most: a page past this is cut, not cleaned for minutes."""
 
-_TOKEN = re.compile(r"(?<![a-z0-9])[0-9]*[a-z][a-z0-9]*")
-"""A class name's token: a whole run of letters and digits, not all digits."""
+_TOKEN = re.compile(r"[a-z0-9]+")
+"""A run of a class name's letters and digits; a token is one that is not all digits."""
 _TOKEN_BYTES = latin1_table(lambda character: "a" <= character <= "z" or "0" <= character <= "9")
-"""_TOKEN's runs by byte (scraper.cleaner.words.runs): [a-z0-9] kept, any other character a space."""
+"""_TOKEN by byte (scraper.cleaner.words.runs): [a-z0-9] kept, any other character a space."""
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 

@@ -53,9 +53,11 @@ class BlockModel:
             return []
         if page_type is None:
             page_type = self.page_type(page)
-        threshold = self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
-        p = self.verdicts(page, page_type)
-        return np.flatnonzero(p >= threshold).tolist()
+        return np.flatnonzero(self.verdicts(page, page_type) >= self.threshold(page_type)).tolist()
+
+    def threshold(self, page_type: np.ndarray) -> float:
+        """The verdict from which a block is kept, on a page of these type probabilities."""
+        return self.thresholds[PAGE_TYPES[int(page_type.argmax())]]
 
     def verdicts(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
         """Each block's probability of being main content: the first pass's, from the block's
