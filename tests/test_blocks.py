@@ -297,3 +297,31 @@ def test_the_ceiling_scores_the_blocks_the_reference_holds_the_models_and_its_be
     # A reference without words: keeping nothing is right, and every cut of the model keeps something.
     (blocks, model, best), texted = score(replace(page, main_content=""), str(tmp_path))
     assert (blocks, model, best) == (1.0, 0.0, 0.0) and texted
+
+
+def test_the_bench_scores_wcxb_with_and_without_the_pages_whose_reference_holds_no_words(tmp_path: Path) -> None:
+    """A page whose reference is empty scores 0 for any text: the bench's means over folds, of
+    all pages and of those whose reference holds words, tell the two apart."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for fold in range(5):  # the shipped model standing in for each fold's
+        (models / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
+    name = "002_60c7648376388afa"
+    body = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))[f"{name}.txt"]["body"]
+    wcxb = tmp_path / "wcxb"
+    (wcxb / "ground-truth").mkdir(parents=True)
+    (wcxb / "html").mkdir()
+    for number, reference in (("0001", "\n\n".join(body)), ("0002", "")):  # the same page twice, one site
+        (wcxb / "html" / f"{number}.html.gz").write_bytes(gzip.compress((SEEDS / f"{name}.html").read_bytes()))
+        (wcxb / "ground-truth" / f"{number}.json").write_text(json.dumps({
+            "url": f"https://example.com/{number}", "ground_truth": {"main_content": reference},
+            "_internal": {"page_type": {"primary": "article"}}}), encoding="utf-8")
+    done = subprocess.run([sys.executable, "bench/extract.py", "--set", "wcxb", "--wcxb", str(wcxb),
+                           "--models", str(models)], cwd=Path(__file__).resolve().parents[1],
+                          capture_output=True, text=True, timeout=120, check=True)
+    lines = {line.split("  ")[1].strip(): line.split()[-2:] for line in done.stdout.splitlines()
+             if line.startswith(("  mean over folds", "  with a reference"))}
+    (all_ours, all_theirs), (ours, theirs) = (map(float, lines[key]) for key in
+                                              ("mean over folds", "with a reference (1)"))
+    assert ours > 0.8 and theirs > 0.8  # both keep the article, and text on the empty page too
+    assert all_ours == pytest.approx(ours / 2, abs=1e-4) and all_theirs == pytest.approx(theirs / 2, abs=1e-4)
