@@ -285,13 +285,29 @@ def test_an_elements_class_and_id_are_read_as_tokens(names: str, tokens: set[str
     assert class_tokens({"class": None, "id": names}) == tokens
 
 
+SEED_PAGE = "002_60c7648376388afa"
+
+
+def seed_page_gzipped() -> bytes:
+    return gzip.compress((SEEDS / f"{SEED_PAGE}.html").read_bytes())
+
+
+def seed_page_reference() -> str:
+    """The seed page's body paragraphs, as a WCXB reference."""
+    return "\n\n".join(json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))[f"{SEED_PAGE}.txt"]["body"])
+
+
+def shipped_as_fold_models(directory: Path) -> None:
+    """The shipped model standing in for each fold's."""
+    directory.mkdir(exist_ok=True)
+    for fold in range(5):
+        (directory / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
+
+
 def test_the_ceiling_scores_the_blocks_the_reference_holds_the_models_and_its_best_cut(tmp_path: Path) -> None:
-    for fold in range(5):  # the shipped model standing in for each fold's
-        (tmp_path / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
-    name = "002_60c7648376388afa"
-    (tmp_path / "page.html.gz").write_bytes(gzip.compress((SEEDS / f"{name}.html").read_bytes()))
-    body = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))[f"{name}.txt"]["body"]
-    page = Page("0001", "https://example.com/a", "article", "\n\n".join(body), tmp_path / "page.html.gz")
+    shipped_as_fold_models(tmp_path)
+    (tmp_path / "page.html.gz").write_bytes(seed_page_gzipped())
+    page = Page("0001", "https://example.com/a", "article", seed_page_reference(), tmp_path / "page.html.gz")
     (blocks, model, best), texted = score(page, str(tmp_path))
     assert blocks == 1.0 and 0.8 < model <= best <= 1.0 and texted
     # A reference without words: keeping nothing is right, and every cut of the model keeps something.
@@ -303,16 +319,12 @@ def test_the_bench_scores_wcxb_with_and_without_the_pages_whose_reference_holds_
     """A page whose reference is empty scores 0 for any text: the bench's means over folds, of
     all pages and of those whose reference holds words, tell the two apart."""
     models = tmp_path / "models"
-    models.mkdir()
-    for fold in range(5):  # the shipped model standing in for each fold's
-        (models / f"fold{fold}.model").symlink_to(DEFAULT_MODEL)
-    name = "002_60c7648376388afa"
-    body = json.loads((SEEDS / "expected.json").read_text(encoding="utf-8"))[f"{name}.txt"]["body"]
+    shipped_as_fold_models(models)
     wcxb = tmp_path / "wcxb"
     (wcxb / "ground-truth").mkdir(parents=True)
     (wcxb / "html").mkdir()
-    for number, reference in (("0001", "\n\n".join(body)), ("0002", "")):  # the same page twice, one site
-        (wcxb / "html" / f"{number}.html.gz").write_bytes(gzip.compress((SEEDS / f"{name}.html").read_bytes()))
+    for number, reference in (("0001", seed_page_reference()), ("0002", "")):  # the same page twice, one site
+        (wcxb / "html" / f"{number}.html.gz").write_bytes(seed_page_gzipped())
         (wcxb / "ground-truth" / f"{number}.json").write_text(json.dumps({
             "url": f"https://example.com/{number}", "ground_truth": {"main_content": reference},
             "_internal": {"page_type": {"primary": "article"}}}), encoding="utf-8")
