@@ -266,6 +266,25 @@ def test_an_article_loses_the_readers_comments_after_it_and_a_thread_keeps_its_p
         list(range(len(short.blocks)))
 
 
+def test_a_product_loses_the_reviews_after_it_and_a_review_article_keeps_its_text() -> None:
+    product = ("<body><div class='product'><h1>Stoneware mug</h1><p>Thrown by hand and glazed in speckled white, "
+               "it holds 350 ml.</p><p>Dishwasher safe.</p></div>"
+               "<section id='reviews' class='product-reviews'><h2>Customer Reviews</h2>"
+               "<div class='review'><p>Lovely weight in the hand, my coffee stays warm.</p><p>Written by Ann</p></div>"
+               "<div class='review'><p>Arrived well packed.</p></div></section></body>")
+    seg = segment(LexborHTMLParser(product).body)
+    everything = list(range(len(seg.blocks)))
+    texts = [seg.blocks[i].text for i in drop_chrome(seg, everything, authors=(), page_type="product")]
+    assert texts == ["Stoneware mug", "Thrown by hand and glazed in speckled white, it holds 350 ml.",
+                     "Dishwasher safe."]
+    assert drop_chrome(seg, everything, authors=(), page_type="listing") == everything
+    # A critic's review is the article: named for reviews from the top, nothing of it stands before.
+    review = segment(LexborHTMLParser("<body><article class='review'><h1>The mug, tested</h1><p>We drank from "
+                                      "it for a month and it kept its glaze.</p></article></body>").body)
+    everything = list(range(len(review.blocks)))
+    assert drop_chrome(review, everything, authors=(), page_type="product") == everything
+
+
 def test_a_heading_over_its_own_text_or_a_single_source_link_stays() -> None:
     seg = segment(LexborHTMLParser(
         "<body><h2>Why they flow</h2><p>Gravity pulls the water downhill.</p>"

@@ -3,9 +3,9 @@
 of links under a heading ("More from the city:"; not on a listing, whose links are the list), a
 heading whose section was dropped ("Related posts" over teasers the model did not keep), the
 notes around a comment or sign-up form ("Comments are moderated"), the readers' comments after
-an article, a blog's tagline under its name, a short notice hidden at the top of the page for a
-script to show (a paywall's), and the second copy of text the page shows twice (but on
-documentation, whose tabs repeat a step)."""
+an article and the reviews after a product, a blog's tagline under its name, a short notice
+hidden at the top of the page for a script to show (a paywall's), and the second copy of text
+the page shows twice (but on documentation, whose tabs repeat a step)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ COMMENT_TOKENS = frozenset({"comment", "comments", "commentlist"})
 ARTICLE_WORDS_BEFORE_COMMENTS = 500
 """Words an article keeps outside comment sections from which the comments after them go: a
 forum thread that the model takes for an article has fewer words of its own than its posts."""
+REVIEW_TOKENS = frozenset({"review", "reviews"})
+"""Class and id tokens of a product's reviews section (product-reviews, review-list, ...)."""
+READERS_SECTIONS = {"article": (COMMENT_TOKENS, ARTICLE_WORDS_BEFORE_COMMENTS), "product": (REVIEW_TOKENS, 0)}
+"""By the page's type: the tokens that name what its readers wrote after it, and the words it
+keeps outside those sections from which they go."""
 # "Comments", "moderated": the words of a notice about a comment form, in many languages.
 _COMMENT_NOTICE = re.compile(
     r"comment|kommentar|comentar|comentár|komentar|komentář|kommentti|hozzászól|yorum|reactie|reageer"
@@ -161,17 +166,17 @@ def _tagline(blocks: list[Block], kept: list[int], url: str | None, site_name: s
     return dropped & set(kept)
 
 
-def _comments_after(seg: Segmentation, kept: list[int]) -> set[int]:
-    """The blocks in comment sections after an article's last block outside them, when it keeps
-    ARTICLE_WORDS_BEFORE_COMMENTS words outside them: readers' comments, not the article."""
+def _readers_after(seg: Segmentation, kept: list[int], tokens: frozenset[str], words_before: int) -> set[int]:
+    """The blocks in sections named by tokens after the page's last block outside them, when it
+    keeps words_before words outside them: an article's readers' comments, a product's reviews."""
     blocks, elements = seg.blocks, seg.elements
-    known = {0: False}  # element -> in a comment section; the root, <body>, names the whole page
+    known = {0: False}  # element -> in such a section; the root, <body>, names the whole page
 
     def in_section(e: int) -> bool:
-        # Up to the first element known or named for comments; what was passed on the way is
+        # Up to the first element known or named by tokens; what was passed on the way is
         # known after, so blocks under one section climb its ancestors once.
         passed = []
-        while e not in known and not elements[e].tokens & COMMENT_TOKENS:
+        while e not in known and not elements[e].tokens & tokens:
             passed.append(e)
             e = elements[e].parent
         flag = known.setdefault(e, True)
@@ -180,7 +185,7 @@ def _comments_after(seg: Segmentation, kept: list[int]) -> set[int]:
 
     inside = {i for i in kept if in_section(blocks[i].element)}
     outside = [i for i in kept if i not in inside]
-    if not inside or not outside or sum(blocks[i].words for i in outside) < ARTICLE_WORDS_BEFORE_COMMENTS:
+    if not inside or not outside or sum(blocks[i].words for i in outside) < words_before:
         return set()
     return {i for i in inside if i > outside[-1]}
 
@@ -212,12 +217,12 @@ def drop_chrome(seg: Segmentation, kept: list[int], authors: tuple[str, ...], *,
     """kept without the blocks that are chrome in any site's markup. page_type, what the model
     calls the page (scraper.cleaner.page.PAGE_TYPES), spares what is content on that kind of
     page: a listing's runs of links, documentation's repeated steps, a forum's posts (only an
-    article loses the comments after it)."""
+    article loses the comments after it, and a product the reviews after it)."""
     blocks = seg.blocks
     kept = [i for i in kept if not stock_line(blocks[i].text, authors)]
-    if page_type == "article":
-        comments = _comments_after(seg, kept)
-        kept = [i for i in kept if i not in comments]
+    if page_type in READERS_SECTIONS:
+        readers = _readers_after(seg, kept, *READERS_SECTIONS[page_type])
+        kept = [i for i in kept if i not in readers]
     # On a listing, a heading over a run of links is the list itself, not a box of related links.
     link_boxes = _link_boxes(blocks, kept) if page_type != "listing" else set()
     dropped = link_boxes | _form_notes(seg) | _tagline(blocks, kept, url, site_name) | _hidden_apart(seg, kept)
