@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import wcxb
-from bench.evaluation import word_prf, words
+from bench.evaluation import word_prf
 from bench.extract import DEFAULT_FOLD_MODELS, model_path, require_fold_models
 from bench.train import align, read
 from scraper.cleaner import model as block_model
@@ -80,7 +80,7 @@ def main() -> None:
     for page, (f1s, _) in zip(pages, results, strict=True):
         by_type[page.type].append(f1s)
         by_fold[page.fold].append(f1s)
-        if words(page.main_content):
+        if page.has_reference:
             referenced[page.fold].append(f1s)
 
     def line(label: str, count: int, f1s: np.ndarray) -> None:
@@ -91,7 +91,7 @@ def main() -> None:
         line(label, sum(map(len, folds.values())), np.mean([np.mean(rows, axis=0) for rows in folds.values()], axis=0))
     for kind, rows in sorted(by_type.items(), key=lambda item: -len(item[1])):
         line(kind, len(rows), np.mean(rows, axis=0))
-    empty = [(page, texted) for page, (_, texted) in zip(pages, results, strict=True) if not words(page.main_content)]
+    empty = [(page, texted) for page, (_, texted) in zip(pages, results, strict=True) if not page.has_reference]
     print(f"{len(empty)} pages whose reference holds no words; the model keeps text on "
           f"{sum(texted for _, texted in empty)}: " + ", ".join(page.id for page, texted in empty if texted))
 

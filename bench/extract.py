@@ -70,7 +70,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import pages, wcxb
-from bench.evaluation import Tally, word_prf, words
+from bench.evaluation import Tally, word_prf
 from bench.plain import plain_markup
 from scraper.cleaner import DEFAULT_MODEL, STAGES, clean_timed
 from scraper.errors import ScraperError
@@ -304,9 +304,8 @@ def run_wcxb(args: argparse.Namespace, us: Contender, them: Contender) -> None:
     fold_means = [means(group) for group in by_fold.values()]
     print(f"  mean over folds        {fmean(m[0] for m in fold_means):>{width}.4f}"
           f"  {fmean(m[1] for m in fold_means):>{width}.4f}")
-    # A page whose reference holds no words (WCXB's annotators saw it rendered by script) scores
-    # 1 for no text and 0 for any, the HTML's own text included: the mean without them too.
-    referenced = [[row for row in group if words(row.page.main_content)] for group in by_fold.values()]
+    # The same without the pages whose reference holds no words, where any text scores 0.
+    referenced = [[row for row in group if row.page.has_reference] for group in by_fold.values()]
     referenced_means = [means(group) for group in referenced if group]
     if referenced_means:
         label = f"with a reference ({sum(map(len, referenced))})"

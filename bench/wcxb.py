@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from bench.evaluation import words
+
 DEFAULT_WCXB = Path(__file__).resolve().parents[2] / "shared" / "eval" / "wcxb-dev"
 FOLDS = 5
 
@@ -32,6 +34,12 @@ class Page:
 
     def html(self) -> bytes:
         return gzip.decompress(self.html_path.read_bytes())
+
+    @property
+    def has_reference(self) -> bool:
+        """Whether its main content holds words: on a page whose reference is empty (WCXB's
+        annotators saw it rendered by script), any text scores 0, the HTML's own included."""
+        return bool(words(self.main_content))
 
     @property
     def fold(self) -> int:
