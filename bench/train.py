@@ -186,10 +186,14 @@ def vocabulary(examples: list[Example], size: int = 400, min_pages: int = 8) -> 
     return sorted(t for t, c in common if c >= min_pages)
 
 
+def block_features(page: PageInfo, vocab: list[str]) -> np.ndarray:
+    """What the block model learns from of a page's blocks, before the page type is known."""
+    return base_features(page.segmentation, vocab, title=page.title, description=page.description,
+                         body_text=page.body_text, page_kind=page.page_kind, language=page.language)
+
+
 def matrices(examples: list[Example], vocab: list[str]) -> list[np.ndarray]:
-    return [base_features(ex.segmentation, vocab, title=ex.page.title, description=ex.page.description,
-                          body_text=ex.page.body_text, page_kind=ex.page.page_kind, language=ex.page.language)
-            for ex in examples]
+    return [block_features(ex.page, vocab) for ex in examples]
 
 
 def _weights(ex: Example) -> np.ndarray:
