@@ -43,7 +43,7 @@ from bench.plain import plain_markup
 from scraper.cleaner import DEFAULT_MODEL, model_id
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
-from scraper.cleaner.features import BASE_NAMES, base_features, context_features
+from scraper.cleaner.features import BASE_NAMES, context_features
 from scraper.cleaner.metadata import json_ld, read_metadata
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
 from scraper.encoding import decode_html
@@ -186,14 +186,9 @@ def vocabulary(examples: list[Example], size: int = 400, min_pages: int = 8) -> 
     return sorted(t for t, c in common if c >= min_pages)
 
 
-def block_features(page: PageInfo, vocab: list[str]) -> np.ndarray:
-    """What the block model learns from of a page's blocks, before the page type is known."""
-    return base_features(page.segmentation, vocab, title=page.title, description=page.description,
-                         body_text=page.body_text, page_kind=page.page_kind, language=page.language)
-
-
 def matrices(examples: list[Example], vocab: list[str]) -> list[np.ndarray]:
-    return [block_features(ex.page, vocab) for ex in examples]
+    """Each page's block features before its type is known (train appends the type's columns)."""
+    return [block_model.block_features(ex.page, vocab) for ex in examples]
 
 
 def _weights(ex: Example) -> np.ndarray:

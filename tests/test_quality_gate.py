@@ -16,6 +16,7 @@ change that breaks cleaning, it does not tell how well sites never seen are clea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -30,10 +31,10 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bench.evaluation import Tally, word_prf
 from bench.plain import plain_markup
-from bench.train import block_features, read
+from bench.train import read
 from scraper import ScraperError, clean
-from scraper.cleaner import DEFAULT_MODEL, model_id
-from scraper.cleaner.model import load
+from scraper.cleaner import DEFAULT_MODEL
+from scraper.cleaner.model import block_features, load
 from scraper.cleaner.page import page_features
 
 GATE = Path(__file__).resolve().parent.parent / "fixtures" / "gate"
@@ -68,15 +69,20 @@ WCXB_PLAIN_FLOOR = 0.850
 TRAINED_ON = ("blocks-3f4a76109e76", "48a0c780e5da151b")
 
 
-def gate_pages(name: str) -> list[dict[str, Any]]:
+@functools.cache  # read once for the tests that share it
+def gate_pages(name: str) -> tuple[dict[str, Any], ...]:
     raw = zstandard.ZstdDecompressor().decompress((GATE / name).read_bytes(), max_output_size=1 << 30)
-    return [json.loads(line) for line in filter(None, raw.decode("utf-8", errors="surrogateescape").split("\n"))]
+    return tuple(json.loads(line) for line in filter(None, raw.decode("utf-8", errors="surrogateescape").split("\n")))
+
+
+def page_bytes(page: dict[str, Any]) -> bytes:
+    """The page's HTML as the cleaner is given it: its bytes, undecodable ones kept."""
+    return str(page["html"]).encode("utf-8", errors="surrogateescape")
 
 
 def cleaned(page: dict[str, Any]) -> str | None:
-    html = page["html"].encode("utf-8", errors="surrogateescape")
     try:
-        return clean(html, url=page["url"]).text
+        return clean(page_bytes(page), url=page["url"]).text
     except ScraperError:
         return None
 
@@ -130,11 +136,11 @@ def test_the_shipped_model_was_trained_on_what_the_cleaner_sees_now() -> None:
     digest = hashlib.sha256()
     for name in ("pages.jsonl.zst", "wcxb.jsonl.zst"):
         for page in gate_pages(name):
-            html = page["html"].encode("utf-8", errors="surrogateescape")  # as the cleaner is given it
+            html = page_bytes(page)
             for markup in (html, plain_markup(html)) if name == "wcxb.jsonl.zst" else (html,):
                 for part in what_the_model_sees(markup, page["url"], model.vocabulary):
                     digest.update(hashlib.sha256(part).digest())
-    assert (model_id(DEFAULT_MODEL.read_bytes()), digest.hexdigest()[:16]) == TRAINED_ON, (
+    assert (model.name, digest.hexdigest()[:16]) == TRAINED_ON, (
         "what the block model sees of a page changed, or the model did: retrain the shipped model "
         "(python -m bench.train) and pin its id and this digest")
 

@@ -16,13 +16,21 @@ import numpy as np
 from scraper.cleaner.features import BASE_NAMES, base_features, context_features
 from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
-__all__ = ["BlockModel", "load"]
+__all__ = ["BlockModel", "block_features", "load"]
 
 EARLY_STOP: dict[str, Any] = {"pred_early_stop": True, "pred_early_stop_freq": 10, "pred_early_stop_margin": 6.0}
 """LightGBM's early stop: a block's trees are summed ten at a time, and no further once its raw
 score is past ±3 (a probability under 5% or over 95%). The trees take about 40% less time; the
 text of 7 of the 2,487 shared pages changes, and the sets' scores, out of fold, by at most 0.0001.
 On the context pass's trees too (0.2.2): a third less of their time, and no page's text changes."""
+
+
+def block_features(page: PageInfo, vocabulary: list[str], page_type: np.ndarray | None = None) -> np.ndarray:
+    """What the block model reads of each block of the page (base_features), with the page's type
+    probabilities once they are known: the same in training (bench/train.py) and in use."""
+    return base_features(page.segmentation, vocabulary, title=page.title, description=page.description,
+                         body_text=page.body_text, page_kind=page.page_kind, language=page.language,
+                         page_type=page_type)
 
 
 @dataclass
@@ -42,9 +50,7 @@ class BlockModel:
         return np.asarray(self.page_types.predict(row, num_threads=1)[0])
 
     def features(self, page: PageInfo, page_type: np.ndarray) -> np.ndarray:
-        return base_features(page.segmentation, self.vocabulary, title=page.title, description=page.description,
-                             body_text=page.body_text, page_kind=page.page_kind, language=page.language,
-                             page_type=page_type)
+        return block_features(page, self.vocabulary, page_type)
 
     def kept(self, page: PageInfo, page_type: np.ndarray | None = None) -> list[int]:
         """The blocks that are main content, in page order. page_type: self.page_type(page),
