@@ -9,7 +9,7 @@
 
 Labels come from aligning each block's words with the page's hand-written main content, in
 order (a short block counts only where it falls in sequence, so "Share" is not content because
-the article says "share" somewhere). One page in four is learned from in plain markup too
+the article says "share" somewhere). One page in two is learned from in plain markup too
 (bench.plain: no class, id or role names, no sectioning tags), as older pages and pages of
 generated class names come, and is not scored. Deterministic: fixed seeds and LightGBM's
 deterministic mode, so the same data gives the same model file.
@@ -57,7 +57,7 @@ CONTEXT_ROUNDS = 150
 """Trees of the context pass, which reads 115 numbers a block."""
 LONG = 5
 """Words from which a block is found in the reference wherever it is."""
-PLAIN_SHARE = 4
+PLAIN_SHARE = 2
 """One training page in PLAIN_SHARE (by a hash of its URL) is learned from twice: as it is and
 in plain markup (bench.plain), without class, id or role names and sectioning tags, so that the
 model does not lean on names where a page has none."""

@@ -1,6 +1,6 @@
 """Fetch web articles, strip the site chrome, keep clean versioned copies."""
 
-__version__ = "0.2.11"
+__version__ = "0.2.12"
 
 import importlib
 import os
