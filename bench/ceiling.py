@@ -35,8 +35,9 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable from t
 from bench import wcxb
 from bench.evaluation import word_prf
 from bench.extract import DEFAULT_FOLD_MODELS, model_path, require_fold_models
-from bench.train import align, read
+from bench.train import align
 from scraper.cleaner import model as block_model
+from scraper.cleaner import page_info
 
 CUTS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 WAYS = ("blocks", "model", "best cut")
@@ -44,7 +45,7 @@ WAYS = ("blocks", "model", "best cut")
 
 def score(page: wcxb.Page, models: str) -> tuple[tuple[float, float, float], bool]:
     """The page's F1 each way, and whether the model keeps any text."""
-    info = read(page.html(), page.url)
+    info = page_info(page.html(), page.url)
     texts = [block.text for block in info.segmentation.blocks]
     model = block_model.load(model_path(models, page.fold))
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from selectolax.lexbor import LexborHTMLParser
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,13 +39,11 @@ from bench.pages import DEFAULT_CORPUS
 from bench.pages import load as load_corpus
 from bench.pages import require as require_corpus
 from bench.plain import plain_markup
-from scraper.cleaner import DEFAULT_MODEL, model_id
+from scraper.cleaner import DEFAULT_MODEL, model_id, page_info
 from scraper.cleaner import model as block_model
 from scraper.cleaner.blocks import Segmentation
 from scraper.cleaner.features import BASE_NAMES, context_features
-from scraper.cleaner.metadata import json_ld, read_metadata
-from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features, read_page
-from scraper.encoding import decode_html
+from scraper.cleaner.page import PAGE_TYPES, PageInfo, page_features
 
 SEED = 20261204
 SNIPPET_WEIGHT = 3.0
@@ -114,21 +111,12 @@ class Example:
         return self.page.segmentation
 
 
-def read(html: bytes | str, url: str) -> PageInfo:
-    """The page as the cleaner reads it (scraper.cleaner._clean_blocks)."""
-    tree = LexborHTMLParser(html if isinstance(html, str) else decode_html(html)[0])
-    scripts = json_ld(tree)
-    metadata = read_metadata(tree, url, scripts=scripts)
-    return read_page(tree, url, title=metadata.title, description=metadata.description, language=metadata.language,
-                     scripts=scripts)
-
-
 def _twinned(url: str) -> bool:
     return int(hashlib.sha256(url.encode()).hexdigest(), 16) % PLAIN_SHARE == 0
 
 
 def _prepare(page: wcxb.Page, plain: bool = False) -> Example:
-    info = read(plain_markup(page.html()) if plain else page.html(), page.url)
+    info = page_info(plain_markup(page.html()) if plain else page.html(), page.url)
     texts = [b.text for b in info.segmentation.blocks]
     return Example(page.id, page.fold, page.type, info, align(texts, page.main_content), page.main_content,
                    plain=plain)
@@ -150,7 +138,7 @@ def snippet_labels(blocks: list[str], with_: list[str], without: list[str]) -> n
 
 def _prepare_corpus_page(item: tuple[str, dict[str, object], bytes], plain: bool = False) -> Example:
     url, record, html = item
-    info = read(plain_markup(html) if plain else html, url)
+    info = page_info(plain_markup(html) if plain else html, url)
     with_, without = list(record["with"]), list(record["without"])  # type: ignore[call-overload]
     labels = snippet_labels([b.text for b in info.segmentation.blocks], with_, without)
     return Example(url, wcxb.fold_of(url), "", info, labels, "", (with_, without), plain=plain)

@@ -31,9 +31,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from bench.evaluation import Tally, word_prf
 from bench.plain import plain_markup
-from bench.train import read
 from scraper import ScraperError, clean
-from scraper.cleaner import DEFAULT_MODEL
+from scraper.cleaner import DEFAULT_MODEL, page_info
 from scraper.cleaner.model import block_features, load
 from scraper.cleaner.page import page_features
 
@@ -126,7 +125,7 @@ def test_wcxb_word_f1_in_plain_markup_stays_above_the_pinned_floor() -> None:
 def what_the_model_sees(html: bytes | str, url: str, vocabulary: list[str]) -> list[bytes]:
     """A page's block texts and its block and page features, as bytes: rounded, so that the last
     bit of a float (which a CPU's vector instructions may set otherwise) does not count."""
-    info = read(html, url)
+    info = page_info(html, url)
     seg = info.segmentation
     numbers = (block_features(info, vocabulary), page_features(seg, url, info.page_kind))
     return ["\x00".join(block.text for block in seg.blocks).encode("utf-8", "surrogatepass"),

@@ -41,8 +41,9 @@ from scraper.models import Article, has_words, safe_text, word_count
 
 if TYPE_CHECKING:
     from scraper.cleaner.model import BlockModel
+    from scraper.cleaner.page import PageInfo
 
-__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed", "model_id"]
+__all__ = ["CLEANER_ID", "DEFAULT_MODEL", "MIN_WORDS", "STAGES", "clean", "clean_timed", "model_id", "page_info"]
 
 
 def model_id(data: bytes) -> str:
@@ -105,6 +106,29 @@ def clean_timed(html: str | bytes, url: str | None = None, *, model: BlockModel 
     return article, stopwatch.seconds
 
 
+def page_info(html: str | bytes, url: str | None = None) -> PageInfo:
+    """The page as the block model reads it in clean(): its blocks, title, description and
+    language. Training (bench/train.py) reads its pages with this, so that it learns from what
+    cleaning sees."""
+    url = safe_text(url) if url else url
+    if isinstance(html, bytes):
+        html, _ = decode_html(html)
+    return _read(LexborHTMLParser(html), url, _Stopwatch(enabled=False))[1]
+
+
+def _read(tree: LexborHTMLParser, url: str | None, stopwatch: _Stopwatch) -> tuple[Metadata, PageInfo]:
+    """The page's metadata, and the page as the block model reads it."""
+    from scraper.cleaner.page import read_page
+
+    with stopwatch.stage("metadata"):
+        scripts = json_ld(tree)
+        metadata = read_metadata(tree, url, scripts=scripts)
+    with stopwatch.stage("segment"):
+        page = read_page(tree, url, title=metadata.title, description=metadata.description,
+                         language=metadata.language, scripts=scripts)
+    return metadata, page
+
+
 def _clean(html: str | bytes, url: str | None, stopwatch: _Stopwatch, model: BlockModel | str | Path | None) -> Article:
     # The page's address may be as odd as the page: links are resolved against it.
     url = safe_text(url) if url else url
@@ -125,18 +149,13 @@ def _clean_blocks(html: str, url: str | None, stopwatch: _Stopwatch, model: Bloc
     from scraper.cleaner.chrome import drop_chrome
     from scraper.cleaner.compose import compose
     from scraper.cleaner.headline import tidy_top
-    from scraper.cleaner.page import PAGE_TYPES, read_page
+    from scraper.cleaner.page import PAGE_TYPES
 
     cleaner = f"scraper {__version__} {model.name}"
 
     with stopwatch.stage("parse"):
         tree = LexborHTMLParser(html)
-    with stopwatch.stage("metadata"):
-        scripts = json_ld(tree)
-        metadata = read_metadata(tree, url, scripts=scripts)
-    with stopwatch.stage("segment"):
-        page = read_page(tree, url, title=metadata.title, description=metadata.description,
-                         language=metadata.language, scripts=scripts)
+    metadata, page = _read(tree, url, stopwatch)
     seg = page.segmentation
     if not seg.blocks:  # no text in the body for the model (a page its scripts write, a frameset)
         return _clean_by_rules(html, url, stopwatch, cleaner)
